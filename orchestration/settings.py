@@ -1,0 +1,129 @@
+"""The one place where configuration is resolved from the environment.
+
+Every setting has a working local default, secrets come only from the
+environment, and an unknown ``DEVMENTOR_ENV`` is an error rather than a silent
+fallback.
+
+| variable | default | meaning |
+|---|---|---|
+| ``DEVMENTOR_ENV`` | ``local`` | ``local``, ``test`` or ``production``; production requires ``DEVMENTOR_DATABASE_URL`` |
+| ``DEVMENTOR_HOME`` | ``./.devmentor`` | data directory: lake, DuckDB warehouse, MLflow, Dagster instance, embedded PostgreSQL |
+| ``DEVMENTOR_INBOX`` | ``$DEVMENTOR_HOME/inbox`` | where input files land (see docs/input_contract.md) |
+| ``DEVMENTOR_DATABASE_URL`` | unset: embedded PostgreSQL (pgserver) in ``$DEVMENTOR_HOME/pg`` | libpq URL of the serving PostgreSQL |
+| ``MLFLOW_TRACKING_URI`` | ``sqlite:///$DEVMENTOR_HOME/mlflow/mlflow.db`` | MLflow tracking store and model registry |
+| ``DEVMENTOR_MLFLOW_ARTIFACTS`` | ``$DEVMENTOR_HOME/mlflow/artifacts`` | MLflow artifact root for new experiments |
+| ``DAGSTER_HOME`` | ``$DEVMENTOR_HOME/dagster`` | Dagster instance directory |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+ENVIRONMENTS = ("local", "test", "production")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+
+
+class ConfigurationError(RuntimeError):
+    """A setting is missing or invalid; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    home: Path
+    inbox: Path
+    database_url: str | None
+    mlflow_tracking_uri: str
+    mlflow_artifact_root: Path
+    dagster_home: Path
+
+    # Derived locations inside the data directory (not separately configurable).
+    @property
+    def lake(self) -> Path:
+        return self.home / "lake"
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def pg_data_dir(self) -> Path:
+        return self.home / "pg" / "data"
+
+    @property
+    def embedded_postgres(self) -> bool:
+        return self.database_url is None
+
+    def ensure_dirs(self) -> None:
+        for path in (self.home, self.inbox, self.lake, self.mlflow_artifact_root, self.dagster_home):
+            path.mkdir(parents=True, exist_ok=True)
+
+    def child_env(self) -> dict[str, str]:
+        """Environment for subprocesses (dbt, Dagster UI, Streamlit) so they see the same settings."""
+        env = dict(os.environ)
+        env.update(
+            DEVMENTOR_ENV=self.env,
+            DEVMENTOR_HOME=str(self.home),
+            DEVMENTOR_INBOX=str(self.inbox),
+            DEVMENTOR_LAKE=str(self.lake),
+            DEVMENTOR_WAREHOUSE=str(self.warehouse_path),
+            MLFLOW_TRACKING_URI=self.mlflow_tracking_uri,
+            DEVMENTOR_MLFLOW_ARTIFACTS=str(self.mlflow_artifact_root),
+            DAGSTER_HOME=str(self.dagster_home),
+        )
+        env.update(TELEMETRY_ENV)
+        return env
+
+
+# Nothing in this project may wait on the network for telemetry.
+TELEMETRY_ENV = {
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    "DO_NOT_TRACK": "1",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DAGSTER_DISABLE_TELEMETRY": "true",
+}
+
+
+def apply_telemetry_off() -> None:
+    for key, value in TELEMETRY_ENV.items():
+        os.environ.setdefault(key, value)
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Resolve settings from ``environ`` (default: the process environment)."""
+    env_vars = os.environ if environ is None else environ
+    env = env_vars.get("DEVMENTOR_ENV", "local").strip().lower()
+    if env not in ENVIRONMENTS:
+        raise ConfigurationError(
+            f"DEVMENTOR_ENV={env!r} is not a known environment; use one of {', '.join(ENVIRONMENTS)}."
+        )
+    home = Path(env_vars.get("DEVMENTOR_HOME") or ".devmentor").expanduser().resolve()
+    inbox = Path(env_vars.get("DEVMENTOR_INBOX") or home / "inbox").expanduser().resolve()
+    database_url = (env_vars.get("DEVMENTOR_DATABASE_URL") or "").strip() or None
+    if env == "production" and database_url is None:
+        raise ConfigurationError(
+            "DEVMENTOR_ENV=production needs DEVMENTOR_DATABASE_URL (a libpq URL such as "
+            "postgresql://user@host:5432/devmentor); the embedded PostgreSQL is for local use only."
+        )
+    if database_url is not None and not database_url.startswith(("postgresql://", "postgres://")):
+        raise ConfigurationError(
+            "DEVMENTOR_DATABASE_URL must be a libpq URL starting with postgresql:// "
+            "(the value is not shown because it may hold a password)."
+        )
+    artifacts = Path(
+        env_vars.get("DEVMENTOR_MLFLOW_ARTIFACTS") or home / "mlflow" / "artifacts"
+    ).expanduser().resolve()
+    tracking = env_vars.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"
+    dagster_home = Path(env_vars.get("DAGSTER_HOME") or home / "dagster").expanduser().resolve()
+    return Settings(
+        env=env,
+        home=home,
+        inbox=inbox,
+        database_url=database_url,
+        mlflow_tracking_uri=tracking,
+        mlflow_artifact_root=artifacts,
+        dagster_home=dagster_home,
+    )
