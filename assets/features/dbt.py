@@ -1,0 +1,59 @@
+"""dbt feature tables (staging → intermediate → marts) as Dagster assets."""
+
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any, Mapping
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from orchestration.settings import DBT_PROJECT_DIR, TELEMETRY_ENV
+
+DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+def ensure_manifest() -> Path:
+    """Parse the dbt project when its manifest is missing or older than a model file."""
+    manifest = Path(DBT_PROJECT.manifest_path)
+    sources = [p for p in DBT_PROJECT_DIR.rglob("*") if p.suffix in {".sql", ".yml", ".yaml"} and "target" not in p.parts]
+    newest = max((p.stat().st_mtime for p in sources), default=0)
+    if manifest.exists() and manifest.stat().st_mtime >= newest:
+        return manifest
+    env = {**os.environ, **TELEMETRY_ENV}
+    from orchestration.resources import dbt_executable
+
+    proc = subprocess.run(
+        [dbt_executable(), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
+        cwd=DBT_PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0 or not manifest.exists():
+        raise RuntimeError(f"dbt parse failed; fix the dbt project and retry:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+    return manifest
+
+
+class LayeredTranslator(DagsterDbtTranslator):
+    """Asset keys name the layer: sources are raw/<table>, models are <schema>/<model>."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return dg.AssetKey(["raw", dbt_resource_props["name"]])
+        schema = dbt_resource_props.get("config", {}).get("schema") or "marts"
+        return dg.AssetKey([schema, dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str:
+        return "features"
+
+
+@dbt_assets(
+    manifest=ensure_manifest(),
+    project=DBT_PROJECT,
+    dagster_dbt_translator=LayeredTranslator(),
+)
+def dbt_feature_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    """dbt build of the feature tables on DuckDB (models and their data tests)."""
+    yield from dbt.cli(["build"], context=context).stream()

@@ -1,0 +1,187 @@
+"""Atomic publication of serving tables into PostgreSQL.
+
+A table is built beside the live one (``serving.<name>__new_<id>``) with COPY, indexed
+and analysed, then swapped in one short transaction (rename old away, rename new in,
+drop old, record the publish). A reader sees the whole old version or the whole new
+one. If the process dies before the swap commits, the live table is untouched and the
+leftover ``__new_`` table is dropped by the next publish.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+import uuid
+from dataclasses import dataclass
+
+import psycopg
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+SCHEMA = "serving"
+COPY_BATCH_ROWS = 50_000
+
+PUBLISH_LOG_DDL = f"""
+CREATE TABLE IF NOT EXISTS {SCHEMA}.publish_log (
+    publish_id text NOT NULL,
+    table_name text NOT NULL,
+    row_count bigint NOT NULL,
+    published_at timestamptz NOT NULL DEFAULT now(),
+    run_id text,
+    seconds double precision,
+    PRIMARY KEY (publish_id, table_name)
+)
+"""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    pg_type: str
+    nullable: bool = True
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...] = ()
+    indexes: tuple[tuple[str, ...], ...] = ()
+    description: str = ""
+
+    def ddl(self, table_name: str) -> str:
+        cols = [f'{c.name} {c.pg_type}{"" if c.nullable else " NOT NULL"}' for c in self.columns]
+        return f"CREATE TABLE {SCHEMA}.{table_name} ({', '.join(cols)})"
+
+
+@dataclass
+class PublishResult:
+    table: str
+    rows: int
+    seconds: float
+    copy_seconds: float
+    publish_id: str
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.copy_seconds if self.copy_seconds > 0 else float("inf")
+
+
+def ensure_schema(conn: psycopg.Connection) -> None:
+    with conn.transaction():
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+        conn.execute(PUBLISH_LOG_DDL)
+
+
+def drop_leftovers(conn: psycopg.Connection, spec: TableSpec) -> list[str]:
+    """Drop build tables left by a publish that died before its swap."""
+    rows = conn.execute(
+        "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename LIKE %s",
+        (SCHEMA, f"{spec.name}\\_\\_new\\_%"),
+    ).fetchall()
+    with conn.transaction():
+        for (name,) in rows:
+            conn.execute(f"DROP TABLE IF EXISTS {SCHEMA}.{name}")
+    return [r[0] for r in rows]
+
+
+def _copy_arrow(conn: psycopg.Connection, table_name: str, spec: TableSpec, data: pa.Table) -> None:
+    cols = ", ".join(c.name for c in spec.columns)
+    data = data.select([c.name for c in spec.columns])
+    options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+    with conn.cursor() as cur:
+        with cur.copy(f"COPY {SCHEMA}.{table_name} ({cols}) FROM STDIN WITH (FORMAT csv)") as copy:
+            for start in range(0, data.num_rows, COPY_BATCH_ROWS):
+                buf = io.BytesIO()
+                pacsv.write_csv(data.slice(start, COPY_BATCH_ROWS), buf, options)
+                copy.write(buf.getvalue())
+
+
+def publish(
+    conn: psycopg.Connection,
+    spec: TableSpec,
+    data: pa.Table,
+    run_id: str | None = None,
+    publish_id: str | None = None,
+    before_swap=None,
+    append_to: str | None = None,
+) -> PublishResult:
+    """Replace ``serving.<spec.name>`` with ``data`` atomically.
+
+    ``append_to`` names an append-only history table (same columns) that receives the
+    new rows in the same transaction as the swap. ``before_swap`` is a test hook called
+    after the build and before the swap transaction.
+    """
+    started = time.perf_counter()
+    publish_id = publish_id or uuid.uuid4().hex
+    if "publish_id" in {c.name for c in spec.columns} and "publish_id" not in data.column_names:
+        data = data.append_column("publish_id", pa.array([publish_id] * data.num_rows, pa.string()))
+    missing = [c.name for c in spec.columns if c.name not in data.column_names]
+    if missing:
+        raise ValueError(f"cannot publish serving.{spec.name}: data lacks column(s) {', '.join(missing)}")
+    ensure_schema(conn)
+    drop_leftovers(conn, spec)
+    build = f"{spec.name}__new_{publish_id[:12]}"
+    with conn.transaction():
+        conn.execute(spec.ddl(build))
+    t_copy = time.perf_counter()
+    with conn.transaction():
+        _copy_arrow(conn, build, spec, data)
+    copy_seconds = time.perf_counter() - t_copy
+    with conn.transaction():
+        if spec.primary_key:
+            conn.execute(
+                f"ALTER TABLE {SCHEMA}.{build} ADD CONSTRAINT {build}_pk PRIMARY KEY ({', '.join(spec.primary_key)})"
+            )
+        for i, cols in enumerate(spec.indexes):
+            conn.execute(f"CREATE INDEX {build}_ix{i} ON {SCHEMA}.{build} ({', '.join(cols)})")
+        conn.execute(f"ANALYZE {SCHEMA}.{build}")
+    if before_swap is not None:
+        before_swap()
+    with conn.transaction():
+        if append_to:
+            conn.execute(f"CREATE TABLE IF NOT EXISTS {SCHEMA}.{append_to} (LIKE {SCHEMA}.{build} INCLUDING DEFAULTS)")
+            cols = ", ".join(c.name for c in spec.columns)
+            conn.execute(f"INSERT INTO {SCHEMA}.{append_to} ({cols}) SELECT {cols} FROM {SCHEMA}.{build}")
+        exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{SCHEMA}.{spec.name}",)).fetchone()[0]
+        old = f"{spec.name}__old_{publish_id[:12]}"
+        if exists:
+            conn.execute(f"LOCK TABLE {SCHEMA}.{spec.name} IN ACCESS EXCLUSIVE MODE")
+            conn.execute(f"ALTER TABLE {SCHEMA}.{spec.name} RENAME TO {old}")
+            _rename_constraints(conn, old, spec, suffix_from=None, new_base=old)
+        conn.execute(f"ALTER TABLE {SCHEMA}.{build} RENAME TO {spec.name}")
+        _rename_constraints(conn, spec.name, spec, suffix_from=build, new_base=spec.name)
+        if exists:
+            conn.execute(f"DROP TABLE {SCHEMA}.{old}")
+        if spec.description:
+            conn.execute(f"COMMENT ON TABLE {SCHEMA}.{spec.name} IS {_quote(spec.description)}")
+        conn.execute(
+            f"INSERT INTO {SCHEMA}.publish_log (publish_id, table_name, row_count, run_id, seconds) VALUES (%s, %s, %s, %s, %s)",
+            (publish_id, spec.name, data.num_rows, run_id, time.perf_counter() - started),
+        )
+    return PublishResult(spec.name, data.num_rows, time.perf_counter() - started, copy_seconds, publish_id)
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _rename_constraints(conn, table: str, spec: TableSpec, suffix_from: str | None, new_base: str) -> None:
+    """Give the primary key and indexes names derived from the table's current name."""
+    rows = conn.execute(
+        """
+        SELECT c.relname FROM pg_index i
+        JOIN pg_class c ON c.oid = i.indexrelid
+        JOIN pg_class t ON t.oid = i.indrelid
+        JOIN pg_namespace n ON n.oid = t.relnamespace
+        WHERE n.nspname = %s AND t.relname = %s
+        """,
+        (SCHEMA, table),
+    ).fetchall()
+    for (index_name,) in rows:
+        for tail in ("_pk",) + tuple(f"_ix{i}" for i in range(len(spec.indexes))):
+            if index_name.endswith(tail):
+                target = f"{new_base}{tail}"
+                if index_name != target:
+                    conn.execute(f"ALTER INDEX {SCHEMA}.{index_name} RENAME TO {target}")
+                break

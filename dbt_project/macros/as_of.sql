@@ -1,0 +1,13 @@
+{# The timestamp features are computed as of: var('as_of') or the latest event. #}
+{% macro as_of_ts() -%}
+    {%- if var('as_of') -%}
+        cast('{{ var("as_of") }}' as timestamptz)
+    {%- else -%}
+        (select coalesce(max(event_at), now()) from {{ ref('stg_devmentor__events') }})
+    {%- endif -%}
+{%- endmacro %}
+
+{# Share of a in b, null-safe, rounded. #}
+{% macro safe_ratio(a, b, digits=4) -%}
+    round(cast({{ a }} as double) / nullif(cast({{ b }} as double), 0), {{ digits }})
+{%- endmacro %}

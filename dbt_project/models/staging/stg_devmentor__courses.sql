@@ -1,0 +1,10 @@
+with source as (
+    select * from {{ source('lake', 'courses') }}
+),
+
+renamed as (
+    select course_id, title as course_title, subject
+    from source
+)
+
+select * from renamed

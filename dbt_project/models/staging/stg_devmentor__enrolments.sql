@@ -1,0 +1,15 @@
+with source as (
+    select * from {{ source('lake', 'enrolments') }}
+),
+
+renamed as (
+    select
+        user_id,
+        course_id,
+        enrolled_at,
+        withdrawn_at,
+        withdrawn_at is not null as is_withdrawn
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,18 @@
+with source as (
+    select * from {{ source('lake', 'modules') }}
+),
+
+renamed as (
+    select
+        module_id,
+        course_id,
+        position as module_position,
+        title as module_title,
+        case
+            when prerequisites is null or trim(prerequisites) = '' then []::varchar[]
+            else list_transform(string_split(prerequisites, ';'), lambda p: trim(p))
+        end as prerequisite_module_ids
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,10 @@
+with source as (
+    select * from {{ source('lake', 'questions') }}
+),
+
+renamed as (
+    select question_id, module_id, course_id, topic_id, skill_tag, objective_tag, difficulty
+    from source
+)
+
+select * from renamed

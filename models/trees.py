@@ -1,0 +1,233 @@
+"""Interpretable decision trees for learner decisions: training, rule tables, decision paths.
+
+Plain Python: no Dagster, no I/O. The assets call these functions and log the
+results to MLflow at that boundary.
+
+Missing feature values are passed to the tree as NaN; scikit-learn's trees learn
+which side missing values go to at each split, and the rule table records it, so
+nothing is imputed (and no imputation statistic can drift between training and
+scoring).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, classification_report, f1_score
+from sklearn.model_selection import train_test_split
+from sklearn.tree import DecisionTreeClassifier, export_text
+
+from models.segments import SEGMENT_FEATURES, FEATURE_DESCRIPTIONS
+
+LEVEL_ORDINAL = {"basic": 0, "intermediate": 1, "advanced": 2}
+
+
+def feature_matrix(frame: pd.DataFrame, features: list[str] | None = None) -> pd.DataFrame:
+    """Numeric feature matrix in a fixed column order; unknown categories and gaps become NaN."""
+    features = features or SEGMENT_FEATURES
+    out = pd.DataFrame(index=frame.index)
+    for name in features:
+        if name == "learner_level_ordinal":
+            out[name] = frame["learner_level"].map(LEVEL_ORDINAL).astype(float)
+        elif name == "format_performance_mismatch":
+            out[name] = frame[name].astype(float)
+        else:
+            out[name] = pd.to_numeric(frame[name], errors="coerce").astype(float)
+    return out
+
+
+@dataclass
+class TrainedTree:
+    tree_id: str
+    model: DecisionTreeClassifier
+    features: list[str]
+    params: dict
+    metrics: dict
+    label_source: str
+    training_rows: int
+    holdout_rows: int
+    data_fingerprint: str
+    classes: list[str] = field(default_factory=list)
+    report: str = ""
+    holdout_index: list = field(default_factory=list)
+
+    @property
+    def rules_text(self) -> str:
+        return export_text(self.model, feature_names=self.features, show_weights=False, decimals=3)
+
+
+def data_fingerprint(X: pd.DataFrame, y: pd.Series) -> str:
+    """Order-independent SHA-256 of the training rows (features and label)."""
+    rows = pd.util.hash_pandas_object(pd.concat([X, y.rename("__label__")], axis=1), index=False)
+    return hashlib.sha256(np.sort(rows.to_numpy()).tobytes()).hexdigest()
+
+
+def train_tree(
+    tree_id: str,
+    X: pd.DataFrame,
+    y: pd.Series,
+    label_source: str,
+    max_depth: int = 5,
+    min_samples_leaf: int = 10,
+    holdout: float = 0.25,
+    seed: int = 0,
+) -> TrainedTree:
+    """Fit a depth-limited tree on a stratified split and report held-out metrics."""
+    y = y.astype(str)
+    counts = y.value_counts()
+    if len(counts) < 2:
+        raise ValueError(f"{tree_id}: need at least two classes to train, got {dict(counts)}")
+    stratify = y if counts.min() >= 2 else None
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=holdout, random_state=seed, stratify=stratify)
+    params = {
+        "max_depth": max_depth,
+        "min_samples_leaf": min_samples_leaf,
+        "class_weight": "balanced",
+        "criterion": "gini",
+        "random_state": seed,
+    }
+    model = DecisionTreeClassifier(**params)
+    model.fit(X_train, y_train)
+    pred = model.predict(X_test)
+    metrics = {
+        "holdout_accuracy": float(accuracy_score(y_test, pred)),
+        "holdout_macro_f1": float(f1_score(y_test, pred, average="macro", zero_division=0)),
+        "train_accuracy": float(accuracy_score(y_train, model.predict(X_train))),
+        "n_leaves": int(model.get_n_leaves()),
+        "depth": int(model.get_depth()),
+    }
+    per_class = f1_score(y_test, pred, average=None, labels=list(model.classes_), zero_division=0)
+    for label, score in zip(model.classes_, per_class):
+        metrics[f"holdout_f1_{_slug(label)}"] = float(score)
+    return TrainedTree(
+        tree_id=tree_id,
+        model=model,
+        features=list(X.columns),
+        params={**params, "holdout_fraction": holdout, "label_source": label_source},
+        metrics=metrics,
+        label_source=label_source,
+        training_rows=len(X_train),
+        holdout_rows=len(X_test),
+        data_fingerprint=data_fingerprint(X, y),
+        classes=[str(c) for c in model.classes_],
+        report=classification_report(y_test, pred, zero_division=0),
+        holdout_index=list(X_test.index),
+    )
+
+
+def _slug(label: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in label.lower()).strip("_")
+
+
+def rule_table(model: DecisionTreeClassifier, features: list[str]) -> pd.DataFrame:
+    """Every split of the tree as two rules (left: <=, right: >), with the path of rule ids leading to it.
+
+    Columns: rule_id, node_id, child_node_id, feature, operator, threshold, missing_goes_here, path, description.
+    """
+    t = model.tree_
+    missing_left = getattr(t, "missing_go_to_left", np.zeros(t.node_count, dtype=np.uint8))
+    rows: list[dict] = []
+
+    def walk(node: int, path: list[str]) -> None:
+        if t.children_left[node] == -1:
+            return
+        name = features[t.feature[node]]
+        thr = float(t.threshold[node])
+        for side, child, op in (("L", t.children_left[node], "<="), ("R", t.children_right[node], ">")):
+            rule_id = f"R{node}{side}"
+            missing_here = bool(missing_left[node]) == (side == "L")
+            rows.append(
+                {
+                    "rule_id": rule_id,
+                    "node_id": int(node),
+                    "child_node_id": int(child),
+                    "feature": name,
+                    "operator": op,
+                    "threshold": round(thr, 6),
+                    "missing_goes_here": missing_here,
+                    "path": " > ".join(path + [rule_id]),
+                    "description": describe_rule(name, op, thr),
+                }
+            )
+            walk(int(child), path + [rule_id])
+
+    walk(0, [])
+    return pd.DataFrame(rows)
+
+
+def describe_rule(feature: str, operator: str, threshold: float) -> str:
+    label = FEATURE_DESCRIPTIONS.get(feature, feature.replace("_", " "))
+    if feature == "format_performance_mismatch":
+        return f"{label}: {'no' if operator == '<=' else 'yes'}"
+    word = "at most" if operator == "<=" else "more than"
+    return f"{label} {word} {threshold:.3g}"
+
+
+def leaf_labels(model: DecisionTreeClassifier) -> dict[int, str]:
+    t = model.tree_
+    return {
+        int(n): str(model.classes_[int(np.argmax(t.value[n][0]))])
+        for n in range(t.node_count)
+        if t.children_left[n] == -1
+    }
+
+
+def predict_with_rules(rules: pd.DataFrame, leaves: dict[int, str], X: pd.DataFrame) -> list[str]:
+    """Evaluate a rule table (possibly with overridden thresholds) on X; the tree itself is not used."""
+    by_node: dict[int, list[dict]] = {}
+    for rule in rules.to_dict("records"):
+        by_node.setdefault(int(rule["node_id"]), []).append(rule)
+    values = X.to_numpy(dtype=float)
+    col = {c: i for i, c in enumerate(X.columns)}
+    out = []
+    for row in values:
+        node = 0
+        while node in by_node:
+            left, right = sorted(by_node[node], key=lambda r: r["operator"] != "<=")
+            v = row[col[left["feature"]]]
+            if np.isnan(v):
+                node = left["child_node_id"] if left["missing_goes_here"] else right["child_node_id"]
+            else:
+                node = left["child_node_id"] if v <= left["threshold"] else right["child_node_id"]
+        out.append(leaves[node])
+    return out
+
+
+@dataclass
+class Decision:
+    label: str
+    confidence: float
+    rule_ids: list[str]
+    rules_in_words: list[str]
+
+
+def explain(model: DecisionTreeClassifier, features: list[str], X: pd.DataFrame) -> list[Decision]:
+    """Per row: predicted label, leaf purity as confidence, and the decision path as rule ids and words."""
+    rules = rule_table(model, features)
+    by_child = {int(r["child_node_id"]): r for r in rules.to_dict("records")}
+    proba = model.predict_proba(X)
+    labels = model.classes_[np.argmax(proba, axis=1)]
+    paths = model.decision_path(X)
+    out = []
+    for i in range(len(X)):
+        nodes = paths.indices[paths.indptr[i] : paths.indptr[i + 1]]
+        hit = [by_child[int(n)] for n in nodes if int(n) in by_child]
+        out.append(
+            Decision(
+                label=str(labels[i]),
+                confidence=round(float(proba[i].max()), 4),
+                rule_ids=[r["rule_id"] for r in hit],
+                rules_in_words=[r["description"] for r in hit],
+            )
+        )
+    return out
+
+
+def input_attributes(X: pd.DataFrame) -> list[str]:
+    """JSON object per row of the features the tree saw (NaN as null)."""
+    records = X.astype(object).where(X.notna(), None).to_dict("records")
+    return [json.dumps({k: (round(v, 6) if isinstance(v, float) else v) for k, v in r.items()}) for r in records]

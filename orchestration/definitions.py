@@ -1,0 +1,30 @@
+"""The single Dagster entry point: `dagster dev -m orchestration.definitions` (or `devmentor ui`)."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.settings import apply_telemetry_off, load_settings
+
+apply_telemetry_off()
+
+from assets.features.dbt import dbt_feature_models  # noqa: E402
+from assets.ingest.assets import raw_assets  # noqa: E402
+from assets.serving.assets import serving_learner_decisions  # noqa: E402
+from assets.training.assets import learner_decisions_scored, primary_classification_model  # noqa: E402
+from orchestration import jobs  # noqa: E402
+from orchestration.resources import build_resources  # noqa: E402
+
+ingest_defs = dg.Definitions(assets=raw_assets)
+features_defs = dg.Definitions(assets=[dbt_feature_models])
+ml_defs = dg.Definitions(assets=[primary_classification_model, learner_decisions_scored])
+serving_defs = dg.Definitions(assets=[serving_learner_decisions])
+
+defs = dg.Definitions.merge(
+    ingest_defs,
+    features_defs,
+    ml_defs,
+    serving_defs,
+    jobs.defs,
+    dg.Definitions(resources=build_resources(load_settings())),
+)

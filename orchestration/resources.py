@@ -1,0 +1,124 @@
+"""Dagster resources, all built from orchestration.settings."""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Optional
+
+import dagster as dg
+import duckdb
+import psycopg
+
+from orchestration import postgres
+from orchestration.settings import Settings
+
+
+class LakeResource(dg.ConfigurableResource):
+    """The inbox (input files) and the Parquet lake (validated raw data, quarantine, ML outputs)."""
+
+    inbox: str
+    lake: str
+
+    @property
+    def inbox_path(self) -> Path:
+        return Path(self.inbox)
+
+    @property
+    def lake_path(self) -> Path:
+        return Path(self.lake)
+
+    def ml_path(self, name: str) -> Path:
+        path = self.lake_path / "ml" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB warehouse that dbt builds (staging, intermediate, marts)."""
+
+    path: str
+
+    @contextmanager
+    def connect(self, read_only: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = duckdb.connect(self.path, read_only=read_only)
+        try:
+            con.execute("SET TimeZone='UTC'")
+            yield con
+        finally:
+            con.close()
+
+
+class ServingDatabaseResource(dg.ConfigurableResource):
+    """The serving PostgreSQL: the URL from the environment, or the embedded server."""
+
+    database_url: Optional[str] = None
+    pg_data_dir: str
+
+    def url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return postgres.embedded_url(Path(self.pg_data_dir))
+
+    @contextmanager
+    def connect(self) -> Iterator[psycopg.Connection]:
+        conn = postgres.connect(self.url(), autocommit=True)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+
+class MlflowResource(dg.ConfigurableResource):
+    """MLflow tracking store and model registry (SQLite in the data directory by default)."""
+
+    tracking_uri: str
+    artifact_root: str
+    experiment: str = "devmentor"
+
+    def setup(self):
+        """Point MLflow at our store and experiment; returns the mlflow module."""
+        os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+        import mlflow
+
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+        if mlflow.get_experiment_by_name(self.experiment) is None:
+            Path(self.artifact_root).mkdir(parents=True, exist_ok=True)
+            mlflow.create_experiment(self.experiment, artifact_location=Path(self.artifact_root).as_uri())
+        mlflow.set_experiment(self.experiment)
+        return mlflow
+
+
+def dbt_executable() -> str:
+    """dbt from this interpreter's environment, so an un-activated virtualenv works."""
+    candidate = Path(sys.executable).parent / "dbt"
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+def build_resources(settings: Settings) -> dict:
+    from dagster_dbt import DbtCliResource
+
+    from assets.features.dbt import DBT_PROJECT
+
+    settings.ensure_dirs()
+    for key, value in settings.child_env().items():
+        if key.startswith(("DEVMENTOR_", "DBT_", "MLFLOW_D", "DO_NOT")):
+            os.environ.setdefault(key, value)
+    return {
+        "lake": LakeResource(inbox=str(settings.inbox), lake=str(settings.lake)),
+        "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
+        "serving_db": ServingDatabaseResource(
+            database_url=settings.database_url, pg_data_dir=str(settings.pg_data_dir)
+        ),
+        "mlflow": MlflowResource(
+            tracking_uri=settings.mlflow_tracking_uri, artifact_root=str(settings.mlflow_artifact_root)
+        ),
+        "dbt": DbtCliResource(
+            project_dir=DBT_PROJECT,
+            profiles_dir=str(DBT_PROJECT.profiles_dir),
+            dbt_executable=dbt_executable(),
+        ),
+    }
