@@ -13,6 +13,7 @@ from assets.ingest.assets import raw_assets  # noqa: E402
 from assets.serving.assets import serving_learner_decisions  # noqa: E402
 from assets.training.assets import learner_decisions_scored, primary_classification_model  # noqa: E402
 from orchestration import jobs  # noqa: E402
+from orchestration.progress import progress_logger  # noqa: E402
 from orchestration.resources import build_resources  # noqa: E402
 
 ingest_defs = dg.Definitions(assets=raw_assets)
@@ -26,5 +27,8 @@ defs = dg.Definitions.merge(
     ml_defs,
     serving_defs,
     jobs.defs,
-    dg.Definitions(resources=build_resources(load_settings())),
+    dg.Definitions(
+        resources=build_resources(load_settings()),
+        loggers={"console": dg.colored_console_logger, "progress": progress_logger},
+    ),
 )

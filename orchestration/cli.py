@@ -1,0 +1,281 @@
+"""The ``devmentor`` command.
+
+    devmentor demo                      generate a sample, run the whole pipeline, say where to look
+    devmentor generate --learners N --days D --seed S --out DIR [--format parquet|csv|jsonl]
+    devmentor materialize [--select SELECTION]
+    devmentor ui [--port 3000]          the Dagster UI on this project's instance
+    devmentor dashboard [--port 8501]   the instructor dashboard (Streamlit)
+    devmentor db url | db stop          the serving database's libpq URL; stop the embedded server
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from orchestration.settings import PROJECT_ROOT, ConfigurationError, Settings, apply_telemetry_off, load_settings
+
+
+class CliError(Exception):
+    """An error the user can fix; printed without a traceback."""
+
+
+def _settings() -> Settings:
+    settings = load_settings()
+    settings.ensure_dirs()
+    # Subprocesses and lazily imported modules see the same configuration.
+    os.environ.update({k: v for k, v in settings.child_env().items() if k not in os.environ or k.startswith("DEVMENTOR_")})
+    apply_telemetry_off()
+    return settings
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+# ---------------------------------------------------------------------------------------- generate
+def cmd_generate(args: argparse.Namespace) -> int:
+    from assets.ingest.generator import generate
+
+    out = Path(args.out)
+    _say(f"Generating {args.learners:,} learners × {args.days} days (seed {args.seed}, {args.format}) into {out}")
+    summary = generate(
+        out,
+        learners=args.learners,
+        days=args.days,
+        seed=args.seed,
+        fmt=args.format,
+        end_date=args.end_date,
+        progress=lambda m: _say(f"  {m}"),
+    )
+    _say(
+        f"Done in {summary.seconds:.1f}s: {summary.events:,} events, {summary.chat_messages:,} chat messages, "
+        f"{summary.files} files in {out}"
+    )
+    return 0
+
+
+# ------------------------------------------------------------------------------------- materialize
+def run_pipeline(settings: Settings, select: str | None = None, quiet_dbt: bool = True):
+    """Execute the pipeline job (or a selection of it) on the project's Dagster instance."""
+    from orchestration.instance import write_instance_yaml
+
+    write_instance_yaml(settings)
+    import dagster as dg
+
+    from orchestration.definitions import defs
+
+    instance = dg.DagsterInstance.get()
+    job = defs.resolve_job_def("devmentor_pipeline")
+    asset_selection = None
+    if select:
+        try:
+            keys = dg.AssetSelection.from_string(select).resolve(defs.resolve_asset_graph())
+        except Exception as exc:  # bad selection syntax or unknown key
+            raise CliError(f"--select {select!r} is not a valid asset selection: {exc}") from None
+        if not keys:
+            raise CliError(f"--select {select!r} matches no asset; try `group:ml` or `key:serving/*`.")
+        asset_selection = sorted(keys, key=lambda k: k.to_user_string())
+    result = job.execute_in_process(
+        instance=instance,
+        asset_selection=asset_selection,
+        run_config={"loggers": {"progress": {}}},
+        raise_on_error=False,
+        tags={"launched_by": "devmentor-cli"},
+    )
+    return result
+
+
+def cmd_materialize(args: argparse.Namespace) -> int:
+    settings = _settings()
+    started = time.perf_counter()
+    result = run_pipeline(settings, args.select)
+    if not result.success:
+        _say(f"Run {result.run_id} failed after {time.perf_counter() - started:.1f}s; see the messages above, "
+             "or open the run in the Dagster UI (`devmentor ui`). Serving tables were left at their last good version.")
+        return 1
+    _say(f"Run {result.run_id} succeeded in {time.perf_counter() - started:.1f}s.")
+    return 0
+
+
+# -------------------------------------------------------------------------------------------- demo
+def cmd_demo(args: argparse.Namespace) -> int:
+    settings = _settings()
+    started = time.perf_counter()
+    _say(f"DevMentor demo — data directory {settings.home}")
+    marker = settings.inbox / "_generated.json"
+    if args.fresh and settings.home.exists():
+        _say("  --fresh: removing the previous demo data (lake, warehouse, inbox)")
+        for p in (settings.inbox, settings.lake, settings.warehouse_path):
+            if p.is_dir():
+                shutil.rmtree(p)
+            elif p.exists():
+                p.unlink()
+        settings.ensure_dirs()
+    if marker.exists():
+        _say(f"[1/3] Sample data already in {settings.inbox} ({json.loads(marker.read_text()).get('events', '?'):,} events); "
+             "use --fresh to regenerate")
+    else:
+        _say(f"[1/3] Generating sample data: {args.learners:,} learners × {args.days} days into {settings.inbox}")
+        from assets.ingest.generator import generate
+
+        summary = generate(settings.inbox, learners=args.learners, days=args.days, seed=args.seed,
+                           progress=lambda m: _say(f"      {m}"))
+        _say(f"      {summary.events:,} events and {summary.chat_messages:,} chat messages in {summary.seconds:.1f}s")
+    _say("[2/3] Running the pipeline: ingest → dbt features → train tree (MLflow) → score → publish (PostgreSQL)")
+    result = run_pipeline(settings)
+    if not result.success:
+        _say("The pipeline failed; the messages above say where. Fix the cause and rerun `devmentor demo`; "
+             "serving tables keep their last good version.")
+        return 1
+    _say("[3/3] Summary")
+    _print_summary(settings)
+    _say(f"\nDemo finished in {time.perf_counter() - started:.1f}s.")
+    _say(
+        "\nWhere to look next:\n"
+        "  devmentor ui          Dagster UI (assets, runs, lineage)  → http://127.0.0.1:3000\n"
+        "  devmentor dashboard   instructor dashboard (Streamlit)    → http://127.0.0.1:8501\n"
+        "  psql \"$(devmentor db url)\" -c 'SELECT decision_label, count(*) FROM serving.learner_decisions GROUP BY 1'\n"
+        f"  mlflow ui --backend-store-uri {settings.mlflow_tracking_uri}   (MLflow runs and the model registry)\n"
+        f"  DuckDB warehouse with the feature marts: {settings.warehouse_path}"
+    )
+    return 0
+
+
+def _print_summary(settings: Settings) -> None:
+    from orchestration import postgres
+
+    url = settings.database_url or postgres.embedded_url(settings.pg_data_dir)
+    with postgres.connect(url) as conn:
+        total, learners, version = conn.execute(
+            "SELECT count(*), count(DISTINCT user_id), max(decision_version) FROM serving.learner_decisions"
+        ).fetchone()
+        rows = conn.execute(
+            "SELECT decision_label, count(*) FROM serving.learner_decisions GROUP BY 1 ORDER BY 2 DESC"
+        ).fetchall()
+    _say(f"      serving.learner_decisions: {total:,} rows for {learners:,} learners, model primary_classification v{version}")
+    for label, n in rows:
+        _say(f"        {label:<20} {n:>7,}")
+
+
+# ---------------------------------------------------------------------------------------- ui, db
+def cmd_ui(args: argparse.Namespace) -> int:
+    settings = _settings()
+    from orchestration.instance import write_instance_yaml
+
+    write_instance_yaml(settings)
+    dagster = Path(sys.executable).parent / "dagster"
+    cmd = [str(dagster) if dagster.exists() else "dagster", "dev", "-m", "orchestration.definitions",
+           "-h", args.host, "-p", str(args.port)]
+    _say(f"Dagster UI on http://{args.host}:{args.port} (instance {settings.dagster_home}); Ctrl-C to stop")
+    return subprocess.call(cmd, cwd=PROJECT_ROOT, env=settings.child_env())
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    settings = _settings()
+    streamlit = Path(sys.executable).parent / "streamlit"
+    app = PROJECT_ROOT / "dashboards" / "app.py"
+    cmd = [str(streamlit) if streamlit.exists() else "streamlit", "run", str(app), "--server.port", str(args.port),
+           "--server.address", args.host, "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    _say(f"Dashboard on http://{args.host}:{args.port}; Ctrl-C to stop")
+    return subprocess.call(cmd, cwd=PROJECT_ROOT, env=settings.child_env())
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    settings = _settings()
+    from orchestration import postgres
+
+    if args.action == "url":
+        print(settings.database_url or postgres.embedded_url(settings.pg_data_dir))
+        return 0
+    if args.action == "stop":
+        if settings.database_url:
+            raise CliError("DEVMENTOR_DATABASE_URL is set: that server is not ours to stop.")
+        stopped = postgres.stop_embedded(settings.pg_data_dir)
+        _say("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running")
+        return 0
+    raise CliError(f"unknown db action {args.action!r}")
+
+
+# ------------------------------------------------------------------------------------------ main
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
+    return value
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from assets.ingest.generator import DEFAULT_END_DATE, OUTPUT_FORMATS
+
+    parser = argparse.ArgumentParser(prog="devmentor", description="DevMentor Learning Engine")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="generate a sample and run the whole pipeline on the embedded defaults")
+    p.add_argument("--learners", type=_positive_int, default=2000)
+    p.add_argument("--days", type=_positive_int, default=30)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--fresh", action="store_true", help="delete previous demo data first")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("generate", help="write deterministic synthetic input files")
+    p.add_argument("--learners", type=_positive_int, required=True)
+    p.add_argument("--days", type=_positive_int, required=True)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--out", required=True)
+    p.add_argument("--format", choices=OUTPUT_FORMATS, default="parquet")
+    p.add_argument("--end-date", type=_date, default=DEFAULT_END_DATE, help="last day of activity (YYYY-MM-DD)")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("materialize", help="run the pipeline, or a selection of assets")
+    p.add_argument("--select", help="Dagster asset selection, e.g. 'group:ml' or 'key:serving/*'")
+    p.set_defaults(func=cmd_materialize)
+
+    p = sub.add_parser("ui", help="open the Dagster UI on this project's instance")
+    p.add_argument("--port", type=_positive_int, default=3000)
+    p.add_argument("--host", default="127.0.0.1")
+    p.set_defaults(func=cmd_ui)
+
+    p = sub.add_parser("dashboard", help="start the instructor dashboard (Streamlit)")
+    p.add_argument("--port", type=_positive_int, default=8501)
+    p.add_argument("--host", default="127.0.0.1")
+    p.set_defaults(func=cmd_dashboard)
+
+    p = sub.add_parser("db", help="the serving database")
+    p.add_argument("action", choices=("url", "stop"))
+    p.set_defaults(func=cmd_db)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    apply_telemetry_off()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (CliError, ConfigurationError) as exc:
+        print(f"devmentor: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
