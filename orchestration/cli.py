@@ -69,10 +69,15 @@ def run_pipeline(settings: Settings, select: str | None = None, quiet_dbt: bool 
 
     write_instance_yaml(settings)
     import dagster as dg
+    from dagster._core.instance.ref import InstanceRef
 
-    from orchestration.definitions import defs
+    from orchestration.definitions import build_defs
 
-    instance = dg.DagsterInstance.get()
+    defs = build_defs(settings)
+    if settings.database_url:
+        # dagster.yaml reads the URL from the environment (it is never written to disk).
+        os.environ["DEVMENTOR_DAGSTER_STORAGE_URL"] = settings.dagster_storage_url
+    instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(settings.dagster_home)))
     job = defs.resolve_job_def("devmentor_pipeline")
     asset_selection = None
     if select:
@@ -83,14 +88,16 @@ def run_pipeline(settings: Settings, select: str | None = None, quiet_dbt: bool 
         if not keys:
             raise CliError(f"--select {select!r} matches no asset; try `group:ml` or `key:serving/*`.")
         asset_selection = sorted(keys, key=lambda k: k.to_user_string())
-    result = job.execute_in_process(
-        instance=instance,
-        asset_selection=asset_selection,
-        run_config={"loggers": {"progress": {}}},
-        raise_on_error=False,
-        tags={"launched_by": "devmentor-cli"},
-    )
-    return result
+    try:
+        return job.execute_in_process(
+            instance=instance,
+            asset_selection=asset_selection,
+            run_config={"loggers": {"progress": {}}},
+            raise_on_error=False,
+            tags={"launched_by": "devmentor-cli"},
+        )
+    finally:
+        instance.dispose()
 
 
 def cmd_materialize(args: argparse.Namespace) -> int:

@@ -1,10 +1,15 @@
-"""The single Dagster entry point: `dagster dev -m orchestration.definitions` (or `devmentor ui`)."""
+"""The single Dagster entry point: `dagster dev -m orchestration.definitions` (or `devmentor ui`).
+
+Small per-stage definitions are merged here with resources built from the settings
+(orchestration/settings.py). ``build_defs(settings)`` builds the same definitions for
+other settings (the tests use it with temporary directories).
+"""
 
 from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.settings import apply_telemetry_off, load_settings
+from orchestration.settings import Settings, apply_telemetry_off, load_settings
 
 apply_telemetry_off()
 
@@ -21,14 +26,20 @@ features_defs = dg.Definitions(assets=[dbt_feature_models])
 ml_defs = dg.Definitions(assets=[primary_classification_model, learner_decisions_scored])
 serving_defs = dg.Definitions(assets=[serving_learner_decisions])
 
-defs = dg.Definitions.merge(
-    ingest_defs,
-    features_defs,
-    ml_defs,
-    serving_defs,
-    jobs.defs,
-    dg.Definitions(
-        resources=build_resources(load_settings()),
-        loggers={"console": dg.colored_console_logger, "progress": progress_logger},
-    ),
-)
+
+def build_defs(settings: Settings | None = None) -> dg.Definitions:
+    settings = settings or load_settings()
+    return dg.Definitions.merge(
+        ingest_defs,
+        features_defs,
+        ml_defs,
+        serving_defs,
+        jobs.defs,
+        dg.Definitions(
+            resources=build_resources(settings),
+            loggers={"console": dg.colored_console_logger, "progress": progress_logger},
+        ),
+    )
+
+
+defs = build_defs()

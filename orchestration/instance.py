@@ -22,7 +22,7 @@ def write_instance_yaml(settings: Settings) -> Path:
     }
     if settings.database_url:
         # The URL comes from the environment at load time; it is never written to disk.
-        config["storage"] = {"postgres": {"postgres_url": {"env": "DEVMENTOR_DATABASE_URL"}}}
+        config["storage"] = {"postgres": {"postgres_url": {"env": "DEVMENTOR_DAGSTER_STORAGE_URL"}}}
     path = settings.dagster_home / "dagster.yaml"
     text = yaml.safe_dump(config, sort_keys=False)
     if not path.exists() or path.read_text() != text:

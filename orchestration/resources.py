@@ -104,9 +104,6 @@ def build_resources(settings: Settings) -> dict:
     from assets.features.dbt import DBT_PROJECT
 
     settings.ensure_dirs()
-    for key, value in settings.child_env().items():
-        if key.startswith(("DEVMENTOR_", "DBT_", "MLFLOW_D", "DO_NOT")):
-            os.environ.setdefault(key, value)
     return {
         "lake": LakeResource(inbox=str(settings.inbox), lake=str(settings.lake)),
         "warehouse": WarehouseResource(path=str(settings.warehouse_path)),

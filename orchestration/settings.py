@@ -74,8 +74,18 @@ class Settings:
             DEVMENTOR_MLFLOW_ARTIFACTS=str(self.mlflow_artifact_root),
             DAGSTER_HOME=str(self.dagster_home),
         )
+        if self.database_url:
+            env["DEVMENTOR_DATABASE_URL"] = self.database_url
+            env["DEVMENTOR_DAGSTER_STORAGE_URL"] = self.dagster_storage_url
         env.update(TELEMETRY_ENV)
         return env
+
+    @property
+    def dagster_storage_url(self) -> str | None:
+        """SQLAlchemy URL for dagster-postgres (psycopg2 driver: Dagster's NOTIFY needs client-side binding)."""
+        if not self.database_url:
+            return None
+        return "postgresql+psycopg2://" + self.database_url.split("://", 1)[1]
 
 
 # Nothing in this project may wait on the network for telemetry.

@@ -9,6 +9,7 @@ from typing import Any, Mapping
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from orchestration.resources import LakeResource, WarehouseResource
 from orchestration.settings import DBT_PROJECT_DIR, TELEMETRY_ENV
 
 DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -54,6 +55,13 @@ class LayeredTranslator(DagsterDbtTranslator):
     project=DBT_PROJECT,
     dagster_dbt_translator=LayeredTranslator(),
 )
-def dbt_feature_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+def dbt_feature_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: LakeResource, warehouse: WarehouseResource
+):
     """dbt build of the feature tables on DuckDB (models and their data tests)."""
+    # profiles.yml and the sources read these; they come from this run's resources, not from whatever
+    # the process happened to inherit.
+    os.environ["DEVMENTOR_LAKE"] = lake.lake
+    os.environ["DEVMENTOR_WAREHOUSE"] = warehouse.path
+    os.environ.update(TELEMETRY_ENV)
     yield from dbt.cli(["build"], context=context).stream()

@@ -1,0 +1,89 @@
+"""Shared fixtures: a real PostgreSQL (embedded pgserver, or DEVMENTOR_TEST_DATABASE_URL), isolated settings."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+
+# Anything imported at collection time (orchestration.definitions builds resources) must not
+# touch the developer's ./.devmentor: point the defaults at a throwaway directory first.
+_SESSION_HOME = Path(tempfile.mkdtemp(prefix="devmentor-tests-"))
+os.environ["DEVMENTOR_HOME"] = str(_SESSION_HOME / "home")
+os.environ.pop("DEVMENTOR_DATABASE_URL", None)
+os.environ.pop("MLFLOW_TRACKING_URI", None)
+os.environ.pop("DAGSTER_HOME", None)
+os.environ.setdefault("DEVMENTOR_ENV", "test")
+for key, value in {
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    "DO_NOT_TRACK": "1",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DAGSTER_DISABLE_TELEMETRY": "true",
+    "XDG_RUNTIME_DIR": str(_SESSION_HOME),
+}.items():
+    os.environ.setdefault(key, value)
+
+
+def _with_database(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, parts.fragment))
+
+
+@pytest.fixture(scope="session")
+def pg_server_url():
+    """URL of a PostgreSQL server for the whole session (its maintenance database)."""
+    external = os.environ.get("DEVMENTOR_TEST_DATABASE_URL")
+    if external:
+        yield external
+        return
+    import pgserver
+
+    pgdata = _SESSION_HOME / "pg"
+    pgdata.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(str(pgdata / "data"), cleanup_mode="stop")
+    yield server.get_uri("postgres")
+    server.cleanup()
+
+
+@pytest.fixture
+def pg_url(pg_server_url):
+    """A fresh, empty database on the session's server; dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    yield _with_database(pg_server_url, name)
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def settings_factory(tmp_path):
+    """Settings for an isolated data directory under tmp_path, optionally with a database URL."""
+    from orchestration.settings import load_settings
+
+    def make(database_url: str | None = None, name: str = "home"):
+        home = tmp_path / name
+        env = {"DEVMENTOR_HOME": str(home), "DEVMENTOR_ENV": "test"}
+        if database_url:
+            env["DEVMENTOR_DATABASE_URL"] = database_url
+        settings = load_settings(env)
+        settings.ensure_dirs()
+        return settings
+
+    return make
+
+
+def requires_shared(*parts: str) -> Path:
+    """Path under ../shared/data, or skip the test with the reason when the data is absent."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"real data not present at {path} (CI has it; a fresh clone may not)")
+    return path

@@ -1,0 +1,149 @@
+"""The whole pipeline on a small generated dataset: real DuckDB, dbt, PostgreSQL and MLflow."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import psycopg
+import pytest
+
+from assets.ingest.contract import SEGMENTS
+from assets.ingest.generator import generate
+from orchestration.cli import run_pipeline
+
+pytestmark = pytest.mark.e2e
+
+LEARNERS = 400
+
+
+@pytest.fixture(scope="module")
+def pipeline_run(tmp_path_factory, pg_server_url):
+    """One full run, shared by the assertions below (a run takes ~40 s)."""
+    import uuid
+
+    from orchestration.settings import load_settings
+
+    db = f"e2e_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {db}")
+    from tests.conftest import _with_database
+
+    url = _with_database(pg_server_url, db)
+    home = tmp_path_factory.mktemp("e2e") / "home"
+    settings = load_settings({"DEVMENTOR_HOME": str(home), "DEVMENTOR_DATABASE_URL": url, "DEVMENTOR_ENV": "test"})
+    settings.ensure_dirs()
+    summary = generate(settings.inbox, learners=LEARNERS, days=21, seed=11)
+    result = run_pipeline(settings)
+    yield settings, url, result, summary
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+
+
+def test_run_succeeds_and_materializes_every_asset(pipeline_run):
+    settings, url, result, summary = pipeline_run
+    assert result.success
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    for key in ("raw/events", "raw/profiles", "marts/fct_learner_behavior", "marts/dim_learner",
+                "ml/primary_classification", "ml/learner_decisions_scored", "serving/learner_decisions"):
+        assert key in materialized
+
+
+def test_one_decision_per_generated_learner_from_the_champion(pipeline_run):
+    settings, url, result, summary = pipeline_run
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT user_id, tree_id, decision_label, decision_version, model_uri, flagged_rules_hit, input_attributes "
+            "FROM serving.learner_decisions"
+        ).fetchall()
+    assert len(rows) == LEARNERS
+    assert len({r[0] for r in rows}) == LEARNERS
+    assert {r[1] for r in rows} == {"primary_classification"}
+    assert {r[2] for r in rows} <= set(SEGMENTS)
+    assert len({r[2] for r in rows}) >= 4, "the tree should tell several segments apart on generated data"
+
+    import mlflow
+
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    champion = mlflow.MlflowClient().get_model_version_by_alias("primary_classification", "champion")
+    assert {r[3] for r in rows} == {str(champion.version)}
+    assert {r[4] for r in rows} == {f"models:/primary_classification/{champion.version}"}
+    # The decision path is non-empty and names real rules; the inputs are the tree's features.
+    path = rows[0][5]
+    assert path and all(step["rule_id"].startswith("R") and step["rule"] for step in path)
+    assert "correct_rate" in rows[0][6]
+
+
+def test_published_labels_match_the_model_on_the_marts(pipeline_run):
+    """Re-score from the warehouse with the registered champion: the published labels must agree."""
+    settings, url, result, summary = pipeline_run
+    import mlflow
+    import pandas as pd
+
+    from assets.training.assets import LEARNER_FEATURES_SQL
+    from models.trees import feature_matrix
+
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    model = mlflow.sklearn.load_model("models:/primary_classification@champion")
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    frame = con.execute(LEARNER_FEATURES_SQL).df()
+    con.close()
+    expected = pd.Series(model.predict(feature_matrix(frame, list(model.feature_names_in_))), index=frame["user_id"])
+    with psycopg.connect(url) as conn:
+        published = dict(conn.execute("SELECT user_id, decision_label FROM serving.learner_decisions").fetchall())
+    assert all(published[u] == expected[u] for u in expected.index)
+
+
+def test_marts_cover_every_learner_and_event_counts_reconcile(pipeline_run):
+    settings, url, result, summary = pipeline_run
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    n_behavior = con.execute("SELECT count(*), count(DISTINCT user_id) FROM marts.fct_learner_behavior").fetchone()
+    n_dim = con.execute("SELECT count(*) FROM marts.dim_learner").fetchone()[0]
+    n_events = con.execute("SELECT count(*) FROM staging.stg_devmentor__events").fetchone()[0]
+    quiz = con.execute(
+        "SELECT sum(quiz_attempts) FROM marts.fct_learner_behavior"
+    ).fetchone()[0]
+    quiz_events = con.execute("SELECT count(*) FROM staging.stg_devmentor__events WHERE event_type = 'quiz_attempt'").fetchone()[0]
+    con.close()
+    assert n_behavior == (LEARNERS, LEARNERS)
+    assert n_dim == LEARNERS
+    assert n_events == summary.events, "every generated event lands in the marts' staging layer exactly once"
+    assert quiz == quiz_events
+
+
+def test_training_is_logged_to_mlflow_with_rules_and_metrics(pipeline_run):
+    settings, url, result, summary = pipeline_run
+    import mlflow
+
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    client = mlflow.MlflowClient()
+    champion = client.get_model_version_by_alias("primary_classification", "champion")
+    run = client.get_run(champion.run_id)
+    assert run.data.metrics["holdout_macro_f1"] > 0.6
+    assert run.data.tags["label_source"] == "instructor_annotations"
+    assert len(run.data.tags["data_fingerprint"]) == 64
+    artifacts = {a.path for a in client.list_artifacts(champion.run_id)}
+    assert {"rules.txt", "rule_table.csv", "tree.png"} <= artifacts
+    rules = mlflow.artifacts.load_text(f"runs:/{champion.run_id}/rules.txt")
+    assert "class:" in rules and "<=" in rules
+    # The artifact store is inside the data directory, never ./mlruns.
+    assert str(settings.mlflow_artifact_root) in run.info.artifact_uri
+
+
+def test_second_run_publishes_new_version_and_keeps_history(pipeline_run):
+    settings, url, result, summary = pipeline_run
+    with psycopg.connect(url) as conn:
+        before = conn.execute("SELECT count(*) FROM serving.decision_log").fetchone()[0]
+    again = run_pipeline(settings, select="key:ml/* or key:serving/*")
+    assert again.success
+    with psycopg.connect(url) as conn:
+        after = conn.execute("SELECT count(*) FROM serving.decision_log").fetchone()[0]
+        current = conn.execute("SELECT count(*), count(DISTINCT publish_id) FROM serving.learner_decisions").fetchone()
+        publishes = conn.execute("SELECT count(*) FROM serving.publish_log WHERE table_name = 'learner_decisions'").fetchone()[0]
+    assert after == before + LEARNERS
+    assert current == (LEARNERS, 1)
+    assert publishes >= 2
+    # The same data gives a model that is not worse, so the gate promotes it.
+    meta = {e.asset_key.to_user_string(): e.materialization.metadata for e in again.get_asset_materialization_events()}
+    assert meta["ml/primary_classification"]["promoted_to_champion"].value is True
+    assert json.loads(json.dumps(meta["ml/primary_classification"]["gate_reason"].value)).startswith("not worse")
