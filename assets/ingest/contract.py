@@ -282,3 +282,48 @@ ENTITIES: tuple[Entity, ...] = (
     CHAT_MESSAGES,
 )
 BY_NAME = {e.name: e for e in ENTITIES}
+
+
+def render_markdown() -> str:
+    """docs/input_contract.md, generated from the entities above (`python -m assets.ingest.contract`)."""
+    lines = [
+        "# Input contract",
+        "",
+        "What the platform ingests. Generated from `assets/ingest/contract.py` by "
+        "`python -m assets.ingest.contract > docs/input_contract.md`; a test keeps the two in step.",
+        "",
+        "Put files under the inbox (`$DEVMENTOR_INBOX`, default `.devmentor/inbox/`), one folder per entity. "
+        "Each file may be CSV (with a header row), JSON Lines (`.jsonl`/`.ndjson`, one object per line) or Parquet. "
+        "Columns are matched by name; unknown columns are ignored; a missing optional column is empty.",
+        "",
+        "Every row is checked: type, required, allowed values, range, timestamps not in the future, "
+        "conditional requirements, duplicate keys (within the file and against what was ingested before) "
+        "and references to other entities. Good rows go to the lake; bad rows go to "
+        "`lake/quarantine/<entity>/` with the source file, the 1-based row number (data rows, header excluded), "
+        "the field, the reason, every error, and the raw record. A file that cannot be read at all, or lacks a "
+        "required column, is quarantined whole with the reason. Re-ingesting a file replaces what it produced before.",
+        "",
+        "Timestamps are ISO 8601 with an offset (`2026-10-01T08:30:00Z`); booleans are `true`/`false`; "
+        "lists inside one field are `;`-separated.",
+        "",
+    ]
+    for e in ENTITIES:
+        lines += [f"## `{e.name}` — `{e.folder}/`", "", e.description, "", f"Key: {', '.join(e.key)}."]
+        if e.foreign_keys:
+            lines.append("References: " + "; ".join(f"`{fk.field}` → `{fk.entity}.{fk.target_field}`" for fk in e.foreign_keys) + ".")
+        for disc, value, fields in e.required_when:
+            lines.append(f"When `{disc}` is `{value}`, also required: {', '.join(f'`{f}`' for f in fields)}.")
+        lines += ["", "| field | type | required | allowed | description |", "|---|---|---|---|---|"]
+        for f in e.fields:
+            allowed = ", ".join(f.enum) if f.enum else (
+                f"{f.min:g} to {f.max:g}" if f.min is not None and f.max is not None else ""
+            )
+            if f.name in e.not_in_future:
+                allowed = (allowed + "; " if allowed else "") + "not in the future"
+            lines.append(f"| `{f.name}` | {f.type.lower()} | {'yes' if f.required else ''} | {allowed} | {f.description} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(render_markdown(), end="")

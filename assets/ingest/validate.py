@@ -186,15 +186,21 @@ def _load_source(con: duckdb.DuckDBPyConnection, path: Path, entity: Entity) -> 
         frame = pl.DataFrame({"_row": list(range(1, len(lines) + 1)), "_line": lines}, schema={"_row": pl.Int64, "_line": pl.String})
         frame = frame.filter(pl.col("_line").str.strip_chars() != "")
         con.register("src_lines", frame.to_arrow())
-        extracts = ", ".join(
-            f"CASE WHEN json_valid(_line) AND json_type(_line) = 'OBJECT' THEN _line->>{lit('$.' + f.name)} END AS {q(f.name)}"
-            for f in entity.fields
+        # Every JSON function below only ever sees valid JSON: invalid lines become 'null' first.
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW src_docs AS SELECT _row, _line, "
+            "CASE WHEN json_valid(_line) THEN _line ELSE 'null' END AS _doc, json_valid(_line) AS _valid FROM src_lines"
         )
         con.execute(
+            "CREATE OR REPLACE TEMP VIEW src_objs AS SELECT *, json_type(_doc) AS _kind, "
+            "CASE WHEN json_type(_doc) = 'OBJECT' THEN _doc ELSE '{}' END AS _obj FROM src_docs"
+        )
+        extracts = ", ".join(f"json_extract_string(_obj, {lit('$.' + f.name)}) AS {q(f.name)}" for f in entity.fields)
+        con.execute(
             "CREATE OR REPLACE TEMP VIEW src AS SELECT _row, "
-            "CASE WHEN NOT json_valid(_line) THEN 'line is not valid JSON' "
-            "WHEN json_type(_line) <> 'OBJECT' THEN 'line is not a JSON object' END AS _json_error, "
-            f"_line AS _raw_line, {extracts} FROM src_lines"
+            "CASE WHEN NOT _valid THEN 'line is not valid JSON' "
+            "WHEN _kind <> 'OBJECT' THEN 'line is not a JSON object' END AS _json_error, "
+            f"_line AS _raw_line, {extracts} FROM src_objs"
         )
     return [r[0] for r in con.execute("DESCRIBE src").fetchall()]
 

@@ -1,0 +1,90 @@
+"""Settings resolution, definitions load, and the command line's handling of bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from orchestration.settings import ConfigurationError, load_settings
+
+
+def test_defaults_live_under_one_data_directory(tmp_path):
+    s = load_settings({"DEVMENTOR_HOME": str(tmp_path / "h")})
+    assert s.env == "local" and s.embedded_postgres
+    for p in (s.inbox, s.lake, s.warehouse_path, s.mlflow_artifact_root, s.dagster_home, s.pg_data_dir):
+        assert str(p).startswith(str(tmp_path / "h"))
+    assert s.mlflow_tracking_uri == f"sqlite:///{tmp_path / 'h' / 'mlflow' / 'mlflow.db'}"
+
+
+def test_unknown_environment_is_an_error():
+    with pytest.raises(ConfigurationError, match="not a known environment"):
+        load_settings({"DEVMENTOR_ENV": "staging"})
+
+
+def test_production_requires_a_database_url_and_never_echoes_it():
+    with pytest.raises(ConfigurationError, match="needs DEVMENTOR_DATABASE_URL"):
+        load_settings({"DEVMENTOR_ENV": "production"})
+    with pytest.raises(ConfigurationError) as err:
+        load_settings({"DEVMENTOR_DATABASE_URL": "mysql://u:topsecret@h/db"})
+    assert "topsecret" not in str(err.value)
+
+
+def test_definitions_load_with_layered_keys_and_groups():
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    for key in ("raw/events", "raw/profiles", "staging/stg_devmentor__events", "marts/fct_learner_behavior",
+                "marts/dim_learner", "ml/primary_classification", "serving/learner_decisions"):
+        assert key in keys
+    groups = {graph.get(k).group_name for k in graph.get_all_asset_keys() if graph.get(k).is_materializable}
+    assert groups == {"ingest", "features", "ml", "serving"}
+    assert {k.to_user_string() for k in graph.get(dg_key("serving/learner_decisions")).parent_keys} == {"ml/learner_decisions_scored"}
+    assert defs.resolve_job_def("devmentor_pipeline") is not None
+
+
+def dg_key(text):
+    import dagster as dg
+
+    return dg.AssetKey(text.split("/"))
+
+
+def _cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "orchestration.cli", *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_cli_rejects_bad_arguments_with_a_clear_message(tmp_path):
+    r = _cli("generate", "--learners", "zero", "--days", "3", "--out", str(tmp_path))
+    assert r.returncode == 2 and "expected a whole number, got 'zero'" in r.stderr and "Traceback" not in r.stderr
+    r = _cli("generate", "--learners", "5", "--days", "3", "--out", str(tmp_path), "--end-date", "31/10/2026")
+    assert r.returncode == 2 and "expected a date as YYYY-MM-DD" in r.stderr
+
+
+def test_cli_db_url_prints_the_configured_url_and_bad_env_is_refused(tmp_path):
+    import os
+
+    env = {**os.environ, "DEVMENTOR_HOME": str(tmp_path), "DEVMENTOR_DATABASE_URL": "postgresql://u@localhost:5999/x"}
+    r = _cli("db", "url", env=env)
+    assert r.returncode == 0 and r.stdout.strip() == "postgresql://u@localhost:5999/x"
+    r = _cli("db", "url", env={**env, "DEVMENTOR_ENV": "prod"})
+    assert r.returncode == 2 and "not a known environment" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_cli_generate_writes_the_contract_layout(tmp_path):
+    out = tmp_path / "gen"
+    r = _cli("generate", "--learners", "30", "--days", "3", "--seed", "1", "--out", str(out), "--format", "csv")
+    assert r.returncode == 0, r.stderr
+    for folder in ("profiles", "catalog/courses", "catalog/modules", "catalog/content_items", "catalog/questions",
+                   "enrolments", "labels", "events", "chat"):
+        assert any((out / folder).glob("*.csv")), folder
+
+
+def test_input_contract_doc_is_generated_from_the_code():
+    from pathlib import Path
+
+    from assets.ingest.contract import render_markdown
+
+    doc = Path(__file__).resolve().parent.parent / "docs" / "input_contract.md"
+    assert doc.read_text() == render_markdown(), "run: python -m assets.ingest.contract > docs/input_contract.md"
