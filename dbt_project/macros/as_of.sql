@@ -3,7 +3,7 @@
     {%- if var('as_of') -%}
         cast('{{ var("as_of") }}' as timestamptz)
     {%- else -%}
-        (select coalesce(max(event_at), now()) from {{ ref('stg_devmentor__events') }})
+        (select coalesce(max(last_event_at), now()) from {{ ref('int_learner_daily_activity') }})
     {%- endif -%}
 {%- endmacro %}
 

@@ -1,25 +1,38 @@
--- One row per content view, with the module the learner was expected to be on (1 + modules completed in that course so far)
--- and whether the view deviates from that path.
-with events as (
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_incremental_window('event_date') }}"
+) }}
+-- One row per content view, with the module the learner was expected to be on (1 + modules completed in that
+-- course before the view, over the learner's whole history) and whether the view deviates from that path.
+with views as (
     select * from {{ ref('stg_devmentor__events') }}
-    where event_type in ('content_view', 'module_complete')
+    where event_type = 'content_view' and {{ in_incremental_window('event_date') }}
+),
+
+completions as (
+    select
+        user_id,
+        course_id,
+        event_at,
+        row_number() over (partition by user_id, course_id order by event_at, event_id) as completed_so_far
+    from {{ ref('int_events_milestones') }}
+    where event_type = 'module_complete'
 ),
 
 modules as (
     select module_id, module_position from {{ ref('stg_devmentor__modules') }}
 ),
 
-ordered as (
+sequenced as (
     select
-        e.*,
+        v.*,
         m.module_position,
-        sum(case when e.event_type = 'module_complete' then 1 else 0 end) over (
-            partition by e.user_id, e.course_id
-            order by e.event_at, e.event_id
-            rows between unbounded preceding and 1 preceding
-        ) as completed_before
-    from events as e
-    left join modules as m on m.module_id = e.module_id
+        coalesce(c.completed_so_far, 0) + 1 as expected_module_position
+    from views as v
+    left join modules as m on m.module_id = v.module_id
+    asof left join completions as c
+        on c.user_id = v.user_id and c.course_id = v.course_id and v.event_at > c.event_at
 ),
 
 final as (
@@ -33,11 +46,11 @@ final as (
         format,
         duration_s,
         event_at,
+        event_date,
         module_position,
-        coalesce(completed_before, 0) + 1 as expected_module_position,
-        module_position is not null and module_position <> coalesce(completed_before, 0) + 1 as is_path_deviation
-    from ordered
-    where event_type = 'content_view'
+        expected_module_position,
+        module_position is not null and module_position <> expected_module_position as is_path_deviation
+    from sequenced
 )
 
 select * from final

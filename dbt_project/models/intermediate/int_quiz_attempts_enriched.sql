@@ -1,7 +1,12 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_incremental_window('event_date') }}"
+) }}
 -- One row per quiz attempt, with the question's difficulty, correctness and the format the learner studied in that session.
 with attempts as (
     select * from {{ ref('stg_devmentor__events') }}
-    where event_type = 'quiz_attempt'
+    where event_type = 'quiz_attempt' and {{ in_incremental_window('event_date') }}
 ),
 
 questions as (
@@ -22,6 +27,7 @@ final as (
         a.module_id,
         a.question_id,
         a.event_at,
+        a.event_date,
         a.score,
         a.score >= 0.5 as is_correct,
         a.retries,

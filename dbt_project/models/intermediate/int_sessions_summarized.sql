@@ -1,6 +1,12 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_incremental_window('session_date', lookback_days=1) }}"
+) }}
 -- One row per learner session: start, end, duration, local time of day (learner's time zone) and the session's main format.
 with events as (
     select * from {{ ref('stg_devmentor__events') }}
+    where {{ in_incremental_window('event_date', lookback_days=1, upper_slack_days=1, target_col='session_date', lower_slack_days=1) }}
 ),
 
 profiles as (
@@ -26,6 +32,7 @@ sessions as (
         session_id,
         arg_min(course_id, event_at) as course_id,
         min(event_at) as started_at,
+        min(event_date) as session_date,
         max(event_at) as ended_at,
         max(case when event_type = 'session_end' then duration_s end) as reported_duration_s,
         count(*) as event_count
@@ -39,6 +46,7 @@ final as (
         s.session_id,
         s.course_id,
         s.started_at,
+        s.session_date,
         s.ended_at,
         coalesce(s.reported_duration_s, epoch(s.ended_at - s.started_at)) as duration_s,
         s.event_count,
@@ -48,6 +56,7 @@ final as (
     from sessions as s
     left join profiles as p on p.user_id = s.user_id
     left join session_format as f on f.session_id = s.session_id and f.user_id = s.user_id
+    where {{ in_incremental_window('s.session_date', lookback_days=1, target_col='session_date') }}
 )
 
 select * from final

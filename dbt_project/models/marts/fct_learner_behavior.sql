@@ -3,8 +3,12 @@ with profiles as (
     select user_id, format_preference from {{ ref('stg_devmentor__profiles') }}
 ),
 
-events as (
-    select * from {{ ref('stg_devmentor__events') }}
+daily as (
+    select * from {{ ref('int_learner_daily_activity') }}
+),
+
+milestones as (
+    select * from {{ ref('int_events_milestones') }}
 ),
 
 sessions as (
@@ -107,19 +111,26 @@ other_format_scores as (
 
 event_agg as (
     select
-        e.user_id,
-        count(*) as event_count,
-        sum(case when e.event_type = 'hint_request' then 1 else 0 end) as hint_requests,
-        sum(case when e.event_type = 'content_flag' then 1 else 0 end) as content_flags,
-        sum(case when e.event_type = 'topic_flag' then 1 else 0 end) as topic_flags,
-        sum(case when e.event_type = 'module_complete' then 1 else 0 end) as modules_completed,
-        list(distinct e.flag_reason) filter (where e.event_type = 'content_flag') as content_flag_reasons,
-        max(e.event_at) as last_activity_at,
-        sum(case when e.event_at > a.as_of_at - interval 7 day then 1 else 0 end) as events_last_7d,
-        sum(case when e.event_at <= a.as_of_at - interval 7 day and e.event_at > a.as_of_at - interval 21 day then 1 else 0 end) / 2.0 as events_prior_7d_avg
-    from events as e
+        d.user_id,
+        sum(d.events) as event_count,
+        sum(d.hint_requests) as hint_requests,
+        sum(d.content_flags) as content_flags,
+        sum(d.topic_flags) as topic_flags,
+        sum(d.modules_completed) as modules_completed,
+        max(d.last_event_at) as last_activity_at,
+        sum(case when d.event_date > cast(a.as_of_at as date) - interval 7 day then d.events else 0 end) as events_last_7d,
+        sum(case when d.event_date <= cast(a.as_of_at as date) - interval 7 day
+                  and d.event_date > cast(a.as_of_at as date) - interval 21 day then d.events else 0 end) / 2.0 as events_prior_7d_avg
+    from daily as d
     cross join as_of as a
-    group by e.user_id
+    group by d.user_id
+),
+
+flag_reasons as (
+    select user_id, list(distinct flag_reason order by flag_reason) as content_flag_reasons
+    from milestones
+    where event_type = 'content_flag' and flag_reason is not null
+    group by user_id
 ),
 
 enrol_agg as (
@@ -167,7 +178,7 @@ final as (
         s.peak_local_hour,
         round(0.5 * coalesce(v.module_order_deviation_rate, 0) + 0.5 * coalesce(v.content_variety, 0), 4) as exploratory_behavior_score,
         coalesce(ev.content_flags, 0) as content_flags,
-        coalesce(ev.content_flag_reasons, []::varchar[]) as content_flag_reasons,
+        coalesce(fr.content_flag_reasons, []::varchar[]) as content_flag_reasons,
         coalesce(ev.topic_flags, 0) as topic_flags,
         coalesce(ev.modules_completed, 0) as modules_completed,
         round(qa.avg_retries, 3) as avg_retries,
@@ -190,6 +201,7 @@ final as (
     left join format_scores as fs on fs.user_id = p.user_id
     left join other_format_scores as ofs on ofs.user_id = p.user_id
     left join event_agg as ev on ev.user_id = p.user_id
+    left join flag_reasons as fr on fr.user_id = p.user_id
     left join enrol_agg as en on en.user_id = p.user_id
 )
 

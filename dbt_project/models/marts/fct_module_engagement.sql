@@ -7,12 +7,8 @@ views as (
     select * from {{ ref('int_content_views_sequenced') }}
 ),
 
-events as (
-    select * from {{ ref('stg_devmentor__events') }}
-),
-
-content as (
-    select content_id, topic_id from {{ ref('stg_devmentor__content_items') }}
+milestones as (
+    select * from {{ ref('int_events_milestones') }}
 ),
 
 keys as (
@@ -74,13 +70,12 @@ view_agg as (
 ),
 
 flags as (
-    select e.user_id, e.course_id, e.module_id,
-           list(distinct coalesce(e.topic_id, c.topic_id)) filter (where coalesce(e.topic_id, c.topic_id) is not null) as flagged_topics,
-           max(case when e.event_type = 'module_complete' then e.event_at end) as completed_at
-    from events as e
-    left join content as c on c.content_id = e.content_id
-    where e.event_type in ('topic_flag', 'content_flag', 'module_complete')
-    group by e.user_id, e.course_id, e.module_id
+    select user_id, course_id, module_id,
+           list(distinct topic_id order by topic_id) filter (where event_type in ('topic_flag', 'content_flag') and topic_id is not null) as flagged_topics,
+           max(case when event_type = 'module_complete' then event_at end) as completed_at
+    from milestones
+    where event_type in ('topic_flag', 'content_flag', 'module_complete')
+    group by user_id, course_id, module_id
 ),
 
 final as (

@@ -1,0 +1,47 @@
+{#
+  Incremental windows for event-grain models.
+
+  A run processes the dates [lower, upper):
+  - with vars window_start / window_end (set by Dagster from the run's daily partitions): exactly that window,
+    so re-running a partition or backfilling a range replaces those dates and nothing else;
+  - otherwise, on an incremental run: from one day before the newest date already built (late data) onwards;
+  - on the first run or --full-refresh: everything.
+  Each incremental model deletes its window in a pre-hook and appends the recomputed rows, so a rerun never
+  double counts and rows that disappeared upstream disappear here too.
+#}
+
+{% macro incremental_bounds(date_col, lookback_days=0) -%}
+    {%- if var('window_start', none) -%}
+        {%- set lower = "date '" ~ var('window_start') ~ "' - interval " ~ lookback_days ~ " day" -%}
+        {{ return(["cast(" ~ lower ~ " as date)", "date '" ~ var('window_end') ~ "'"]) }}
+    {%- elif execute -%}
+        {%- set q -%}
+            select cast(coalesce(max({{ date_col }}), date '1970-01-01') - interval {{ 1 + lookback_days }} day as date) from {{ this }}
+        {%- endset -%}
+        {%- set lower = run_query(q).columns[0].values()[0] -%}
+        {{ return(["date '" ~ lower ~ "'", "date '9999-12-31'"]) }}
+    {%- else -%}
+        {{ return(["date '1970-01-01'", "date '9999-12-31'"]) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{# SQL predicate: date_col inside this run's window (true on a full build). #}
+{# target_col: the target's own date column that bounds are read from, when it differs from date_col. #}
+{# lower_slack_days / upper_slack_days widen the window (to read whole sessions around its edges). #}
+{% macro in_incremental_window(date_col, lookback_days=0, upper_slack_days=0, target_col=none, lower_slack_days=0) -%}
+    {%- if is_incremental() -%}
+        {%- set b = incremental_bounds(target_col or date_col, lookback_days) -%}
+        ({{ date_col }} >= {{ b[0] }} - interval {{ lower_slack_days }} day and {{ date_col }} < {{ b[1] }} + interval {{ upper_slack_days }} day)
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+{# Pre-hook: remove this run's window from the target before the new rows are appended. #}
+{% macro delete_incremental_window(date_col, lookback_days=0) -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }} where {{ in_incremental_window(date_col, lookback_days) }}
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}
