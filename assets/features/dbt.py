@@ -2,6 +2,7 @@
 
 
 import os
+from datetime import date, timedelta
 import subprocess
 from pathlib import Path
 from typing import Any, Mapping
@@ -35,6 +36,18 @@ def ensure_manifest() -> Path:
     if proc.returncode != 0 or not manifest.exists():
         raise RuntimeError(f"dbt parse failed; fix the dbt project and retry:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
     return manifest
+
+
+def dbt_window_vars(first_day: str, last_day: str) -> dict[str, str]:
+    """dbt vars for the daily partitions first_day..last_day (inclusive).
+
+    A day's file can hold events whose UTC date is the day before or after (learners in other time
+    zones), so the window reaches one day further on each side; replacing a window is exact and
+    idempotent, so the extra days are recomputed to the same values.
+    """
+    start = date.fromisoformat(first_day) - timedelta(days=1)
+    end = date.fromisoformat(last_day) + timedelta(days=2)
+    return {"window_start": start.isoformat(), "window_end": end.isoformat()}
 
 
 class LayeredTranslator(DagsterDbtTranslator):

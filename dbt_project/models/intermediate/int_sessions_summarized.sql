@@ -48,7 +48,7 @@ final as (
         s.started_at,
         s.session_date,
         s.ended_at,
-        coalesce(s.reported_duration_s, epoch(s.ended_at - s.started_at)) as duration_s,
+        coalesce(s.reported_duration_s, cast(epoch(s.ended_at - s.started_at) as decimal(12, 3))) as duration_s,
         s.event_count,
         f.session_format,
         hour(timezone(coalesce(p.timezone, 'UTC'), s.started_at)) as local_start_hour,

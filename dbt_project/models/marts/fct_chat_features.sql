@@ -36,7 +36,7 @@ message_agg as (
         sum(case when list_contains(feedback_flags, 'confused')
                    or regexp_matches(lower(message_text), 'confus|don''t get|do not understand|stuck|still don''t|lost') then 1 else 0 end) as confusion_signals,
         sum(case when message_text = lower(message_text) then 1 else 0 end) as lowercase_messages,
-        list(distinct contextual_topic_id) filter (where contextual_topic_id is not null) as chat_topics,
+        list(distinct contextual_topic_id order by contextual_topic_id) filter (where contextual_topic_id is not null) as chat_topics,
         max(sent_at) as last_message_at
     from user_messages
     group by user_id

@@ -119,7 +119,7 @@ session_agg as (
         sum(duration_s) as time_spent_s,
         max(ended_at) as last_activity_at,
         list({'session_id': session_id, 'started_at': started_at, 'duration_min': round(duration_s / 60.0, 2),
-              'events': event_count, 'format': session_format} order by started_at) as session_logs
+              'events': event_count, 'format': session_format} order by started_at, session_id) as session_logs
     from sessions
     group by user_id, course_id
 ),
@@ -127,7 +127,7 @@ session_agg as (
 module_agg as (
     select user_id, course_id,
            count(*) filter (where is_completed) as modules_completed,
-           list(distinct t) filter (where t is not null) as flagged_topics
+           list(distinct t order by t) filter (where t is not null) as flagged_topics
     from (select user_id, course_id, is_completed, unnest(case when len(flagged_topics) = 0 then [null] else flagged_topics end) as t from modules)
     group by user_id, course_id
 ),

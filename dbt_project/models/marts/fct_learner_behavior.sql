@@ -41,9 +41,15 @@ session_agg as (
         avg(case when local_start_hour between 5 and 11 then 1.0 else 0.0 end) as share_morning,
         avg(case when local_start_hour between 12 and 16 then 1.0 else 0.0 end) as share_afternoon,
         avg(case when local_start_hour between 17 and 21 then 1.0 else 0.0 end) as share_evening,
-        avg(case when local_start_hour >= 22 or local_start_hour < 5 then 1.0 else 0.0 end) as share_night,
-        mode(local_start_hour) as peak_local_hour
+        avg(case when local_start_hour >= 22 or local_start_hour < 5 then 1.0 else 0.0 end) as share_night
     from sessions
+    group by user_id
+),
+
+peak_hour as (
+    -- most frequent local start hour; ties go to the earliest hour
+    select user_id, arg_max(local_start_hour, sessions * 100 - local_start_hour) as peak_local_hour
+    from (select user_id, local_start_hour, count(*) as sessions from sessions group by all)
     group by user_id
 ),
 
@@ -175,7 +181,7 @@ final as (
             'evening': round(coalesce(s.share_evening, 0), 3),
             'night': round(coalesce(s.share_night, 0), 3)
         } as active_time_distribution,
-        s.peak_local_hour,
+        ph.peak_local_hour,
         round(0.5 * coalesce(v.module_order_deviation_rate, 0) + 0.5 * coalesce(v.content_variety, 0), 4) as exploratory_behavior_score,
         coalesce(ev.content_flags, 0) as content_flags,
         coalesce(fr.content_flag_reasons, []::varchar[]) as content_flag_reasons,
@@ -195,6 +201,7 @@ final as (
     from profiles as p
     cross join as_of as a
     left join session_agg as s on s.user_id = p.user_id
+    left join peak_hour as ph on ph.user_id = p.user_id
     left join view_agg as v on v.user_id = p.user_id
     left join format_time as ft on ft.user_id = p.user_id
     left join attempt_agg as qa on qa.user_id = p.user_id

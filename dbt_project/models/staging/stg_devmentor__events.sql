@@ -1,4 +1,6 @@
 -- One row per interaction event, every source normalised once here.
+-- Scores, confidence and durations are exact decimals so that aggregates do not depend on row order
+-- (a rerun or an incremental build gives the same figures as a full build).
 with source as (
     select * from {{ source('lake', 'events') }}
 ),
@@ -15,14 +17,14 @@ renamed as (
         module_id,
         content_id,
         format,
-        duration_s,
+        cast(duration_s as decimal(12, 3)) as duration_s,
         question_id,
-        score,
+        cast(score as decimal(9, 6)) as score,
         skill_tag,
         objective_tag,
         coalesce(retries, 0) as retries,
         coalesce(hint_used, false) as hint_used,
-        confidence,
+        cast(confidence as decimal(9, 6)) as confidence,
         topic_id,
         flag_reason,
         _source_file as source_file

@@ -3,7 +3,7 @@ with source as (
 ),
 
 renamed as (
-    select question_id, module_id, course_id, topic_id, skill_tag, objective_tag, difficulty
+    select question_id, module_id, course_id, topic_id, skill_tag, objective_tag, cast(difficulty as decimal(9, 6)) as difficulty
     from source
 )
 

@@ -1,0 +1,210 @@
+"""Feature marts with real dbt on DuckDB: hand-computed values on a tiny fixture; incremental partitions."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from assets.ingest.contract import ENTITIES
+from assets.ingest.generator import generate
+from assets.ingest.validate import ingest_entity
+from assets.features.dbt import dbt_window_vars
+from orchestration.settings import DBT_PROJECT_DIR, TELEMETRY_ENV
+
+
+def run_dbt(lake: Path, warehouse: Path, *args: str) -> str:
+    env = {**os.environ, **TELEMETRY_ENV, "DEVMENTOR_LAKE": str(lake), "DEVMENTOR_WAREHOUSE": str(warehouse)}
+    dbt = str(Path(sys.executable).parent / "dbt")
+    proc = subprocess.run(
+        [dbt, "build", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+         "--target-path", str(warehouse.parent / "dbt-target"), "--log-path", str(warehouse.parent / "dbt-logs"), *args],
+        capture_output=True, text=True, env=env, cwd=DBT_PROJECT_DIR,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    return proc.stdout
+
+
+def ingest_all(inbox: Path, lake: Path) -> None:
+    for entity in ENTITIES:
+        ingest_entity(entity, inbox, lake)
+
+
+def query(warehouse: Path, sql: str):
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+# ------------------------------------------------------------------------------ hand-built fixture
+TINY = {
+    "profiles/p.csv": "user_id,learner_level,format_preference,timezone\nA,basic,video,America/New_York\nB,advanced,text,UTC\n",
+    "catalog/courses/c.csv": "course_id,title\nC1,Course\n",
+    "catalog/modules/m.csv": "module_id,course_id,position,title,prerequisites\nM1,C1,1,One,\nM2,C1,2,Two,M1\n",
+    "catalog/content_items/ci.csv": "content_id,module_id,course_id,kind,format,topic_id,skill_tag,difficulty\n"
+    "L1,M1,C1,lesson,video,T1,S1,0.5\nL2,M2,C1,lesson,text,T2,S2,0.5\n",
+    "catalog/questions/q.csv": "question_id,module_id,course_id,topic_id,skill_tag,objective_tag,difficulty\n"
+    "Q1,M1,C1,T1,S1,O1,0.3\nQ2,M1,C1,T1,S1,O1,0.6\nQ3,M2,C1,T2,S2,O2,0.5\n",
+    "enrolments/e.csv": "user_id,course_id,enrolled_at\nA,C1,2026-09-30T00:00:00Z\nB,C1,2026-09-30T00:00:00Z\n",
+    # Learner A, one session on 2026-10-01 02:00-02:30 UTC (22:00 local in New York, previous day):
+    #   views: L1 video 600 s (on path), L2 text 300 s (module 2 before completing 1: deviation)
+    #   quiz: Q1 score 1.0 no hint; Q2 score 0.4 with hint, 2 retries; Q1 again score 1.0 no hint
+    #   hint request, module_complete M1, session_end with duration 1800 s.
+    # Learner B: one session on 2026-10-02 10:00 UTC, Q3 score 0.5, one view L2 text 120 s, end 600 s.
+    "events/2026-10-01.csv": "event_id,user_id,event_type,timestamp,session_id,course_id,module_id,content_id,format,duration_s,question_id,score,skill_tag,objective_tag,retries,hint_used,confidence,topic_id\n"
+    "a1,A,session_start,2026-10-01T02:00:00Z,sA,C1,M1,,,,,,,,,,,\n"
+    "a2,A,content_view,2026-10-01T02:01:00Z,sA,C1,M1,L1,video,600,,,,,,,,\n"
+    "a3,A,content_view,2026-10-01T02:11:00Z,sA,C1,M2,L2,text,300,,,,,,,,\n"
+    "a4,A,quiz_attempt,2026-10-01T02:16:00Z,sA,C1,M1,,video,60,Q1,1.0,S1,O1,0,false,0.9,T1\n"
+    "a5,A,quiz_attempt,2026-10-01T02:17:00Z,sA,C1,M1,,video,60,Q2,0.4,S1,O1,2,true,0.3,T1\n"
+    "a6,A,hint_request,2026-10-01T02:17:30Z,sA,C1,M1,,,,Q2,,,,,,,\n"
+    "a7,A,quiz_attempt,2026-10-01T02:18:00Z,sA,C1,M1,,video,60,Q1,1.0,S1,O1,0,false,0.6,T1\n"
+    "a8,A,module_complete,2026-10-01T02:25:00Z,sA,C1,M1,,,,,,,,,,,\n"
+    "a9,A,session_end,2026-10-01T02:30:00Z,sA,C1,M1,,,1800,,,,,,,,\n",
+    "events/2026-10-02.csv": "event_id,user_id,event_type,timestamp,session_id,course_id,module_id,content_id,format,duration_s,question_id,score,skill_tag,objective_tag,retries,hint_used,confidence,topic_id\n"
+    "b1,B,session_start,2026-10-02T10:00:00Z,sB,C1,M1,,,,,,,,,,,\n"
+    "b2,B,content_view,2026-10-02T10:01:00Z,sB,C1,M1,L1,text,120,,,,,,,,\n"
+    "b3,B,quiz_attempt,2026-10-02T10:05:00Z,sB,C1,M2,,text,30,Q3,0.5,S2,O2,0,false,0.5,T2\n"
+    "b4,B,session_end,2026-10-02T10:10:00Z,sB,C1,M1,,,600,,,,,,,,\n",
+}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny")
+    for rel, text in TINY.items():
+        p = root / "inbox" / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    ingest_all(root / "inbox", root / "lake")
+    run_dbt(root / "lake", root / "wh.duckdb")
+    return root / "wh.duckdb"
+
+
+def test_behaviour_mart_equals_hand_computed_values(tiny):
+    (row,) = query(
+        tiny,
+        """SELECT total_courses, avg_score, correct_rate, quiz_attempts, dominant_format, total_time_spent_min,
+                  content_type_engagement, hint_rate, module_order_deviation_rate, retention_span_min,
+                  active_time_distribution, exploratory_behavior_score, modules_completed, last_activity_date,
+                  days_since_last_activity, peak_local_hour
+           FROM marts.fct_learner_behavior WHERE user_id = 'A'""",
+    )
+    (total_courses, avg_score, correct_rate, attempts, dominant, total_min, cte, hint_rate, deviation,
+     retention, atd, explore, completed, last_date, days_since, peak) = row
+    assert total_courses == 1
+    assert avg_score == pytest.approx(0.8)  # (1.0 + 0.4 + 1.0) / 3
+    assert correct_rate == pytest.approx(0.6667)  # 2 of 3 at score >= 0.5
+    assert attempts == 3
+    assert dominant == "video"  # 600 s video vs 300 s text
+    assert total_min == 30.0  # reported session duration 1800 s
+    assert cte == {"quiz_time": 3.0, "video_time": 10.0, "reading_time": 5.0, "image_time": 0.0, "hint_usage_count": 1}
+    assert hint_rate == pytest.approx(0.3333)
+    assert deviation == 0.5  # L2 (module 2) viewed while module 1 expected
+    assert retention == 30.0
+    assert atd == {"morning": 0.0, "afternoon": 0.0, "evening": 0.0, "night": 1.0}  # 22:00 in New York
+    assert peak == 22
+    assert explore == pytest.approx(0.75)  # 0.5 * 0.5 deviation + 0.5 * (2 distinct / 2 views)
+    assert completed == 1
+    assert str(last_date) == "2026-10-01"
+    assert days_since == 1  # as of B's last event on 2026-10-02
+
+
+def test_engagement_marts_equal_hand_computed_values(tiny):
+    (row,) = query(
+        tiny,
+        """SELECT quiz_attempts, pmi, topic_scores, skill_scores, redo_topics, confidence_score_by_topic,
+                  completion_rate, sessions, time_spent_min
+           FROM marts.fct_course_engagement WHERE user_id = 'A' AND course_id = 'C1'""",
+    )
+    attempts, pmi, topics, skills, redo, conf, completion, sessions, minutes = row
+    assert attempts == 3
+    # PMI: mean of 1.0, 0.4 * 0.5 / (1 + 2), 1.0 = (2 + 0.0666667) / 3 → 68.89
+    assert pmi == pytest.approx(68.89)
+    assert topics == {"T1": 0.8}
+    assert skills == {"S1": 8.0}
+    assert redo == ["T1"]  # Q1 attempted twice and Q2 retried
+    assert conf == {"T1": 0.6}
+    assert completion == 0.5  # 1 of 2 modules
+    assert (sessions, minutes) == (1, 30.0)
+    mods = dict(query(tiny, "SELECT module_id, is_completed FROM marts.fct_module_engagement WHERE user_id = 'A'"))
+    assert mods == {"M1": True, "M2": False}
+    (log,) = query(tiny, "SELECT quiz_attempts_log FROM marts.fct_module_engagement WHERE user_id = 'A' AND module_id = 'M1'")[0]
+    assert [(a["question_id"], float(a["score"]), a["retries"], a["hint_used"]) for a in log] == [
+        ("Q1", 1.0, 0, False), ("Q2", 0.4, 2, True), ("Q1", 1.0, 0, False)]
+
+
+# ----------------------------------------------------------------------------- incremental partitions
+MARTS = {
+    "marts.fct_learner_behavior": "user_id",
+    "marts.fct_course_engagement": "user_id, course_id",
+    "marts.fct_module_engagement": "user_id, course_id, module_id",
+    "marts.dim_learner": "user_id",
+    "intermediate.int_sessions_summarized": "session_id",
+    "intermediate.int_quiz_attempts_enriched": "event_id",
+}
+
+
+def snapshot(warehouse: Path) -> dict[str, list]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    out = {t: [tuple(map(str, r)) for r in con.execute(f"SELECT * FROM {t} ORDER BY {k}").fetchall()] for t, k in MARTS.items()}
+    con.close()
+    return out
+
+
+@pytest.fixture(scope="module")
+def partitions(tmp_path_factory):
+    root = tmp_path_factory.mktemp("incr")
+    generate(root / "all", learners=150, days=6, seed=21)
+    inbox = root / "inbox"
+    shutil.copytree(root / "all", inbox)
+    last = sorted((root / "all" / "events").glob("*.parquet"))[-1].stem
+    for folder in ("events", "chat"):
+        (inbox / folder / f"{last}.parquet").unlink()
+    ingest_all(inbox, root / "lake")
+    run_dbt(root / "lake", root / "incr.duckdb")
+    before = snapshot(root / "incr.duckdb")
+    for folder in ("events", "chat"):
+        shutil.copy(root / "all" / folder / f"{last}.parquet", inbox / folder / f"{last}.parquet")
+    ingest_all(inbox, root / "lake")
+    window = json.dumps(dbt_window_vars(last, last))
+    run_dbt(root / "lake", root / "incr.duckdb", "--vars", window)
+    after = snapshot(root / "incr.duckdb")
+    return root, last, window, before, after
+
+
+def test_new_partition_adds_its_rows_and_leaves_earlier_days_alone(partitions):
+    root, last, window, before, after = partitions
+    old_attempts = set(before["intermediate.int_quiz_attempts_enriched"])
+    new_attempts = set(after["intermediate.int_quiz_attempts_enriched"])
+    assert old_attempts < new_attempts, "earlier attempts are kept unchanged and new ones are added"
+    added_ids = {r[0] for r in new_attempts - old_attempts}  # event_id is the first column
+    days = dict(query(root / "incr.duckdb", "SELECT event_id, CAST(event_date AS VARCHAR) FROM intermediate.int_quiz_attempts_enriched"))
+    assert last in {days[i] for i in added_ids}
+    from_new_file = {r[0] for r in query(root / "incr.duckdb", f"SELECT event_id FROM staging.stg_devmentor__events WHERE event_type = 'quiz_attempt' AND source_file LIKE '%{last}.parquet'")}
+    assert added_ids == from_new_file, "exactly the new file's attempts were added, including those dated the next UTC day"
+    # Learners with no events on the new day keep their engagement rows exactly.
+    active = {r[0] for r in query(root / "incr.duckdb", f"SELECT DISTINCT user_id FROM staging.stg_devmentor__events WHERE event_date = DATE '{last}'")}
+    b = {r[:3]: r for r in before["marts.fct_module_engagement"] if r[0] not in active}
+    a = {r[:3]: r for r in after["marts.fct_module_engagement"] if r[0] not in active}
+    assert a == b and len(a) > 0
+
+
+def test_rerunning_a_partition_is_idempotent(partitions):
+    root, last, window, before, after = partitions
+    run_dbt(root / "lake", root / "incr.duckdb", "--vars", window)
+    assert snapshot(root / "incr.duckdb") == after
+
+
+def test_incremental_build_equals_a_full_build(partitions):
+    root, last, window, before, after = partitions
+    run_dbt(root / "lake", root / "full.duckdb")
+    assert snapshot(root / "full.duckdb") == snapshot(root / "incr.duckdb")
