@@ -2,9 +2,10 @@
 
     devmentor demo                      generate a sample, run the whole pipeline, say where to look
     devmentor generate --learners N --days D --seed S --out DIR [--format parquet|csv|jsonl]
-    devmentor materialize [--select SELECTION]
+    devmentor materialize [--select SELECTION] [--date D | --from D --to D] [--full-refresh]
     devmentor ui [--port 3000]          the Dagster UI on this project's instance
     devmentor dashboard [--port 8501]   the instructor dashboard (Streamlit)
+    devmentor chat search "QUERY" [--learner ID] [--limit N]
     devmentor db url | db stop          the serving database's libpq URL; stop the embedded server
 """
 
@@ -63,47 +64,89 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------- materialize
-def run_pipeline(settings: Settings, select: str | None = None, quiet_dbt: bool = True):
-    """Execute the pipeline job (or a selection of it) on the project's Dagster instance."""
+def run_pipeline(
+    settings: Settings,
+    select: str | None = None,
+    days: tuple[str, str] | None | str = "inbox",
+    full_refresh: bool = False,
+):
+    """Execute the pipeline job (or a selection of it) on the project's Dagster instance.
+
+    ``days`` is the range of daily event partitions to process: ``"inbox"`` (default) takes the days of
+    the dated files in the inbox, a (first, last) tuple names them, None runs no partitioned asset.
+    """
     from orchestration.instance import write_instance_yaml
 
     write_instance_yaml(settings)
     import dagster as dg
     from dagster._core.instance.ref import InstanceRef
 
+    from assets.ingest.partitions import EVENT_PARTITIONS, inbox_day_range
     from orchestration.definitions import build_defs
 
     defs = build_defs(settings)
     if settings.database_url:
         # dagster.yaml reads the URL from the environment (it is never written to disk).
         os.environ["DEVMENTOR_DAGSTER_STORAGE_URL"] = settings.dagster_storage_url
-    instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(settings.dagster_home)))
-    job = defs.resolve_job_def("devmentor_pipeline")
-    asset_selection = None
+    graph = defs.resolve_asset_graph()
+    keys = set(graph.get_all_asset_keys())
     if select:
         try:
-            keys = dg.AssetSelection.from_string(select).resolve(defs.resolve_asset_graph())
+            keys = dg.AssetSelection.from_string(select).resolve(graph)
         except Exception as exc:  # bad selection syntax or unknown key
             raise CliError(f"--select {select!r} is not a valid asset selection: {exc}") from None
         if not keys:
             raise CliError(f"--select {select!r} matches no asset; try `group:ml` or `key:serving/*`.")
-        asset_selection = sorted(keys, key=lambda k: k.to_user_string())
+    keys = {k for k in keys if graph.get(k).is_materializable}
+    partitioned = {k for k in keys if graph.get(k).partitions_def is not None}
+    if days == "inbox":
+        days = inbox_day_range(settings.inbox)
+    tags = {"launched_by": "devmentor-cli"}
+    if partitioned:
+        if days is None:
+            keys -= partitioned  # no dated files: nothing for the event partitions to ingest
+        else:
+            first, last = _clip_days(days, EVENT_PARTITIONS)
+            tags.update({"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last})
+    run_config: dict = {"loggers": {"progress": {}}}
+    if full_refresh:
+        run_config["ops"] = {"dbt_feature_models": {"config": {"full_refresh": True}}}
+    instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(settings.dagster_home)))
+    job = defs.resolve_job_def("devmentor_pipeline")
     try:
         return job.execute_in_process(
             instance=instance,
-            asset_selection=asset_selection,
-            run_config={"loggers": {"progress": {}}},
+            asset_selection=sorted(keys, key=lambda k: k.to_user_string()),
+            run_config=run_config,
             raise_on_error=False,
-            tags={"launched_by": "devmentor-cli"},
+            tags=tags,
         )
     finally:
         instance.dispose()
 
 
+def _clip_days(days: tuple[str, str], partitions) -> tuple[str, str]:
+    keys = partitions.get_partition_keys()
+    first, last = days
+    if last < keys[0] or first > keys[-1]:
+        raise CliError(
+            f"days {first}..{last} are outside the event partitions {keys[0]}..{keys[-1]}; "
+            "set DEVMENTOR_PARTITIONS_START earlier (YYYY-MM-DD) or check the file dates."
+        )
+    return max(first, keys[0]), min(last, keys[-1])
+
+
 def cmd_materialize(args: argparse.Namespace) -> int:
     settings = _settings()
     started = time.perf_counter()
-    result = run_pipeline(settings, args.select)
+    days = "inbox"
+    if args.date:
+        days = (args.date.isoformat(), args.date.isoformat())
+    elif args.from_date or args.to_date:
+        if not (args.from_date and args.to_date) or args.from_date > args.to_date:
+            raise CliError("--from and --to go together, with --from on or before --to")
+        days = (args.from_date.isoformat(), args.to_date.isoformat())
+    result = run_pipeline(settings, args.select, days=days, full_refresh=args.full_refresh)
     if not result.success:
         _say(f"Run {result.run_id} failed after {time.perf_counter() - started:.1f}s; see the messages above, "
              "or open the run in the Dagster UI (`devmentor ui`). Serving tables were left at their last good version.")
@@ -211,6 +254,24 @@ def cmd_db(args: argparse.Namespace) -> int:
     raise CliError(f"unknown db action {args.action!r}")
 
 
+def cmd_chat(args: argparse.Namespace) -> int:
+    settings = _settings()
+    from assets.features.chat_search import search
+
+    if not settings.warehouse_path.exists():
+        raise CliError(f"no warehouse at {settings.warehouse_path}; run `devmentor demo` or `devmentor materialize` first.")
+    try:
+        hits = search(settings.warehouse_path, args.query, learner=args.learner, limit=args.limit)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    if hits.empty:
+        _say(f"no chat message matches {args.query!r}" + (f" for learner {args.learner}" if args.learner else ""))
+        return 0
+    for row in hits.itertuples():
+        _say(f"{row.score:7.3f}  {row.sent_at:%Y-%m-%d %H:%M}  {row.user_id:<10} {row.message_direction:<6} {row.message_text}")
+    return 0
+
+
 # ------------------------------------------------------------------------------------------ main
 def _positive_int(text: str) -> int:
     try:
@@ -253,6 +314,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("materialize", help="run the pipeline, or a selection of assets")
     p.add_argument("--select", help="Dagster asset selection, e.g. 'group:ml' or 'key:serving/*'")
+    p.add_argument("--date", type=_date, help="process the event files of this day only (a daily run)")
+    p.add_argument("--from", dest="from_date", type=_date, help="first day of a backfill (with --to)")
+    p.add_argument("--to", dest="to_date", type=_date, help="last day of a backfill (with --from)")
+    p.add_argument("--full-refresh", action="store_true", help="rebuild every dbt model from scratch")
     p.set_defaults(func=cmd_materialize)
 
     p = sub.add_parser("ui", help="open the Dagster UI on this project's instance")
@@ -264,6 +329,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=_positive_int, default=8501)
     p.add_argument("--host", default="127.0.0.1")
     p.set_defaults(func=cmd_dashboard)
+
+    p = sub.add_parser("chat", help="search chat messages (full-text, BM25 ranking)")
+    chat = p.add_subparsers(dest="chat_command", required=True)
+    q = chat.add_parser("search", help="messages ranked by relevance to QUERY")
+    q.add_argument("query")
+    q.add_argument("--learner", help="only this learner's messages (user_id)")
+    q.add_argument("--limit", type=_positive_int, default=10)
+    q.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("db", help="the serving database")
     p.add_argument("action", choices=("url", "stop"))

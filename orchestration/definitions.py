@@ -7,22 +7,28 @@ other settings (the tests use it with temporary directories).
 
 from __future__ import annotations
 
+import warnings
+
 import dagster as dg
 
 from orchestration.settings import Settings, apply_telemetry_off, load_settings
 
 apply_telemetry_off()
+# Single-run backfills of the daily event partitions are a beta Dagster API we rely on deliberately.
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
+from assets.features.checks import behavior_mart_expectations  # noqa: E402
 from assets.features.dbt import dbt_feature_models  # noqa: E402
 from assets.ingest.assets import raw_assets  # noqa: E402
+from assets.ingest.checks import raw_events_expectations  # noqa: E402
 from assets.serving.assets import serving_learner_decisions  # noqa: E402
 from assets.training.assets import learner_decisions_scored, primary_classification_model  # noqa: E402
 from orchestration import jobs  # noqa: E402
 from orchestration.progress import progress_logger  # noqa: E402
 from orchestration.resources import build_resources  # noqa: E402
 
-ingest_defs = dg.Definitions(assets=raw_assets)
-features_defs = dg.Definitions(assets=[dbt_feature_models])
+ingest_defs = dg.Definitions(assets=raw_assets, asset_checks=[raw_events_expectations])
+features_defs = dg.Definitions(assets=[dbt_feature_models], asset_checks=[behavior_mart_expectations])
 ml_defs = dg.Definitions(assets=[primary_classification_model, learner_decisions_scored])
 serving_defs = dg.Definitions(assets=[serving_learner_decisions])
 

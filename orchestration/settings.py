@@ -13,12 +13,14 @@ fallback.
 | ``MLFLOW_TRACKING_URI`` | ``sqlite:///$DEVMENTOR_HOME/mlflow/mlflow.db`` | MLflow tracking store and model registry |
 | ``DEVMENTOR_MLFLOW_ARTIFACTS`` | ``$DEVMENTOR_HOME/mlflow/artifacts`` | MLflow artifact root for new experiments |
 | ``DAGSTER_HOME`` | ``$DEVMENTOR_HOME/dagster`` | Dagster instance directory |
+| ``DEVMENTOR_PARTITIONS_START`` | ``2025-01-01`` | first day of the daily partitions of event data |
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 ENVIRONMENTS = ("local", "test", "production")
@@ -39,6 +41,7 @@ class Settings:
     mlflow_tracking_uri: str
     mlflow_artifact_root: Path
     dagster_home: Path
+    partitions_start: str = "2025-01-01"
 
     # Derived locations inside the data directory (not separately configurable).
     @property
@@ -128,6 +131,13 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     ).expanduser().resolve()
     tracking = env_vars.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"
     dagster_home = Path(env_vars.get("DAGSTER_HOME") or home / "dagster").expanduser().resolve()
+    partitions_start = env_vars.get("DEVMENTOR_PARTITIONS_START") or "2025-01-01"
+    try:
+        date.fromisoformat(partitions_start)
+    except ValueError:
+        raise ConfigurationError(
+            f"DEVMENTOR_PARTITIONS_START={partitions_start!r} is not a date; use YYYY-MM-DD."
+        ) from None
     return Settings(
         env=env,
         home=home,
@@ -136,4 +146,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         mlflow_tracking_uri=tracking,
         mlflow_artifact_root=artifacts,
         dagster_home=dagster_home,
+        partitions_start=partitions_start,
     )

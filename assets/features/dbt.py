@@ -1,6 +1,7 @@
 """dbt feature tables (staging → intermediate → marts) as Dagster assets."""
 
 
+import json
 import os
 from datetime import date, timedelta
 import subprocess
@@ -63,18 +64,49 @@ class LayeredTranslator(DagsterDbtTranslator):
         return "features"
 
 
+class DbtBuildConfig(dg.Config):
+    full_refresh: bool = False
+
+
+PARTITION_RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
+
+
+def run_day_range(tags: Mapping[str, str]) -> tuple[str, str] | None:
+    """The days of event partitions this run processes, from its tags (None for an unpartitioned run)."""
+    if tags.get(PARTITION_RANGE_TAGS[0]) and tags.get(PARTITION_RANGE_TAGS[1]):
+        return tags[PARTITION_RANGE_TAGS[0]], tags[PARTITION_RANGE_TAGS[1]]
+    if tags.get("dagster/partition"):
+        return tags["dagster/partition"], tags["dagster/partition"]
+    return None
+
+
 @dbt_assets(
     manifest=ensure_manifest(),
     project=DBT_PROJECT,
     dagster_dbt_translator=LayeredTranslator(),
 )
 def dbt_feature_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: LakeResource, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext,
+    config: DbtBuildConfig,
+    dbt: DbtCliResource,
+    lake: LakeResource,
+    warehouse: WarehouseResource,
 ):
-    """dbt build of the feature tables on DuckDB (models and their data tests)."""
+    """dbt build of the feature tables on DuckDB (models and their data tests).
+
+    In a run of daily event partitions the incremental models rebuild exactly those days (with a day of
+    slack each side); otherwise they pick up what is new since their last build.
+    """
     # profiles.yml and the sources read these; they come from this run's resources, not from whatever
     # the process happened to inherit.
     os.environ["DEVMENTOR_LAKE"] = lake.lake
     os.environ["DEVMENTOR_WAREHOUSE"] = warehouse.path
     os.environ.update(TELEMETRY_ENV)
-    yield from dbt.cli(["build"], context=context).stream()
+    args = ["build"]
+    days = run_day_range(context.run.tags)
+    if config.full_refresh:
+        args.append("--full-refresh")
+    elif days:
+        args += ["--vars", json.dumps(dbt_window_vars(*days))]
+        context.log.info(f"incremental window for days {days[0]}..{days[1]}: {dbt_window_vars(*days)}")
+    yield from dbt.cli(args, context=context).stream()

@@ -8,6 +8,7 @@ renamed as (
         user_id,
         session_id,
         "timestamp" as sent_at,
+        event_date,
         message_direction,
         message_text,
         course_id,
