@@ -34,7 +34,9 @@ def pipeline_run(tmp_path_factory, pg_server_url):
     settings = load_settings({"DEVMENTOR_HOME": str(home), "DEVMENTOR_DATABASE_URL": url, "DEVMENTOR_ENV": "test"})
     settings.ensure_dirs()
     summary = generate(settings.inbox, learners=LEARNERS, days=21, seed=11)
-    result = run_pipeline(settings)
+    days = sorted(p.stem for p in (settings.inbox / "events").glob("*.parquet"))
+    # Everything but the last day first; the last day arrives later as a daily run (test below).
+    result = run_pipeline(settings, days=(days[0], days[-2]))
     yield settings, url, result, summary
     with psycopg.connect(pg_server_url, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
@@ -107,7 +109,11 @@ def test_marts_cover_every_learner_and_event_counts_reconcile(pipeline_run):
     con.close()
     assert n_behavior == (LEARNERS, LEARNERS)
     assert n_dim == LEARNERS
-    assert n_events == summary.events, "every generated event lands in the marts' staging layer exactly once"
+    last_day = sorted(p.stem for p in (settings.inbox / "events").glob("*.parquet"))[-1]
+    import pyarrow.parquet as pq
+
+    not_yet = pq.read_metadata(settings.inbox / "events" / f"{last_day}.parquet").num_rows
+    assert n_events == summary.events - not_yet, "every event of the processed days lands exactly once"
     assert quiz == quiz_events
 
 
@@ -147,3 +153,52 @@ def test_second_run_publishes_new_version_and_keeps_history(pipeline_run):
     meta = {e.asset_key.to_user_string(): e.materialization.metadata for e in again.get_asset_materialization_events()}
     assert meta["ml/primary_classification"]["promoted_to_champion"].value is True
     assert json.loads(json.dumps(meta["ml/primary_classification"]["gate_reason"].value)).startswith("not worse")
+
+
+def test_daily_run_ingests_the_new_day_and_republishes(pipeline_run):
+    settings, url, result, summary = pipeline_run
+    last_day = sorted(p.stem for p in (settings.inbox / "events").glob("*.parquet"))[-1]
+    daily = run_pipeline(settings, days=(last_day, last_day))
+    assert daily.success
+    raw = [e for e in daily.get_asset_materialization_events() if e.asset_key.to_user_string() == "raw/events"]
+    assert raw and raw[0].materialization.metadata["files_ingested"].value == 1
+    checks = {(c.asset_key.to_user_string(), c.check_name): c.passed for c in daily.get_asset_check_evaluations()}
+    assert checks[("raw/events", "quarantine_share_within_limit")]
+    assert checks[("raw/events", "raw_events_expectations")]
+    assert checks[("marts/fct_learner_behavior", "behavior_mart_expectations")]
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    n_events = con.execute("SELECT count(*) FROM staging.stg_devmentor__events").fetchone()[0]
+    n_attempts = con.execute("SELECT count(*) FROM intermediate.int_quiz_attempts_enriched").fetchone()[0]
+    quiz_events = con.execute("SELECT count(*) FROM staging.stg_devmentor__events WHERE event_type = 'quiz_attempt'").fetchone()[0]
+    con.close()
+    assert n_events == summary.events
+    assert n_attempts == quiz_events, "the incremental window added the new day's attempts exactly once"
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT count(*) FROM serving.learner_decisions").fetchone()[0] == LEARNERS
+
+
+def test_a_bad_partition_stops_publication_and_keeps_the_last_good_tables(pipeline_run):
+    settings, url, result, summary = pipeline_run
+    with psycopg.connect(url) as conn:
+        before = conn.execute("SELECT publish_id, count(*) FROM serving.learner_decisions GROUP BY 1").fetchall()
+    bad_day = "2026-11-05"
+    lines = ["event_id,user_id,event_type,timestamp,session_id,course_id"]
+    lines += [f"bad{i},nobody{i},session_start,{bad_day}T10:00:00Z,s{i},C01" for i in range(40)]  # unknown learners
+    lines += [f"ok{i},u000001,session_start,{bad_day}T11:00:00Z,t{i},C01" for i in range(10)]
+    (settings.inbox / "events" / f"{bad_day}.csv").write_text("\n".join(lines) + "\n")
+    run = run_pipeline(settings, days=(bad_day, bad_day))
+    assert not run.success
+    checks = {(c.asset_key.to_user_string(), c.check_name): c for c in run.get_asset_check_evaluations()}
+    share_check = checks[("raw/events", "quarantine_share_within_limit")]
+    assert share_check.passed is False
+    assert share_check.metadata["quarantined_share"].value == 0.8
+    materialized = {e.asset_key.to_user_string() for e in run.get_asset_materialization_events()}
+    assert "serving/learner_decisions" not in materialized and "ml/primary_classification" not in materialized
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT publish_id, count(*) FROM serving.learner_decisions GROUP BY 1").fetchall() == before
+    # Nothing is lost: the 40 rows are in quarantine with the reason, the 10 good ones in the lake.
+    con = duckdb.connect()
+    q = con.execute(f"SELECT count(*), min(reason) FROM read_parquet('{settings.lake}/quarantine/events/*.parquet') WHERE source_file LIKE '%{bad_day}.csv'").fetchone()
+    good = con.execute(f"SELECT count(*) FROM read_parquet('{settings.lake}/raw/events/**/*.parquet', union_by_name=true) WHERE event_id LIKE 'ok%'").fetchone()[0]
+    assert q[0] == 40 and q[1].startswith("unknown user_id")
+    assert good == 10

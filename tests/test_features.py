@@ -74,6 +74,12 @@ TINY = {
     "b2,B,content_view,2026-10-02T10:01:00Z,sB,C1,M1,L1,text,120,,,,,,,,\n"
     "b3,B,quiz_attempt,2026-10-02T10:05:00Z,sB,C1,M2,,text,30,Q3,0.5,S2,O2,0,false,0.5,T2\n"
     "b4,B,session_end,2026-10-02T10:10:00Z,sB,C1,M1,,,600,,,,,,,,\n",
+    "chat/2026-10-01.csv": "message_id,user_id,session_id,timestamp,message_direction,message_text,contextual_topic_id\n"
+    "m1,A,sA,2026-10-01T02:05:00Z,user,Can I get a hint on recursion? Recursion confuses me.,T1\n"
+    "m2,A,sA,2026-10-01T02:05:05Z,system,Here are two hints about loops.,T1\n"
+    "m3,A,sA,2026-10-01T02:06:00Z,user,What is a loop?,T1\n",
+    "chat/2026-10-02.csv": "message_id,user_id,session_id,timestamp,message_direction,message_text,contextual_topic_id\n"
+    "m4,B,sB,2026-10-02T10:02:00Z,user,Recursion is clear now thanks,T2\n",
 }
 
 
@@ -208,3 +214,23 @@ def test_incremental_build_equals_a_full_build(partitions):
     root, last, window, before, after = partitions
     run_dbt(root / "lake", root / "full.duckdb")
     assert snapshot(root / "full.duckdb") == snapshot(root / "incr.duckdb")
+
+
+def test_chat_search_ranks_by_bm25_and_filters_by_learner(tiny):
+    from assets.features.chat_search import search
+
+    hits = search(tiny, "recursion")
+    # m1 says "recursion" twice, m4 once: both match, m1 first; messages without the term do not appear.
+    assert list(hits["message_id"]) == ["m1", "m4"]
+    assert hits["score"].iloc[0] > hits["score"].iloc[1] > 0
+    assert list(search(tiny, "recursion", learner="B")["message_id"]) == ["m4"]
+    # The query is tokenized like the index: plural stripped ("hints" finds "hint"), stop words ignored.
+    assert set(search(tiny, "the hints")["message_id"]) == {"m1", "m2"}
+    assert search(tiny, "the a of").empty
+    with pytest.raises(ValueError, match="empty"):
+        search(tiny, "   ")
+
+
+def test_chat_features_on_the_fixture(tiny):
+    rows = dict((r[0], r[1:]) for r in query(tiny, "SELECT user_id, user_messages, chat_hint_requests, chat_confusion_signals FROM marts.fct_chat_features"))
+    assert rows == {"A": (2, 1, 1), "B": (1, 0, 0)}  # "confuses" counts as confusion; system messages are not the learner's
