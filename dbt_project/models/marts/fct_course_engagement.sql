@@ -19,10 +19,6 @@ course_modules as (
     select course_id, count(*) as modules_in_course from {{ ref('stg_devmentor__modules') }} group by course_id
 ),
 
-profiles as (
-    select user_id, format_preference from {{ ref('stg_devmentor__profiles') }}
-),
-
 keys as (
     select user_id, course_id from enrolments
     union
@@ -89,27 +85,7 @@ skill_agg as (
 ),
 
 format_agg as (
-    select
-        a.user_id, a.course_id,
-        avg(case when a.study_format = p.format_preference then a.score end) as preferred_format_score,
-        count(case when a.study_format = p.format_preference then 1 end) as preferred_format_attempts
-    from attempts as a
-    join profiles as p using (user_id)
-    group by a.user_id, a.course_id
-),
-
-other_format as (
-    select a.user_id, a.course_id, max(a.format_score) as best_other_format_score
-    from (
-        select user_id, course_id, study_format, avg(score) as format_score
-        from attempts
-        where study_format is not null
-        group by all
-        having count(*) >= 5
-    ) as a
-    join profiles as p using (user_id)
-    where a.study_format <> p.format_preference
-    group by a.user_id, a.course_id
+    {{ format_performance(['user_id', 'course_id']) }}
 ),
 
 session_agg as (
@@ -157,16 +133,14 @@ final as (
         ss.last_activity_at,
         coalesce(ss.session_logs, []) as session_logs,
         round(f.preferred_format_score, 4) as preferred_format_score,
-        round(o.best_other_format_score, 4) as best_other_format_score,
-        coalesce(f.preferred_format_attempts >= 5 and f.preferred_format_score - o.best_other_format_score <= -0.15, false)
-            as format_performance_mismatch
+        round(f.best_other_format_score, 4) as best_other_format_score,
+        {{ format_mismatch('f') }} as format_performance_mismatch
     from keys as k
     left join enrolments as e using (user_id, course_id)
     left join attempt_agg as a using (user_id, course_id)
     left join topic_agg as t using (user_id, course_id)
     left join skill_agg as s using (user_id, course_id)
     left join format_agg as f using (user_id, course_id)
-    left join other_format as o using (user_id, course_id)
     left join session_agg as ss using (user_id, course_id)
     left join module_agg as m using (user_id, course_id)
     left join course_modules as cm using (course_id)

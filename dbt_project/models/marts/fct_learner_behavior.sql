@@ -92,27 +92,7 @@ attempt_agg as (
 ),
 
 format_scores as (
-    select
-        a.user_id,
-        avg(case when a.study_format = p.format_preference then a.score end) as preferred_format_score,
-        count(case when a.study_format = p.format_preference then 1 end) as preferred_format_attempts
-    from attempts as a
-    join profiles as p on p.user_id = a.user_id
-    group by a.user_id
-),
-
-other_format_scores as (
-    select f.user_id, max(f.format_score) as best_other_format_score
-    from (
-        select user_id, study_format, avg(score) as format_score
-        from attempts
-        where study_format is not null
-        group by user_id, study_format
-        having count(*) >= 5
-    ) as f
-    join profiles as p on p.user_id = f.user_id
-    where f.study_format <> p.format_preference
-    group by f.user_id
+    {{ format_performance(['user_id']) }}
 ),
 
 event_agg as (
@@ -194,9 +174,9 @@ final as (
         coalesce(ev.events_last_7d, 0) as events_last_7d,
         round(coalesce(ev.events_last_7d, 0) / (coalesce(ev.events_prior_7d_avg, 0) + 1.0), 4) as activity_trend,
         round(fs.preferred_format_score, 4) as preferred_format_score,
-        round(ofs.best_other_format_score, 4) as best_other_format_score,
-        round(fs.preferred_format_score - ofs.best_other_format_score, 4) as format_performance_gap,
-        coalesce(fs.preferred_format_attempts >= 5 and fs.preferred_format_score - ofs.best_other_format_score <= -0.15, false) as format_performance_mismatch,
+        round(fs.best_other_format_score, 4) as best_other_format_score,
+        round(fs.preferred_format_score - fs.best_other_format_score, 4) as format_performance_gap,
+        {{ format_mismatch('fs') }} as format_performance_mismatch,
         a.as_of_at
     from profiles as p
     cross join as_of as a
@@ -206,7 +186,6 @@ final as (
     left join format_time as ft on ft.user_id = p.user_id
     left join attempt_agg as qa on qa.user_id = p.user_id
     left join format_scores as fs on fs.user_id = p.user_id
-    left join other_format_scores as ofs on ofs.user_id = p.user_id
     left join event_agg as ev on ev.user_id = p.user_id
     left join flag_reasons as fr on fr.user_id = p.user_id
     left join enrol_agg as en on en.user_id = p.user_id
