@@ -27,20 +27,23 @@ from orchestration import jobs  # noqa: E402
 from orchestration.progress import progress_logger  # noqa: E402
 from orchestration.resources import build_resources  # noqa: E402
 
-ingest_defs = dg.Definitions(assets=raw_assets, asset_checks=[raw_events_expectations])
-features_defs = dg.Definitions(assets=[dbt_feature_models], asset_checks=[behavior_mart_expectations])
-ml_defs = dg.Definitions(assets=[primary_classification_model, learner_decisions_scored])
-serving_defs = dg.Definitions(assets=[serving_learner_decisions])
+
+
+def stage_definitions() -> list[dg.Definitions]:
+    """One small Definitions per stage (built in a function: Dagster allows one Definitions at module scope)."""
+    return [
+        dg.Definitions(assets=raw_assets, asset_checks=[raw_events_expectations]),  # ingest
+        dg.Definitions(assets=[dbt_feature_models], asset_checks=[behavior_mart_expectations]),  # features
+        dg.Definitions(assets=[primary_classification_model, learner_decisions_scored]),  # ml
+        dg.Definitions(assets=[serving_learner_decisions]),  # serving
+        jobs.definitions(),
+    ]
 
 
 def build_defs(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or load_settings()
     return dg.Definitions.merge(
-        ingest_defs,
-        features_defs,
-        ml_defs,
-        serving_defs,
-        jobs.defs,
+        *stage_definitions(),
         dg.Definitions(
             resources=build_resources(settings),
             loggers={"console": dg.colored_console_logger, "progress": progress_logger},

@@ -19,4 +19,5 @@ daily_schedule = dg.ScheduleDefinition(
     description="Runs the whole pipeline every day at 02:00 UTC.",
 )
 
-defs = dg.Definitions(jobs=[pipeline_job], schedules=[daily_schedule])
+def definitions() -> dg.Definitions:
+    return dg.Definitions(jobs=[pipeline_job], schedules=[daily_schedule])

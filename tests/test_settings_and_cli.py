@@ -88,3 +88,15 @@ def test_input_contract_doc_is_generated_from_the_code():
 
     doc = Path(__file__).resolve().parent.parent / "docs" / "input_contract.md"
     assert doc.read_text() == render_markdown(), "run: python -m assets.ingest.contract > docs/input_contract.md"
+
+
+def test_the_dagster_code_server_can_load_the_definitions(tmp_path):
+    """Loads the module the way `dagster dev` / `devmentor ui` does (one Definitions at module scope)."""
+    import os
+    from pathlib import Path
+
+    dagster = Path(sys.executable).parent / "dagster"
+    env = {**os.environ, "DEVMENTOR_HOME": str(tmp_path), "DAGSTER_HOME": str(tmp_path)}
+    r = subprocess.run([str(dagster), "definitions", "validate", "-m", "orchestration.definitions"],
+                       capture_output=True, text=True, env=env, timeout=300, cwd=Path(__file__).parent.parent)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
