@@ -176,24 +176,48 @@ def leaf_labels(model: DecisionTreeClassifier) -> dict[int, str]:
     }
 
 
-def predict_with_rules(rules: pd.DataFrame, leaves: dict[int, str], X: pd.DataFrame) -> list[str]:
-    """Evaluate a rule table (possibly with overridden thresholds) on X; the tree itself is not used."""
-    by_node: dict[int, list[dict]] = {}
-    for rule in rules.to_dict("records"):
-        by_node.setdefault(int(rule["node_id"]), []).append(rule)
+def decide_with_rules(rules: pd.DataFrame, leaves: dict[int, str], X: pd.DataFrame) -> list[tuple[str, int, list[str]]]:
+    """Evaluate a rule table (possibly with overridden thresholds) on X without the tree.
+
+    Returns, per row, (label, leaf node id, rule ids on the path). Missing values follow the side the
+    tree learned for them.
+    """
+    by_node: dict[int, tuple[dict, dict]] = {}
+    for node, group in rules.groupby("node_id"):
+        left = group[group["operator"] == "<="].iloc[0].to_dict()
+        right = group[group["operator"] == ">"].iloc[0].to_dict()
+        by_node[int(node)] = (left, right)
     values = X.to_numpy(dtype=float)
     col = {c: i for i, c in enumerate(X.columns)}
     out = []
     for row in values:
-        node = 0
+        node, path = 0, []
         while node in by_node:
-            left, right = sorted(by_node[node], key=lambda r: r["operator"] != "<=")
+            left, right = by_node[node]
             v = row[col[left["feature"]]]
             if np.isnan(v):
-                node = left["child_node_id"] if left["missing_goes_here"] else right["child_node_id"]
+                taken = left if left["missing_goes_here"] else right
             else:
-                node = left["child_node_id"] if v <= left["threshold"] else right["child_node_id"]
-        out.append(leaves[node])
+                taken = left if v <= left["threshold"] else right
+            path.append(taken["rule_id"])
+            node = int(taken["child_node_id"])
+        out.append((leaves[node], node, path))
+    return out
+
+
+def predict_with_rules(rules: pd.DataFrame, leaves: dict[int, str], X: pd.DataFrame) -> list[str]:
+    """Labels from a rule table alone (see decide_with_rules)."""
+    return [label for label, _leaf, _path in decide_with_rules(rules, leaves, X)]
+
+
+def leaf_confidence(model: DecisionTreeClassifier) -> dict[int, float]:
+    """Share of the leaf's training samples in its majority class."""
+    t = model.tree_
+    out = {}
+    for n in range(t.node_count):
+        if t.children_left[n] == -1:
+            v = t.value[n][0]
+            out[int(n)] = round(float(v.max() / v.sum()), 4) if v.sum() else 0.0
     return out
 
 

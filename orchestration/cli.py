@@ -179,7 +179,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         summary = generate(settings.inbox, learners=args.learners, days=args.days, seed=args.seed,
                            progress=lambda m: _say(f"      {m}"))
         _say(f"      {summary.events:,} events and {summary.chat_messages:,} chat messages in {summary.seconds:.1f}s")
-    _say("[2/3] Running the pipeline: ingest → dbt features → train tree (MLflow) → score → publish (PostgreSQL)")
+    _say("[2/3] Running the pipeline: ingest → dbt features → train trees (MLflow) → decide → publish (PostgreSQL)")
     result = run_pipeline(settings)
     if not result.success:
         _say("The pipeline failed; the messages above say where. Fix the cause and rerun `devmentor demo`; "
@@ -204,15 +204,18 @@ def _print_summary(settings: Settings) -> None:
 
     url = settings.database_url or postgres.embedded_url(settings.pg_data_dir)
     with postgres.connect(url) as conn:
-        total, learners, version = conn.execute(
-            "SELECT count(*), count(DISTINCT user_id), max(decision_version) FROM serving.learner_decisions"
-        ).fetchone()
-        rows = conn.execute(
-            "SELECT decision_label, count(*) FROM serving.learner_decisions GROUP BY 1 ORDER BY 2 DESC"
+        trees = conn.execute(
+            "SELECT tree_id, count(*), count(DISTINCT user_id), max(decision_version) "
+            "FROM serving.learner_decisions GROUP BY 1 ORDER BY 1 DESC"
         ).fetchall()
-    _say(f"      serving.learner_decisions: {total:,} rows for {learners:,} learners, model primary_classification v{version}")
-    for label, n in rows:
-        _say(f"        {label:<20} {n:>7,}")
+        labels = conn.execute(
+            "SELECT tree_id, decision_label, count(*) FROM serving.learner_decisions GROUP BY 1, 2 ORDER BY 1 DESC, 3 DESC"
+        ).fetchall()
+    for tree_id, rows, learners, version in trees:
+        _say(f"      serving.learner_decisions / {tree_id} v{version}: {rows:,} decisions for {learners:,} learners")
+        for t, label, n in labels:
+            if t == tree_id:
+                _say(f"        {label:<22} {n:>7,}")
 
 
 # ---------------------------------------------------------------------------------------- ui, db

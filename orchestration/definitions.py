@@ -22,7 +22,7 @@ from assets.features.dbt import dbt_feature_models  # noqa: E402
 from assets.ingest.assets import raw_assets  # noqa: E402
 from assets.ingest.checks import raw_events_expectations  # noqa: E402
 from assets.serving.assets import serving_learner_decisions  # noqa: E402
-from assets.training.assets import learner_decisions_scored, primary_classification_model  # noqa: E402
+from assets.training.assets import learner_decisions_scored, training_assets  # noqa: E402
 from orchestration import jobs  # noqa: E402
 from orchestration.progress import progress_logger  # noqa: E402
 from orchestration.resources import build_resources  # noqa: E402
@@ -34,7 +34,7 @@ def stage_definitions() -> list[dg.Definitions]:
     return [
         dg.Definitions(assets=raw_assets, asset_checks=[raw_events_expectations]),  # ingest
         dg.Definitions(assets=[dbt_feature_models], asset_checks=[behavior_mart_expectations]),  # features
-        dg.Definitions(assets=[primary_classification_model, learner_decisions_scored]),  # ml
+        dg.Definitions(assets=[*training_assets, learner_decisions_scored]),  # ml
         dg.Definitions(assets=[serving_learner_decisions]),  # serving
         jobs.definitions(),
     ]

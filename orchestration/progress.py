@@ -25,9 +25,22 @@ class ProgressFormatter(logging.Formatter):
         if event is not None and event.event_type_value in SHOWN_EVENTS:
             text = SHOWN_EVENTS[event.event_type_value]
             if event.event_type_value in ("STEP_FAILURE", "RUN_FAILURE"):
-                text += f": {meta.get('orig_message') or record.getMessage()}"
+                text += f": {_error_text(event) or meta.get('orig_message') or record.getMessage()}"
             return f"{prefix} {text}"
         return f"{prefix} {meta.get('orig_message') or record.getMessage()}"
+
+
+def _error_text(event) -> str | None:
+    """The failure's own message and its causes, not just "step failed"."""
+    data = getattr(event, "event_specific_data", None)
+    error = getattr(data, "error", None)
+    parts = []
+    while error is not None and len(parts) < 4:
+        message = (error.message or "").strip()
+        if message:
+            parts.append(message.splitlines()[0][:500])
+        error = error.cause
+    return " <- ".join(parts) if parts else None
 
 
 class ProgressFilter(logging.Filter):

@@ -14,6 +14,7 @@ fallback.
 | ``DEVMENTOR_MLFLOW_ARTIFACTS`` | ``$DEVMENTOR_HOME/mlflow/artifacts`` | MLflow artifact root for new experiments |
 | ``DAGSTER_HOME`` | ``$DEVMENTOR_HOME/dagster`` | Dagster instance directory |
 | ``DEVMENTOR_PARTITIONS_START`` | ``2025-01-01`` | first day of the daily partitions of event data |
+| ``DEVMENTOR_THRESHOLD_OVERRIDES`` | ``orchestration/threshold_overrides.yml`` | instructors' threshold overrides (versioned YAML) |
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class Settings:
     mlflow_artifact_root: Path
     dagster_home: Path
     partitions_start: str = "2025-01-01"
+    threshold_overrides: Path = PROJECT_ROOT / "orchestration" / "threshold_overrides.yml"
 
     # Derived locations inside the data directory (not separately configurable).
     @property
@@ -147,4 +149,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         mlflow_artifact_root=artifacts,
         dagster_home=dagster_home,
         partitions_start=partitions_start,
+        threshold_overrides=Path(
+            env_vars.get("DEVMENTOR_THRESHOLD_OVERRIDES") or PROJECT_ROOT / "orchestration" / "threshold_overrides.yml"
+        ).expanduser().resolve(),
     )

@@ -56,8 +56,10 @@ def test_one_decision_per_generated_learner_from_the_champion(pipeline_run):
     with psycopg.connect(url) as conn:
         rows = conn.execute(
             "SELECT user_id, tree_id, decision_label, decision_version, model_uri, flagged_rules_hit, input_attributes "
-            "FROM serving.learner_decisions"
+            "FROM serving.learner_decisions WHERE tree_id = 'primary_classification'"
         ).fetchall()
+        per_tree = dict(conn.execute("SELECT tree_id, count(DISTINCT user_id) FROM serving.learner_decisions GROUP BY 1").fetchall())
+    assert per_tree == {"primary_classification": LEARNERS, "intervention_strategy": LEARNERS}
     assert len(rows) == LEARNERS
     assert len({r[0] for r in rows}) == LEARNERS
     assert {r[1] for r in rows} == {"primary_classification"}
@@ -92,7 +94,7 @@ def test_published_labels_match_the_model_on_the_marts(pipeline_run):
     con.close()
     expected = pd.Series(model.predict(feature_matrix(frame, list(model.feature_names_in_))), index=frame["user_id"])
     with psycopg.connect(url) as conn:
-        published = dict(conn.execute("SELECT user_id, decision_label FROM serving.learner_decisions").fetchall())
+        published = dict(conn.execute("SELECT user_id, decision_label FROM serving.learner_decisions WHERE tree_id = 'primary_classification'").fetchall())
     assert all(published[u] == expected[u] for u in expected.index)
 
 
@@ -146,8 +148,8 @@ def test_second_run_publishes_new_version_and_keeps_history(pipeline_run):
         after = conn.execute("SELECT count(*) FROM serving.decision_log").fetchone()[0]
         current = conn.execute("SELECT count(*), count(DISTINCT publish_id) FROM serving.learner_decisions").fetchone()
         publishes = conn.execute("SELECT count(*) FROM serving.publish_log WHERE table_name = 'learner_decisions'").fetchone()[0]
-    assert after == before + LEARNERS
-    assert current == (LEARNERS, 1)
+    assert after == before + 2 * LEARNERS
+    assert current == (2 * LEARNERS, 1)
     assert publishes >= 2
     # The same data gives a model that is not worse, so the gate promotes it.
     meta = {e.asset_key.to_user_string(): e.materialization.metadata for e in again.get_asset_materialization_events()}
@@ -174,7 +176,7 @@ def test_daily_run_ingests_the_new_day_and_republishes(pipeline_run):
     assert n_events == summary.events
     assert n_attempts == quiz_events, "the incremental window added the new day's attempts exactly once"
     with psycopg.connect(url) as conn:
-        assert conn.execute("SELECT count(*) FROM serving.learner_decisions").fetchone()[0] == LEARNERS
+        assert conn.execute("SELECT count(*) FROM serving.learner_decisions").fetchone()[0] == 2 * LEARNERS
 
 
 def test_a_bad_partition_stops_publication_and_keeps_the_last_good_tables(pipeline_run):
@@ -221,3 +223,33 @@ def test_dashboard_overview_shows_the_published_segments(pipeline_run, monkeypat
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["Learners"] == f"{LEARNERS:,}"
     assert metrics["Struggling or disengaging"] == f"{expected:,}"
+
+
+def test_every_decision_carries_the_seed_decision_log_attributes(pipeline_run):
+    settings, url, result, summary = pipeline_run
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            """SELECT d.user_id, d.tree_id, d.decision_label, d.llm_prompt_output, d.thresholds_at_time, d.flagged_rules_hit,
+                      d.trace_id, d.event_source, s.rules
+               FROM serving.learner_decisions d
+               JOIN serving.threshold_snapshots s ON s.snapshot_id = d.thresholds_at_time->>'snapshot_id'"""
+        ).fetchall()
+        outbox = conn.execute("SELECT count(*), count(DISTINCT trace_id) FROM serving.decision_outbox").fetchone()
+        logged = conn.execute("SELECT count(*) FROM serving.decision_log").fetchone()[0]
+        delivered = conn.execute("SELECT count(*), min(response_status), max(response_status) FROM serving.delivery_log").fetchone()
+        retraining = dict(conn.execute("SELECT tree_id, count(*) FROM serving.retraining_log GROUP BY 1").fetchall())
+    assert len(rows) == 2 * LEARNERS, "every decision points at a stored threshold snapshot"
+    labels = {}
+    for user_id, tree_id, label, prompt, thresholds, path, trace_id, source, snapshot_rules in rows:
+        labels[(user_id, tree_id)] = label
+        assert user_id in prompt and label in prompt
+        rules = {r["rule_id"]: r["threshold"] for r in snapshot_rules}
+        assert thresholds["rules_on_path"] == {step["rule_id"]: step["threshold"] for step in path}
+        assert all(rules[r] == t for r, t in thresholds["rules_on_path"].items())
+        assert len(trace_id) == 32 and source == "batch_scoring"
+    # The prompt names both of the learner's decisions.
+    user_id, _, _, prompt, *_ = rows[0]
+    assert labels[(user_id, "primary_classification")] in prompt and labels[(user_id, "intervention_strategy")] in prompt
+    assert outbox[0] == logged and outbox[1] == logged, "outbox rows are written with the decisions, one per decision"
+    assert delivered[0] == logged and delivered[1] == delivered[2] == "published"
+    assert set(retraining) == {"primary_classification", "intervention_strategy"}

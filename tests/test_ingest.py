@@ -185,3 +185,14 @@ def test_every_entity_has_a_schema_file_even_without_input(tmp_path):
     for entity in ENTITIES:
         cols = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{tmp_path}/lake/raw/{entity.name}/**/*.parquet', union_by_name=true)").fetchall()}
         assert set(entity.field_names) <= cols
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "jsonl"])
+def test_generated_data_in_every_format_ingests_without_quarantine(tmp_path, fmt):
+    from assets.ingest.generator import generate
+
+    summary = generate(tmp_path / "inbox", learners=60, days=2, seed=4, fmt=fmt)
+    results = {e.name: ingest_entity(e, tmp_path / "inbox", tmp_path / "lake") for e in ENTITIES}
+    assert results["events"].rows_good == summary.events
+    assert results["chat_messages"].rows_good == summary.chat_messages
+    assert sum(r.rows_quarantined for r in results.values()) == 0

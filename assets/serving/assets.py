@@ -1,15 +1,73 @@
-"""Serving assets: publish decisions to PostgreSQL atomically."""
+"""Serving assets: the Decision Tree Facilitator's delivery of decisions to PostgreSQL, atomically."""
 
-
+import json
 import time
 
 import dagster as dg
 import pyarrow.parquet as pq
 
 from assets.serving.publish import publish
-from assets.serving.tables import DECISION_LOG, LEARNER_DECISIONS
+from assets.serving.tables import DECISION_LOG, LEARNER_DECISIONS, SUPPORT_DDL
 from orchestration.postgres import redact
-from orchestration.resources import LakeResource, ServingDatabaseResource
+from orchestration.resources import LakeResource, MlflowResource, ServingDatabaseResource
+
+PROMPT_SUMMARY_CHARS = 160
+
+
+def _support_statements(snapshots: list[dict], retraining: list[dict], publish_started: float):
+    """Statements that commit in the same transaction as the decisions' swap."""
+
+    def run(conn, build: str) -> None:
+        conn.execute(SUPPORT_DDL)
+        conn.execute(
+            f"""INSERT INTO serving.decision_outbox (trace_id, user_id, tree_id, topic, payload, publish_id)
+                SELECT trace_id, user_id, tree_id, 'devmentor.decisions.' || tree_id,
+                       jsonb_build_object('trace_id', trace_id, 'user_id', user_id, 'tree_id', tree_id,
+                                          'decision_label', decision_label, 'confidence', confidence,
+                                          'decision_version', decision_version, 'decided_at', decided_at,
+                                          'event_source', event_source),
+                       publish_id
+                FROM {build}"""
+        )
+        latency_ms = (time.perf_counter() - publish_started) * 1000
+        conn.execute(
+            f"""INSERT INTO serving.delivery_log (trace_id, user_id, decision_tree_id, strategy_label, llm_prompt_summary,
+                       delivery_timestamp, response_status, latency_ms, cache_hit, event_source, publish_id)
+                SELECT trace_id, user_id, tree_id, decision_label, left(llm_prompt_output, {PROMPT_SUMMARY_CHARS}),
+                       now(), 'published', %s, NULL, event_source, publish_id
+                FROM {build}""",
+            (latency_ms,),
+        )
+        for snap in snapshots:
+            conn.execute(
+                """INSERT INTO serving.threshold_snapshots (snapshot_id, tree_id, decision_version, overrides_version, rules, overrides, created_at)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (snapshot_id) DO NOTHING""",
+                (snap["snapshot_id"], snap["tree_id"], snap["decision_version"], snap["overrides_version"],
+                 snap["rules"], snap["overrides"], snap["created_at"]),
+            )
+        for entry in retraining:
+            conn.execute(
+                """INSERT INTO serving.retraining_log (tree_id, version, trained_at, changes_made, data_points_used, mlflow_run_id)
+                   VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (tree_id, version) DO NOTHING""",
+                (entry["tree_id"], entry["version"], entry["date"], json.dumps(entry["changes_made"]),
+                 json.dumps(entry["data_points_used"]), entry.get("mlflow_run_id")),
+            )
+
+    return run
+
+
+def _retraining_entries(mlflow: MlflowResource, tree_versions: dict[str, str]) -> list[dict]:
+    """The retraining log entries of the model versions that made these decisions (from MLflow)."""
+    ml = mlflow.setup()
+    client = ml.MlflowClient()
+    out = []
+    for tree_id, version in tree_versions.items():
+        run_id = client.get_model_version(tree_id, version).run_id
+        try:
+            out.append(ml.artifacts.load_dict(f"runs:/{run_id}/retraining_log.json"))
+        except Exception:  # versions trained before the retraining log existed
+            continue
+    return out
 
 
 @dg.asset(
@@ -20,17 +78,27 @@ from orchestration.resources import LakeResource, ServingDatabaseResource
     owners=["team:data-platform"],
 )
 def serving_learner_decisions(
-    context: dg.AssetExecutionContext, lake: LakeResource, serving_db: ServingDatabaseResource
+    context: dg.AssetExecutionContext, lake: LakeResource, serving_db: ServingDatabaseResource, mlflow: MlflowResource
 ) -> dg.MaterializeResult:
-    """Current decision per learner and tree in serving.learner_decisions, swapped in atomically; history in serving.decision_log."""
+    """Current decision per learner and tree, swapped in atomically with the decision log, outbox and delivery log."""
     started = time.perf_counter()
     table = pq.read_table(lake.ml_path("learner_decisions.parquet"))
+    snapshots = pq.read_table(lake.ml_path("threshold_snapshots.parquet")).to_pylist()
+    versions = {s["tree_id"]: s["decision_version"] for s in snapshots}
+    retraining = _retraining_entries(mlflow, versions)
     # Connection failures are retried with backoff inside connect(); other errors fail the step at once.
     with serving_db.connect() as conn:
-        result = publish(conn, LEARNER_DECISIONS, table, run_id=context.run_id, append_to=DECISION_LOG)
+        result = publish(
+            conn,
+            LEARNER_DECISIONS,
+            table,
+            run_id=context.run_id,
+            append_to=DECISION_LOG,
+            in_swap=_support_statements(snapshots, retraining, started),
+        )
     context.log.info(
-        f"published {result.rows:,} rows to serving.learner_decisions in {result.seconds:.2f}s "
-        f"({result.rows_per_second:,.0f} rows/s COPY)"
+        f"published {result.rows:,} decisions to serving.learner_decisions in {result.seconds:.2f}s "
+        f"({result.rows_per_second:,.0f} rows/s COPY), with decision_log, outbox and delivery_log rows"
     )
     return dg.MaterializeResult(
         metadata={
@@ -38,6 +106,7 @@ def serving_learner_decisions(
             "publish_id": result.publish_id,
             "seconds": round(result.seconds, 3),
             "copy_rows_per_second": round(result.rows_per_second),
+            "model_versions": dg.MetadataValue.json(versions),
             "database": redact(serving_db.database_url) if serving_db.database_url else "embedded (pgserver)",
             "wall_seconds": round(time.perf_counter() - started, 3),
         }

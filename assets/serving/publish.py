@@ -105,12 +105,14 @@ def publish(
     publish_id: str | None = None,
     before_swap=None,
     append_to: str | None = None,
+    in_swap=None,
 ) -> PublishResult:
     """Replace ``serving.<spec.name>`` with ``data`` atomically.
 
     ``append_to`` names an append-only history table (same columns) that receives the
-    new rows in the same transaction as the swap. ``before_swap`` is a test hook called
-    after the build and before the swap transaction.
+    new rows in the same transaction as the swap; ``in_swap(conn, build_table)`` runs more
+    statements in that transaction (outbox, delivery log, ...), so they commit with the swap
+    or not at all. ``before_swap`` is a test hook called after the build and before the swap.
     """
     started = time.perf_counter()
     publish_id = publish_id or uuid.uuid4().hex
@@ -143,6 +145,8 @@ def publish(
             conn.execute(f"CREATE TABLE IF NOT EXISTS {SCHEMA}.{append_to} (LIKE {SCHEMA}.{build} INCLUDING DEFAULTS)")
             cols = ", ".join(c.name for c in spec.columns)
             conn.execute(f"INSERT INTO {SCHEMA}.{append_to} ({cols}) SELECT {cols} FROM {SCHEMA}.{build}")
+        if in_swap is not None:
+            in_swap(conn, f"{SCHEMA}.{build}")
         exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{SCHEMA}.{spec.name}",)).fetchone()[0]
         old = f"{spec.name}__old_{publish_id[:12]}"
         if exists:

@@ -1,6 +1,11 @@
-"""ML assets: train the learner-segment tree (MLflow), score every learner with the champion."""
+"""ML assets: train both decision trees (MLflow), then score every learner with the champions.
 
+Scoring applies the instructors' threshold overrides to each champion's rule table,
+so a decision, its path (flagged_rules_hit) and the thresholds it used
+(thresholds_at_time) always agree.
+"""
 
+import hashlib
 import json
 import time
 import uuid
@@ -12,18 +17,47 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from assets.training.registry import load_champion, log_and_register
-from models.segments import choose_labels
-from models.trees import explain, feature_matrix, input_attributes, train_tree
+from models.decision_trees import TREE_SPECS, TreeSpec
+from models.prompts import render_prompt
+from models.thresholds import apply_overrides, load_overrides
+from models.trees import (
+    decide_with_rules,
+    describe_rule,
+    feature_matrix,
+    input_attributes,
+    leaf_confidence,
+    leaf_labels,
+    rule_table,
+    train_tree,
+)
 from orchestration.resources import LakeResource, MlflowResource, WarehouseResource
+from orchestration.settings import load_settings
 
-TREE_ID = "primary_classification"
-FEATURE_MARTS = [dg.AssetKey(["marts", "fct_learner_behavior"]), dg.AssetKey(["marts", "dim_learner"])]
+FEATURE_MARTS = [
+    dg.AssetKey(["marts", "fct_learner_behavior"]),
+    dg.AssetKey(["marts", "dim_learner"]),
+    dg.AssetKey(["marts", "fct_chat_features"]),
+]
 
 LEARNER_FEATURES_SQL = """
-SELECT b.*, d.gpa, d.learner_level, d.analytics_opt_out
+SELECT b.*, d.gpa, d.learner_level, d.format_preference, d.writing_style_category, d.analytics_opt_out,
+       coalesce(c.chat_confusion_rate, 0) AS chat_confusion_rate, coalesce(c.user_messages, 0) AS user_messages
 FROM marts.fct_learner_behavior AS b
 JOIN marts.dim_learner AS d USING (user_id)
+LEFT JOIN marts.fct_chat_features AS c USING (user_id)
 ORDER BY b.user_id
+"""
+
+WEAK_TOPICS_SQL = """
+SELECT user_id, list(topic_id ORDER BY topic_score, topic_id)[1:3] AS weak_topics
+FROM (
+    SELECT user_id, topic_id, avg(score) AS topic_score
+    FROM intermediate.int_quiz_attempts_enriched
+    WHERE topic_id IS NOT NULL
+    GROUP BY user_id, topic_id
+    HAVING count(*) >= 3 AND avg(score) < 0.7
+)
+GROUP BY user_id
 """
 
 
@@ -37,106 +71,196 @@ def load_annotations(warehouse: WarehouseResource) -> pd.DataFrame:
         return con.execute("SELECT user_id, segment FROM staging.stg_devmentor__learner_labels").df()
 
 
-@dg.asset(
-    key=["ml", TREE_ID],
-    group_name="ml",
-    kinds={"scikitlearn", "mlflow"},
-    deps=FEATURE_MARTS + [dg.AssetKey(["staging", "stg_devmentor__learner_labels"])],
-    owners=["team:data-science"],
-)
-def primary_classification_model(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource
-) -> dg.MaterializeResult:
-    """Learner-segment decision tree trained on the behaviour marts, logged and registered in MLflow."""
-    started = time.perf_counter()
-    frame = load_learner_features(warehouse)
-    frame = frame[~frame["analytics_opt_out"].fillna(False).astype(bool)].reset_index(drop=True)
-    labels, source = choose_labels(frame, load_annotations(warehouse))
-    labelled = labels.notna()
-    X = feature_matrix(frame)[labelled]
-    y = labels[labelled].astype(str)
-    trained = train_tree(TREE_ID, X, y, source)
-    ml = mlflow.setup()
-    registered = log_and_register(
-        ml,
-        trained,
-        X.loc[trained.holdout_index],
-        y.loc[trained.holdout_index],
-        tags={"dagster_run_id": context.run_id},
-        label_counts=y.value_counts().to_dict(),
+def _make_training_asset(spec: TreeSpec) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=["ml", spec.tree_id],
+        group_name="ml",
+        kinds={"scikitlearn", "mlflow"},
+        deps=FEATURE_MARTS + [dg.AssetKey(["staging", "stg_devmentor__learner_labels"])],
+        owners=["team:data-science"],
+        description=f"Decision tree {spec.tree_id}: {spec.description} Trained, logged and registered in MLflow behind the champion gate.",
     )
-    context.log.info(
-        f"{TREE_ID} v{registered.version}: held-out accuracy {trained.metrics['holdout_accuracy']:.3f}, "
-        f"macro F1 {trained.metrics['holdout_macro_f1']:.3f} on {trained.holdout_rows} learners "
-        f"({source}); champion gate: {registered.gate['reason']}"
-    )
-    return dg.MaterializeResult(
-        metadata={
-            "model_version": registered.version,
-            "promoted_to_champion": registered.promoted,
-            "gate_reason": registered.gate["reason"],
-            "mlflow_run_id": registered.run_id,
-            "model_uri": registered.model_uri,
-            "label_source": source,
-            "training_rows": trained.training_rows,
-            "holdout_rows": trained.holdout_rows,
-            "holdout_accuracy": trained.metrics["holdout_accuracy"],
-            "holdout_macro_f1": trained.metrics["holdout_macro_f1"],
-            "data_fingerprint": trained.data_fingerprint,
-            "rules": dg.MetadataValue.md(f"```\n{trained.rules_text}\n```"),
-            "seconds": round(time.perf_counter() - started, 2),
-        }
-    )
+    def _train(context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource) -> dg.MaterializeResult:
+        started = time.perf_counter()
+        frame = load_learner_features(warehouse)
+        # Learners who opted out of analytics are never used for training.
+        frame = frame[~frame["analytics_opt_out"].fillna(False).astype(bool)].reset_index(drop=True)
+        labels, source = spec.labels(frame, load_annotations(warehouse))
+        labelled = labels.notna()
+        X = feature_matrix(frame, list(spec.features))[labelled]
+        y = labels[labelled].astype(str)
+        trained = train_tree(spec.tree_id, X, y, source, max_depth=spec.max_depth, min_samples_leaf=spec.min_samples_leaf)
+        ml = mlflow.setup()
+        registered = log_and_register(
+            ml,
+            trained,
+            X.loc[trained.holdout_index],
+            y.loc[trained.holdout_index],
+            tags={"dagster_run_id": context.run_id},
+            label_counts=y.value_counts().to_dict(),
+        )
+        context.log.info(
+            f"{spec.tree_id} v{registered.version}: held-out accuracy {trained.metrics['holdout_accuracy']:.3f}, "
+            f"macro F1 {trained.metrics['holdout_macro_f1']:.3f} on {trained.holdout_rows} learners "
+            f"({source}); champion gate: {registered.gate['reason']}"
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "model_version": registered.version,
+                "promoted_to_champion": registered.promoted,
+                "gate_reason": registered.gate["reason"],
+                "mlflow_run_id": registered.run_id,
+                "model_uri": registered.model_uri,
+                "label_source": source,
+                "training_rows": trained.training_rows,
+                "holdout_rows": trained.holdout_rows,
+                "holdout_accuracy": trained.metrics["holdout_accuracy"],
+                "holdout_macro_f1": trained.metrics["holdout_macro_f1"],
+                "data_fingerprint": trained.data_fingerprint,
+                "retraining_log": dg.MetadataValue.json(registered.retraining_log),
+                "rules": dg.MetadataValue.md(f"```\n{trained.rules_text}\n```"),
+                "seconds": round(time.perf_counter() - started, 2),
+            }
+        )
+
+    return _train
+
+
+training_assets = [_make_training_asset(spec) for spec in TREE_SPECS.values()]
+
+
+def _snapshot_id(tree_id: str, version: str, rules: pd.DataFrame, overrides_version: str) -> str:
+    digest = hashlib.sha256(rules[["rule_id", "threshold"]].to_json().encode()).hexdigest()[:10]
+    return f"{tree_id}:v{version}:overrides-{overrides_version}:{digest}"
 
 
 @dg.asset(
     key=["ml", "learner_decisions_scored"],
     group_name="ml",
     kinds={"scikitlearn", "parquet"},
-    deps=[dg.AssetKey(["ml", TREE_ID])] + FEATURE_MARTS,
+    deps=[dg.AssetKey(["ml", t]) for t in TREE_SPECS] + FEATURE_MARTS,
     owners=["team:data-science"],
 )
 def learner_decisions_scored(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource, lake: LakeResource
 ) -> dg.MaterializeResult:
-    """Every learner scored by the champion segment tree, with the decision path, written to lake/ml."""
+    """Every learner decided by both champion trees with instructor overrides applied: label, path, thresholds, tutor prompt."""
     started = time.perf_counter()
     ml = mlflow.setup()
-    model, version = load_champion(ml, TREE_ID)
+    settings = load_settings()
+    overrides = load_overrides(settings.threshold_overrides)
     frame = load_learner_features(warehouse)
-    features = list(model.feature_names_in_)
-    X = feature_matrix(frame, features)
-    decisions = explain(model, features, X)
-    now = datetime.now(timezone.utc)
-    table = pa.table(
-        {
-            "user_id": frame["user_id"].astype(str).tolist(),
-            "tree_id": [TREE_ID] * len(frame),
-            "decision_label": [d.label for d in decisions],
-            "confidence": [d.confidence for d in decisions],
-            "decision_version": [str(version.version)] * len(frame),
-            "model_uri": [f"models:/{TREE_ID}/{version.version}"] * len(frame),
-            "mlflow_run_id": [version.run_id] * len(frame),
-            "flagged_rules_hit": [
-                json.dumps([{"rule_id": r, "rule": w} for r, w in zip(d.rule_ids, d.rules_in_words)]) for d in decisions
+    with warehouse.connect() as con:
+        weak = con.execute(WEAK_TOPICS_SQL).df()
+    frame = frame.merge(weak, on="user_id", how="left")
+    decided_at = datetime.now(timezone.utc)
+    per_tree: dict[str, dict] = {}
+    snapshots = []
+    override_report: dict[str, list] = {}
+    for spec in TREE_SPECS.values():
+        model, version = load_champion(ml, spec.tree_id)
+        features = list(model.feature_names_in_)
+        X = feature_matrix(frame, features)
+        trained_rules = rule_table(model, features)
+        rules, applied = apply_overrides(trained_rules, overrides.for_tree(spec.tree_id))
+        override_report[spec.tree_id] = applied
+        snapshot_id = _snapshot_id(spec.tree_id, str(version.version), rules, overrides.version)
+        snapshots.append(
+            {
+                "snapshot_id": snapshot_id,
+                "tree_id": spec.tree_id,
+                "decision_version": str(version.version),
+                "overrides_version": overrides.version,
+                "rules": rules.to_json(orient="records"),
+                "overrides": json.dumps(applied),
+                "created_at": decided_at,
+            }
+        )
+        by_rule = rules.set_index("rule_id").to_dict("index")
+        decisions = decide_with_rules(rules, leaf_labels(model), X)
+        confidence = leaf_confidence(model)
+        per_tree[spec.tree_id] = {
+            "version": str(version.version),
+            "run_id": version.run_id,
+            "snapshot_id": snapshot_id,
+            "labels": [d[0] for d in decisions],
+            "confidence": [confidence[d[1]] for d in decisions],
+            "paths": [
+                [
+                    {
+                        "rule_id": r,
+                        "rule": describe_rule(by_rule[r]["feature"], by_rule[r]["operator"], by_rule[r]["threshold"]),
+                        "feature": by_rule[r]["feature"],
+                        "operator": by_rule[r]["operator"],
+                        "threshold": by_rule[r]["threshold"],
+                        "trained_threshold": by_rule[r]["trained_threshold"],
+                        "overridden": bool(by_rule[r]["overridden"]),
+                    }
+                    for r in d[2]
+                ]
+                for d in decisions
             ],
-            "input_attributes": input_attributes(X),
-            "decided_at": pa.array([now] * len(frame), pa.timestamp("us", tz="UTC")),
-            "trace_id": [uuid.uuid4().hex for _ in range(len(frame))],
-            "event_source": ["batch_scoring"] * len(frame),
+            "inputs": input_attributes(X),
         }
-    )
+
+    seg, itv = per_tree["primary_classification"], per_tree["intervention_strategy"]
+    learners = frame.to_dict("records")
+    prompts = [
+        render_prompt(
+            learner,
+            segment=seg["labels"][i],
+            segment_version=seg["version"],
+            segment_reasons=[s["rule"] for s in seg["paths"][i]],
+            intervention=itv["labels"][i],
+            intervention_version=itv["version"],
+            intervention_reasons=[s["rule"] for s in itv["paths"][i]],
+        )
+        for i, learner in enumerate(learners)
+    ]
+    rows = []
+    for tree_id, t in per_tree.items():
+        n = len(frame)
+        rows.append(
+            pa.table(
+                {
+                    "user_id": frame["user_id"].astype(str).tolist(),
+                    "tree_id": [tree_id] * n,
+                    "decision_label": t["labels"],
+                    "confidence": t["confidence"],
+                    "decision_version": [t["version"]] * n,
+                    "model_uri": [f"models:/{tree_id}/{t['version']}"] * n,
+                    "mlflow_run_id": [t["run_id"]] * n,
+                    "flagged_rules_hit": [json.dumps(p) for p in t["paths"]],
+                    "thresholds_at_time": [
+                        json.dumps({"snapshot_id": t["snapshot_id"], "overrides_version": overrides.version,
+                                    "rules_on_path": {s["rule_id"]: s["threshold"] for s in p}})
+                        for p in t["paths"]
+                    ],
+                    "input_attributes": t["inputs"],
+                    "llm_prompt_output": prompts,
+                    "decided_at": pa.array([decided_at] * n, pa.timestamp("us", tz="UTC")),
+                    "trace_id": [uuid.uuid4().hex for _ in range(n)],
+                    "event_source": ["batch_scoring"] * n,
+                }
+            )
+        )
+    table = pa.concat_tables(rows)
     path = lake.ml_path("learner_decisions.parquet")
-    tmp = path.with_suffix(".tmp")
-    pq.write_table(table, tmp)
-    tmp.replace(path)
-    counts = pd.Series([d.label for d in decisions]).value_counts().to_dict()
-    context.log.info(f"scored {len(frame):,} learners with {TREE_ID} v{version.version}: {counts}")
+    pq.write_table(table, path.with_suffix(".tmp"))
+    path.with_suffix(".tmp").replace(path)
+    snap_path = lake.ml_path("threshold_snapshots.parquet")
+    pq.write_table(pa.Table.from_pylist(snapshots), snap_path.with_suffix(".tmp"))
+    snap_path.with_suffix(".tmp").replace(snap_path)
+    counts = {tree_id: pd.Series(t["labels"]).value_counts().to_dict() for tree_id, t in per_tree.items()}
+    context.log.info(f"decided {len(frame):,} learners × {len(per_tree)} trees: {counts}")
     return dg.MaterializeResult(
         metadata={
-            "rows": len(frame),
-            "model_version": str(version.version),
+            "rows": table.num_rows,
+            "learners": len(frame),
+            "model_versions": dg.MetadataValue.json({k: v["version"] for k, v in per_tree.items()}),
             "label_counts": dg.MetadataValue.json(counts),
+            "overrides_version": overrides.version,
+            "overrides": dg.MetadataValue.json(override_report),
             "path": dg.MetadataValue.path(str(path)),
             "seconds": round(time.perf_counter() - started, 2),
         }

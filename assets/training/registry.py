@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from datetime import datetime, timezone
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,35 @@ class RegisteredTree:
     model_uri: str
     promoted: bool
     gate: dict
+    retraining_log: dict
+
+
+def retraining_log_entry(mlflow, trained: TrainedTree, champion_version: str | None, promoted: bool, reason: str) -> dict:
+    """{date, changes made, data points used} for this retraining, compared with the champion it may replace."""
+    changes: dict = {"gate": reason, "promoted": promoted, "previous_champion": champion_version}
+    if champion_version:
+        client = mlflow.MlflowClient()
+        old = client.get_run(client.get_model_version(trained.tree_id, champion_version).run_id)
+        old_params = old.data.params
+        changes["params_changed"] = {
+            k: {"from": old_params.get(k), "to": str(v)}
+            for k, v in trained.params.items()
+            if old_params.get(k) != str(v)
+        }
+        old_features = set(json.loads(old_params.get("features", "[]")))
+        changes["features_added"] = sorted(set(trained.features) - old_features)
+        changes["features_removed"] = sorted(old_features - set(trained.features))
+        changes["data_changed"] = old.data.tags.get("data_fingerprint") != trained.data_fingerprint
+        old_f1 = old.data.metrics.get("holdout_macro_f1")
+        changes["holdout_macro_f1"] = {"from": old_f1, "to": trained.metrics["holdout_macro_f1"]}
+    return {
+        "tree_id": trained.tree_id,
+        "date": datetime.now(timezone.utc).isoformat(),
+        "changes_made": changes,
+        "data_points_used": {"training": trained.training_rows, "holdout": trained.holdout_rows},
+        "label_source": trained.label_source,
+        "data_fingerprint": trained.data_fingerprint,
+    }
 
 
 def champion_scores(mlflow, tree_id: str, X_holdout: pd.DataFrame, y_holdout: pd.Series) -> dict | None:
@@ -109,6 +139,9 @@ def log_and_register(
             input_example=X_holdout.head(3),
         )
     version = str(info.registered_model_version)
+    log_entry = retraining_log_entry(mlflow, trained, champion["version"] if champion else None, promote, reason)
+    log_entry.update(version=version, mlflow_run_id=run.info.run_id)
+    mlflow.MlflowClient().log_dict(run.info.run_id, log_entry, "retraining_log.json")
     client = mlflow.MlflowClient()
     client.set_model_version_tag(trained.tree_id, version, "data_fingerprint", trained.data_fingerprint)
     client.set_model_version_tag(trained.tree_id, version, "gate_reason", reason)
@@ -120,6 +153,7 @@ def log_and_register(
         model_uri=f"models:/{trained.tree_id}/{version}",
         promoted=promote,
         gate={"promoted": promote, "reason": reason, "champion_before": champion},
+        retraining_log=log_entry,
     )
 
 
