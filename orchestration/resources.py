@@ -52,10 +52,13 @@ class WarehouseResource(dg.ConfigurableResource):
 
 
 class ServingDatabaseResource(dg.ConfigurableResource):
-    """The serving PostgreSQL: the URL from the environment, or the embedded server."""
+    """The serving PostgreSQL (URL from the environment, or the embedded server), the optional NATS
+    relay of its decision outbox, and where publish metrics are written."""
 
     database_url: Optional[str] = None
     pg_data_dir: str
+    nats_url: Optional[str] = None
+    metrics_dir: str
 
     def url(self) -> str:
         if self.database_url:
@@ -69,6 +72,12 @@ class ServingDatabaseResource(dg.ConfigurableResource):
             yield conn
         finally:
             conn.close()
+
+
+class DecisionPolicyResource(dg.ConfigurableResource):
+    """Where the instructors' threshold overrides live (a versioned YAML file)."""
+
+    threshold_overrides: str
 
 
 class MlflowResource(dg.ConfigurableResource):
@@ -108,8 +117,12 @@ def build_resources(settings: Settings) -> dict:
         "lake": LakeResource(inbox=str(settings.inbox), lake=str(settings.lake)),
         "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
         "serving_db": ServingDatabaseResource(
-            database_url=settings.database_url, pg_data_dir=str(settings.pg_data_dir)
+            database_url=settings.database_url,
+            pg_data_dir=str(settings.pg_data_dir),
+            nats_url=settings.nats_url,
+            metrics_dir=str(settings.metrics_dir),
         ),
+        "decision_policy": DecisionPolicyResource(threshold_overrides=str(settings.threshold_overrides)),
         "mlflow": MlflowResource(
             tracking_uri=settings.mlflow_tracking_uri, artifact_root=str(settings.mlflow_artifact_root)
         ),

@@ -14,6 +14,7 @@ fallback.
 | ``DEVMENTOR_MLFLOW_ARTIFACTS`` | ``$DEVMENTOR_HOME/mlflow/artifacts`` | MLflow artifact root for new experiments |
 | ``DAGSTER_HOME`` | ``$DEVMENTOR_HOME/dagster`` | Dagster instance directory |
 | ``DEVMENTOR_PARTITIONS_START`` | ``2025-01-01`` | first day of the daily partitions of event data |
+| ``DEVMENTOR_NATS_URL`` | unset | when set, decisions are also published to NATS JetStream (from the outbox) |
 | ``DEVMENTOR_THRESHOLD_OVERRIDES`` | ``orchestration/threshold_overrides.yml`` | instructors' threshold overrides (versioned YAML) |
 """
 
@@ -44,6 +45,7 @@ class Settings:
     dagster_home: Path
     partitions_start: str = "2025-01-01"
     threshold_overrides: Path = PROJECT_ROOT / "orchestration" / "threshold_overrides.yml"
+    nats_url: str | None = None
 
     # Derived locations inside the data directory (not separately configurable).
     @property
@@ -53,6 +55,10 @@ class Settings:
     @property
     def warehouse_path(self) -> Path:
         return self.home / "warehouse.duckdb"
+
+    @property
+    def metrics_dir(self) -> Path:
+        return self.home / "metrics"
 
     @property
     def pg_data_dir(self) -> Path:
@@ -149,6 +155,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         mlflow_artifact_root=artifacts,
         dagster_home=dagster_home,
         partitions_start=partitions_start,
+        nats_url=(env_vars.get("DEVMENTOR_NATS_URL") or "").strip() or None,
         threshold_overrides=Path(
             env_vars.get("DEVMENTOR_THRESHOLD_OVERRIDES") or PROJECT_ROOT / "orchestration" / "threshold_overrides.yml"
         ).expanduser().resolve(),

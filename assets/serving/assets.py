@@ -2,11 +2,14 @@
 
 import json
 import time
+from pathlib import Path
 
 import dagster as dg
 import pyarrow.parquet as pq
 
+from assets.serving.metrics import now, write_metrics
 from assets.serving.publish import publish
+from assets.serving.relay import relay_outbox
 from assets.serving.tables import DECISION_LOG, LEARNER_DECISIONS, SUPPORT_DDL
 from orchestration.postgres import redact
 from orchestration.resources import LakeResource, MlflowResource, ServingDatabaseResource
@@ -86,16 +89,42 @@ def serving_learner_decisions(
     snapshots = pq.read_table(lake.ml_path("threshold_snapshots.parquet")).to_pylist()
     versions = {s["tree_id"]: s["decision_version"] for s in snapshots}
     retraining = _retraining_entries(mlflow, versions)
+    metrics_dir = Path(serving_db.metrics_dir)
     # Connection failures are retried with backoff inside connect(); other errors fail the step at once.
-    with serving_db.connect() as conn:
-        result = publish(
-            conn,
-            LEARNER_DECISIONS,
-            table,
-            run_id=context.run_id,
-            append_to=DECISION_LOG,
-            in_swap=_support_statements(snapshots, retraining, started),
-        )
+    try:
+        with serving_db.connect() as conn:
+            result = publish(
+                conn,
+                LEARNER_DECISIONS,
+                table,
+                run_id=context.run_id,
+                append_to=DECISION_LOG,
+                in_swap=_support_statements(snapshots, retraining, started),
+            )
+            relay = relay_outbox(conn, serving_db.nats_url) if serving_db.nats_url else None
+            pending = conn.execute("SELECT count(*) FROM serving.decision_outbox WHERE relayed_at IS NULL").fetchone()[0]
+    except Exception:
+        write_metrics(metrics_dir, {}, {("devmentor_publish_failures_total", ""): 1})
+        raise
+    per_tree = {}
+    for tree_id in table.column("tree_id").to_pylist():
+        per_tree[tree_id] = per_tree.get(tree_id, 0) + 1
+    gauges = {("devmentor_publish_rows", f'{{tree_id="{t}"}}'): n for t, n in per_tree.items()}
+    gauges.update({
+        ("devmentor_publish_duration_seconds", ""): result.seconds,
+        ("devmentor_publish_copy_rows_per_second", ""): result.rows_per_second,
+        ("devmentor_last_publish_timestamp_seconds", ""): now(),
+        ("devmentor_outbox_pending", ""): pending,
+    })
+    increments = {("devmentor_decisions_published_total", f'{{tree_id="{t}"}}'): n for t, n in per_tree.items()}
+    if relay is not None:
+        increments[("devmentor_outbox_relayed_total", "")] = relay.relayed
+        if relay.error:
+            context.log.warning(
+                f"NATS relay failed ({relay.error}); {pending:,} decisions wait in serving.decision_outbox "
+                "and will be sent by the next run."
+            )
+    metrics_file = write_metrics(metrics_dir, gauges, increments)
     context.log.info(
         f"published {result.rows:,} decisions to serving.learner_decisions in {result.seconds:.2f}s "
         f"({result.rows_per_second:,.0f} rows/s COPY), with decision_log, outbox and delivery_log rows"
@@ -107,6 +136,9 @@ def serving_learner_decisions(
             "seconds": round(result.seconds, 3),
             "copy_rows_per_second": round(result.rows_per_second),
             "model_versions": dg.MetadataValue.json(versions),
+            "outbox_pending": pending,
+            "nats_relayed": relay.relayed if relay else 0,
+            "metrics_file": dg.MetadataValue.path(str(metrics_file)),
             "database": redact(serving_db.database_url) if serving_db.database_url else "embedded (pgserver)",
             "wall_seconds": round(time.perf_counter() - started, 3),
         }

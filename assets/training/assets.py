@@ -6,6 +6,7 @@ so a decision, its path (flagged_rules_hit) and the thresholds it used
 """
 
 import hashlib
+from pathlib import Path
 import json
 import time
 import uuid
@@ -30,8 +31,7 @@ from models.trees import (
     rule_table,
     train_tree,
 )
-from orchestration.resources import LakeResource, MlflowResource, WarehouseResource
-from orchestration.settings import load_settings
+from orchestration.resources import DecisionPolicyResource, LakeResource, MlflowResource, WarehouseResource
 
 FEATURE_MARTS = [
     dg.AssetKey(["marts", "fct_learner_behavior"]),
@@ -142,13 +142,16 @@ def _snapshot_id(tree_id: str, version: str, rules: pd.DataFrame, overrides_vers
     owners=["team:data-science"],
 )
 def learner_decisions_scored(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource, lake: LakeResource
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    mlflow: MlflowResource,
+    lake: LakeResource,
+    decision_policy: DecisionPolicyResource,
 ) -> dg.MaterializeResult:
     """Every learner decided by both champion trees with instructor overrides applied: label, path, thresholds, tutor prompt."""
     started = time.perf_counter()
     ml = mlflow.setup()
-    settings = load_settings()
-    overrides = load_overrides(settings.threshold_overrides)
+    overrides = load_overrides(Path(decision_policy.threshold_overrides))
     frame = load_learner_features(warehouse)
     with warehouse.connect() as con:
         weak = con.execute(WEAK_TOPICS_SQL).df()
