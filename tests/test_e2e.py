@@ -253,3 +253,46 @@ def test_every_decision_carries_the_seed_decision_log_attributes(pipeline_run):
     assert outbox[0] == logged and outbox[1] == logged, "outbox rows are written with the decisions, one per decision"
     assert delivered[0] == logged and delivered[1] == delivered[2] == "published"
     assert set(retraining) == {"primary_classification", "intervention_strategy"}
+
+
+def test_retraining_sensor_skips_when_stable_and_requests_a_run_on_new_data(pipeline_run, monkeypatch):
+    import dagster as dg
+
+    from orchestration.jobs import retrain_on_drift_or_new_data
+    from orchestration.resources import build_resources
+
+    import json
+
+    from assets.training.assets import load_learner_features, reference_path, write_reference
+    from models.drift import reference_profile
+    from models.trees import feature_matrix
+
+    settings, url, result, summary = pipeline_run
+    resources = build_resources(settings)
+    # As right after a promotion: the champions' references describe today's data.
+    frame = load_learner_features(resources["warehouse"])
+    for tree_id in ("primary_classification", "intervention_strategy"):
+        ref = json.loads(reference_path(resources["lake"], tree_id).read_text())
+        ref["features"] = reference_profile(feature_matrix(frame, list(ref["features"])))
+        ref["events_at_training"] = int(frame["event_count"].sum())
+        write_reference(resources["lake"], tree_id, ref)
+    context = dg.build_sensor_context(resources={"lake": resources["lake"], "warehouse": resources["warehouse"]})
+    stable = retrain_on_drift_or_new_data(context)
+    assert isinstance(stable, dg.SkipReason) and "no drift" in stable.skip_message
+    monkeypatch.setenv("DEVMENTOR_RETRAIN_NEW_DATA_SHARE", "-0.5")  # any amount of data counts as enough
+    request = retrain_on_drift_or_new_data(context)
+    assert isinstance(request, dg.RunRequest)
+    assert "new data" in request.tags["retrain_reason"]
+    assert retrain_on_drift_or_new_data(context).run_key == request.run_key, "same state, same run key: no duplicate runs"
+
+
+def test_jobs_split_daily_work_from_retraining(pipeline_run):
+    from orchestration.definitions import build_defs
+
+    settings = pipeline_run[0]
+    defs = build_defs(settings)
+    daily = {k.to_user_string() for k in defs.resolve_job_def("devmentor_daily").asset_layer.selected_asset_keys}
+    retrain = {k.to_user_string() for k in defs.resolve_job_def("retrain_trees").asset_layer.selected_asset_keys}
+    assert "ml/primary_classification" not in daily and "serving/learner_decisions" in daily and "raw/events" in daily
+    assert {"ml/primary_classification", "ml/intervention_strategy", "ml/learner_decisions_scored",
+            "serving/learner_decisions"} == retrain

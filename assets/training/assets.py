@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 
 from assets.training.registry import load_champion, log_and_register
 from models.decision_trees import TREE_SPECS, TreeSpec
+from models.drift import reference_profile
 from models.prompts import render_prompt
 from models.thresholds import apply_overrides, load_overrides
 from models.trees import (
@@ -80,7 +81,9 @@ def _make_training_asset(spec: TreeSpec) -> dg.AssetsDefinition:
         owners=["team:data-science"],
         description=f"Decision tree {spec.tree_id}: {spec.description} Trained, logged and registered in MLflow behind the champion gate.",
     )
-    def _train(context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource) -> dg.MaterializeResult:
+    def _train(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource, lake: LakeResource
+    ) -> dg.MaterializeResult:
         started = time.perf_counter()
         frame = load_learner_features(warehouse)
         # Learners who opted out of analytics are never used for training.
@@ -99,6 +102,18 @@ def _make_training_asset(spec: TreeSpec) -> dg.AssetsDefinition:
             tags={"dagster_run_id": context.run_id},
             label_counts=y.value_counts().to_dict(),
         )
+        if registered.promoted:
+            # The champion's training distribution: the drift sensor compares today's features with it.
+            reference = {
+                "tree_id": spec.tree_id,
+                "version": registered.version,
+                "trained_at": datetime.now(timezone.utc).isoformat(),
+                "events_at_training": int(pd.to_numeric(frame["event_count"], errors="coerce").fillna(0).sum()),
+                "learners_at_training": int(len(frame)),
+                "features": reference_profile(X),
+            }
+            write_reference(lake, spec.tree_id, reference)
+            ml.MlflowClient().log_dict(registered.run_id, reference, "feature_reference.json")
         context.log.info(
             f"{spec.tree_id} v{registered.version}: held-out accuracy {trained.metrics['holdout_accuracy']:.3f}, "
             f"macro F1 {trained.metrics['holdout_macro_f1']:.3f} on {trained.holdout_rows} learners "
@@ -127,6 +142,19 @@ def _make_training_asset(spec: TreeSpec) -> dg.AssetsDefinition:
 
 
 training_assets = [_make_training_asset(spec) for spec in TREE_SPECS.values()]
+TRAINING_KEYS = [dg.AssetKey(["ml", t]) for t in TREE_SPECS]
+
+
+def reference_path(lake: LakeResource, tree_id: str) -> Path:
+    return lake.ml_path(f"reference/{tree_id}.json")
+
+
+def write_reference(lake: LakeResource, tree_id: str, reference: dict) -> None:
+    path = reference_path(lake, tree_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(reference))
+    tmp.replace(path)
 
 
 def _snapshot_id(tree_id: str, version: str, rules: pd.DataFrame, overrides_version: str) -> str:

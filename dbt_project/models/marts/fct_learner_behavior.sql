@@ -167,6 +167,7 @@ final as (
         coalesce(fr.content_flag_reasons, []::varchar[]) as content_flag_reasons,
         coalesce(ev.topic_flags, 0) as topic_flags,
         coalesce(ev.modules_completed, 0) as modules_completed,
+        coalesce(ev.event_count, 0) as event_count,
         round(qa.avg_retries, 3) as avg_retries,
         round(qa.avg_confidence, 4) as avg_confidence,
         round(qa.overconfidence, 4) as overconfidence,
