@@ -296,3 +296,46 @@ def test_jobs_split_daily_work_from_retraining(pipeline_run):
     assert "ml/primary_classification" not in daily and "serving/learner_decisions" in daily and "raw/events" in daily
     assert {"ml/primary_classification", "ml/intervention_strategy", "ml/learner_decisions_scored",
             "serving/learner_decisions"} == retrain
+
+
+def test_instructor_override_changes_decisions_and_is_recorded(pipeline_run, tmp_path):
+    from dataclasses import replace
+
+    settings, url, result, summary = pipeline_run
+    with psycopg.connect(url) as conn:
+        before = dict(conn.execute(
+            "SELECT user_id, flagged_rules_hit->0->>'rule_id' FROM serving.learner_decisions WHERE tree_id = 'primary_classification'"
+        ).fetchall())
+        root = conn.execute(
+            "SELECT r->>'feature', (r->>'threshold')::float FROM serving.threshold_snapshots s, jsonb_array_elements(s.rules) r "
+            "WHERE s.snapshot_id = (SELECT thresholds_at_time->>'snapshot_id' FROM serving.learner_decisions "
+            "WHERE tree_id = 'primary_classification' LIMIT 1) AND r->>'rule_id' = 'R0L'"
+        ).fetchone()
+    feature, threshold = root
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    values = sorted(v for (v,) in con.execute(f"SELECT {feature if feature != 'learner_level_ordinal' else 'gpa'} FROM marts.fct_learner_behavior b JOIN marts.dim_learner d USING (user_id)").fetchall() if v is not None and v > threshold)
+    con.close()
+    new_threshold = float(values[len(values) // 3]) if feature != "learner_level_ordinal" else threshold + 1
+    overrides = tmp_path / "overrides.yml"
+    overrides.write_text(
+        f"version: 42\noverrides:\n  primary_classification:\n    - rule_id: R0L\n      new_threshold: {new_threshold}\n"
+        f"      reason: test\n      author: tester\n"
+    )
+    run = run_pipeline(replace(settings, threshold_overrides=overrides), select="key:ml/learner_decisions_scored or key:serving/*", days=None)
+    assert run.success
+    with psycopg.connect(url) as conn:
+        after = conn.execute(
+            "SELECT user_id, flagged_rules_hit->0, thresholds_at_time FROM serving.learner_decisions WHERE tree_id = 'primary_classification'"
+        ).fetchall()
+        snapshot = conn.execute(
+            "SELECT overrides_version, overrides FROM serving.threshold_snapshots WHERE snapshot_id = %s",
+            (after[0][2]["snapshot_id"],),
+        ).fetchone()
+    moved = [u for u, first, _ in after if first["rule_id"] != before[u]]
+    assert moved, "learners between the old and the new threshold took the other branch"
+    assert all(before[u] == "R0R" for u in moved), "only learners right of the old threshold can move left"
+    for u, first, thresholds in after:
+        assert thresholds["overrides_version"] == "42"
+        assert thresholds["rules_on_path"][first["rule_id"]] == new_threshold
+        assert first["overridden"] is True and first["trained_threshold"] == threshold
+    assert snapshot[0] == "42" and snapshot[1][0]["applied"] is True and snapshot[1][0]["author"] == "tester"

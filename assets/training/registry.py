@@ -73,10 +73,10 @@ def champion_scores(mlflow, tree_id: str, X_holdout: pd.DataFrame, y_holdout: pd
     features = list(getattr(model, "feature_names_in_", X_holdout.columns))
     missing = [f for f in features if f not in X_holdout.columns]
     if missing:
-        return {"version": mv.version, "incompatible": True, "missing_features": missing}
+        return {"version": str(mv.version), "incompatible": True, "missing_features": missing}
     pred = model.predict(X_holdout[features])
     return {
-        "version": mv.version,
+        "version": str(mv.version),
         "holdout_accuracy": float(accuracy_score(y_holdout, pred)),
         "holdout_macro_f1": float(f1_score(y_holdout, pred, average="macro", zero_division=0)),
     }
