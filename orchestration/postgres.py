@@ -45,6 +45,8 @@ def embedded_url(pg_data_dir: Path) -> str:
 
 def stop_embedded(pg_data_dir: Path) -> bool:
     """Stop the embedded server if it runs; True when one was stopped."""
+    import os
+    import pwd
     import subprocess
 
     pg_data_dir = Path(pg_data_dir)
@@ -55,9 +57,7 @@ def stop_embedded(pg_data_dir: Path) -> bool:
     pg_ctl = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_ctl"
     owner = pg_data_dir.stat().st_uid
     cmd = [str(pg_ctl), "-D", str(pg_data_dir), "-m", "fast", "-w", "stop"]
-    if owner != 0 and __import__("os").geteuid() == 0:
-        import pwd
-
+    if owner != 0 and os.geteuid() == 0:  # pgserver runs the server as its own user when we are root
         cmd = ["su", pwd.getpwuid(owner).pw_name, "-s", "/bin/sh", "-c", " ".join(cmd)]
     subprocess.run(cmd, check=False, capture_output=True)
     return True

@@ -585,9 +585,7 @@ def _events_table(rows, day, S, s_user, s_course, t0, session_ids, user_ids, cat
         k = len(s)
         if k == 0:
             continue
-        nulls_int = pa.nulls(k, pa.int64())
-
-        def opt(name, arr_or_none, dictionary=None, typ=None):
+        def opt(name, dictionary=None, typ=None):
             v = r.get(name)
             if v is None:
                 return pa.nulls(k, typ or pa.string())
@@ -618,22 +616,21 @@ def _events_table(rows, day, S, s_user, s_course, t0, session_ids, user_ids, cat
                     "session_id": pc.take(session_ids, pa.array(s)),
                     "course_id": pc.take(course_ids_arr, pa.array(s_course[s])),
                     "module_id": pc.take(module_ids_arr, pa.array(module)),
-                    "content_id": opt("content", None, content_ids_arr),
-                    "format": opt("fmt", None, formats_arr),
-                    "duration_s": opt("duration_s", None, typ=pa.float64()),
-                    "question_id": opt("question", None, question_ids_arr),
-                    "score": opt("score", None, typ=pa.float64()),
+                    "content_id": opt("content", content_ids_arr),
+                    "format": opt("fmt", formats_arr),
+                    "duration_s": opt("duration_s", typ=pa.float64()),
+                    "question_id": opt("question", question_ids_arr),
+                    "score": opt("score", typ=pa.float64()),
                     "skill_tag": skill if skill is not None else pa.nulls(k, pa.string()),
                     "objective_tag": objective if objective is not None else pa.nulls(k, pa.string()),
-                    "retries": opt("retries", None, typ=pa.int32()),
-                    "hint_used": opt("hint_used", None, typ=pa.bool_()),
-                    "confidence": opt("confidence", None, typ=pa.float64()),
+                    "retries": opt("retries", typ=pa.int32()),
+                    "hint_used": opt("hint_used", typ=pa.bool_()),
+                    "confidence": opt("confidence", typ=pa.float64()),
                     "topic_id": pc.take(topic_ids_arr, pa.array(np.asarray(topic, dtype=np.int64))) if topic is not None else pa.nulls(k, pa.string()),
-                    "flag_reason": opt("flag_reason", None),
+                    "flag_reason": opt("flag_reason"),
                 }
             )
         )
-        del nulls_int
     table = pa.concat_tables(parts)
     # Stable order: by timestamp within the day, then a deterministic event id.
     order = pc.sort_indices(table, sort_keys=[("timestamp", "ascending"), ("session_id", "ascending")])

@@ -299,7 +299,7 @@ def ingest_file(
     except Exception as exc:  # unreadable/corrupt/truncated file: quarantine it whole
         result.file_error = f"file could not be read as {path.suffix.lstrip('.')}: {_first_line(exc)}"
         _write_file_rejection(con, entity, path, skey, q_out, result.file_error)
-        _remove_outputs(raw_out, skey, keep_tag=None)
+        _remove_outputs(raw_out, skey)
         result.reasons = {"file could not be read": 1}
         result.seconds = time.perf_counter() - started
         _write_log(lake, entity, path, skey, result)
@@ -311,7 +311,7 @@ def ingest_file(
         result.file_error = f"missing required column(s): {', '.join(missing_required)}"
         result.rows_in = con.execute("SELECT count(*) FROM src").fetchone()[0]
         _write_file_rejection(con, entity, path, skey, q_out, result.file_error)
-        _remove_outputs(raw_out, skey, keep_tag=None)
+        _remove_outputs(raw_out, skey)
         result.rows_quarantined = result.rows_in
         result.reasons = {"missing required column": result.rows_in}
         result.seconds = time.perf_counter() - started
@@ -386,11 +386,12 @@ def ingest_file(
     good_sql = f"SELECT {typed}, {meta}{date_col} FROM checked WHERE len(_errors) = 0"
     if entity.partition_by_date_of:
         stage = lake / "_staging" / f"{entity.name}-{skey}-{tmp_tag}"
-        con.execute(
-            f"COPY ({good_sql}) TO {lit(str(stage))} (FORMAT parquet, PARTITION_BY (event_date), "
-            f"FILENAME_PATTERN {lit('part__' + skey + '__' + tmp_tag + '_{i}')}, WRITE_PARTITION_COLUMNS true)"
-        ) if result.rows_good else None
-        _remove_outputs(raw_out, skey, keep_tag=None)
+        if result.rows_good:
+            con.execute(
+                f"COPY ({good_sql}) TO {lit(str(stage))} (FORMAT parquet, PARTITION_BY (event_date), "
+                f"FILENAME_PATTERN {lit('part__' + skey + '__' + tmp_tag + '_{i}')}, WRITE_PARTITION_COLUMNS true)"
+            )
+        _remove_outputs(raw_out, skey)
         if result.rows_good:
             for f in stage.rglob("*.parquet"):
                 dest = raw_out / f.parent.name / f.name
@@ -402,7 +403,7 @@ def ingest_file(
         tmp.parent.mkdir(parents=True, exist_ok=True)
         if result.rows_good:
             con.execute(f"COPY ({good_sql}) TO {lit(str(tmp))} (FORMAT parquet)")
-        _remove_outputs(raw_out, skey, keep_tag=None)
+        _remove_outputs(raw_out, skey)
         if result.rows_good:
             os.replace(tmp, raw_out / f"part__{skey}__{tmp_tag}.parquet")
 
@@ -449,10 +450,10 @@ def _rmtree(path: Path) -> None:
     path.rmdir()
 
 
-def _remove_outputs(raw_out: Path, skey: str, keep_tag: str | None) -> None:
+def _remove_outputs(raw_out: Path, skey: str) -> None:
+    """Delete what an earlier ingest of this source produced (the source is being replaced)."""
     for p in raw_out.rglob(f"part__{skey}__*.parquet"):
-        if keep_tag is None or keep_tag not in p.name:
-            p.unlink()
+        p.unlink()
 
 
 def _write_file_rejection(con, entity: Entity, path: Path, skey: str, q_out: Path, reason: str) -> None:
