@@ -157,8 +157,13 @@ def choose_tree(train_X: pd.DataFrame, train_y: pd.Series, seed: int = 0) -> tup
 
 def fit_snapshot(train_X: pd.DataFrame, train_y: pd.Series, test_X: pd.DataFrame, test_y: pd.Series, day,
                  seed: int = 0) -> SnapshotResult:
-    """A depth-limited tree (chosen by CV on train) and a gradient-boosting baseline on the same features."""
-    features = list(train_X.columns)
+    """A depth-limited tree (chosen by CV on train) and a gradient-boosting baseline on the same features.
+
+    Features with no value in the training rows (click features of presentations without a click
+    stream) are left out of both models.
+    """
+    features = [c for c in train_X.columns if train_X[c].notna().any()]
+    train_X, test_X = train_X[features], test_X.reindex(columns=features)
     tree, chosen = choose_tree(train_X, train_y, seed)
     gb = HistGradientBoostingClassifier(max_iter=300, learning_rate=0.05, random_state=seed)
     gb.fit(train_X, train_y)

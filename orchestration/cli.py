@@ -5,6 +5,7 @@
     devmentor materialize [--select SELECTION] [--date D | --from D --to D] [--full-refresh]
     devmentor ui [--port 3000]          the Dagster UI on this project's instance
     devmentor dashboard [--port 8501]   the instructor dashboard (Streamlit)
+    devmentor ingest xapi FILE          xAPI statements (JSON / JSON Lines) into the lake
     devmentor chat search "QUERY" [--learner ID] [--limit N]
     devmentor db url | db stop          the serving database's libpq URL; stop the embedded server
 """
@@ -257,6 +258,26 @@ def cmd_db(args: argparse.Namespace) -> int:
     raise CliError(f"unknown db action {args.action!r}")
 
 
+def cmd_ingest(args: argparse.Namespace) -> int:
+    settings = _settings()
+    path = Path(args.path)
+    if not path.exists():
+        raise CliError(f"{path} does not exist")
+    if args.source == "xapi":
+        from assets.ingest.xapi import ingest_xapi
+
+        counts = ingest_xapi(path, settings.inbox, settings.lake)
+        _say(
+            f"{path}: {counts['statements_mapped']:,} statements mapped, {counts['statements_rejected']:,} rejected "
+            f"(lake/quarantine/xapi), {counts['events_landed']:,} events landed, "
+            f"{counts['events_quarantined_by_contract']:,} quarantined by the contract checks; "
+            f"{counts['new_learners']:,} new learners, {counts['new_courses']:,} new courses. "
+            "Run `devmentor materialize` to build features and decisions."
+        )
+        return 0
+    raise CliError(f"unknown source {args.source!r}")
+
+
 def cmd_chat(args: argparse.Namespace) -> int:
     settings = _settings()
     from assets.features.chat_search import search
@@ -332,6 +353,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=_positive_int, default=8501)
     p.add_argument("--host", default="127.0.0.1")
     p.set_defaults(func=cmd_dashboard)
+
+    p = sub.add_parser("ingest", help="bring in data from another format")
+    p.add_argument("source", choices=("xapi",), help="xapi: statements as JSON or JSON Lines (LRS, Open edX)")
+    p.add_argument("path")
+    p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("chat", help="search chat messages (full-text, BM25 ranking)")
     chat = p.add_subparsers(dest="chat_command", required=True)

@@ -1,0 +1,93 @@
+"""xAPI statements → contract events; unknown verbs and malformed statements quarantined with the reason."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from assets.ingest.xapi import StatementError, convert, map_statement, parse_duration, read_statements
+
+SAMPLE = Path(__file__).parent / "data" / "xapi_openedx_sample.json"
+
+
+def test_sample_maps_six_statements_and_quarantines_four_with_reasons():
+    result = convert(SAMPLE)
+    assert [e["event_type"] for e in result.events] == [
+        "session_start", "content_view", "quiz_attempt", "quiz_attempt", "module_complete", "session_end"]
+    rejects = {r["row_number"]: (r["field"], r["reason"]) for r in result.rejects}
+    assert rejects == {
+        7: ("verb.id", "unknown verb 'http://id.tincanapi.com/verb/tweeted'"),
+        8: ("actor", "has no account, mbox, mbox_sha1sum or openid"),
+        9: ("result.duration", "not an ISO 8601 duration: '4 minutes'"),
+        10: ("timestamp", "missing"),
+    }
+    assert all(json.loads(r["record"])["id"].endswith(f"{r['row_number']:04d}") for r in result.rejects)
+
+
+def test_fields_are_mapped_from_actor_verb_object_result_and_context():
+    events = {e["event_id"][-4:]: e for e in convert(SAMPLE).events}
+    video, answer, ada, done = events["0002"], events["0003"], events["0004"], events["0005"]
+    assert video["format"] == "video" and video["duration_s"] == 252.0 and video["content_id"].endswith("video-loops-intro")
+    assert answer["score"] == 0.75 and answer["hint_used"] is True and answer["duration_s"] == 45.0
+    assert answer["question_id"].endswith("problem-for-loop-1") and answer["content_id"] is None
+    assert answer["session_id"] == "3b8c9f5e-0c2d-4d8e-9d7e-5f5a1e2b0001"
+    assert answer["course_id"] == "https://courses.example.edu/course-v1:DevU+PY101+2026"
+    assert answer["module_id"].endswith("/unit/loops") and answer["user_id"] == "edx-4417"
+    assert answer["timestamp"] == "2026-10-05T08:06:30.250000+00:00"
+    # raw/max score; e-mail hashed, never stored; local time converted to UTC
+    assert ada["score"] == 0.5 and ada["user_id"].startswith("mbox:") and "ada@" not in ada["user_id"]
+    assert ada["timestamp"] == "2026-10-05T07:00:00+00:00"
+    assert done["event_type"] == "module_complete"
+
+
+def test_json_lines_and_broken_lines(tmp_path):
+    stmts = json.loads(SAMPLE.read_text())["statements"][:2]
+    path = tmp_path / "lrs.jsonl"
+    path.write_text(json.dumps(stmts[0]) + "\n{broken\n" + json.dumps(stmts[1]) + "\n")
+    result = convert(path)
+    assert len(result.events) == 2
+    assert result.rejects[0]["row_number"] == 2 and result.rejects[0]["reason"].startswith("not valid JSON")
+
+
+def test_a_file_that_is_not_json_is_rejected_whole(tmp_path):
+    path = tmp_path / "x.json"
+    path.write_text("<xml/>")
+    (pos, err), = read_statements(path)
+    assert pos == 0 and isinstance(err, StatementError) and err.field == "(file)"
+
+
+@pytest.mark.parametrize("text, seconds", [("PT45S", 45), ("PT1M30S", 90), ("PT1H", 3600), ("P1DT2H", 93600), ("PT0.5S", 0.5)])
+def test_iso_durations(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["P", "PT", "90", "1M30S", ""])
+def test_bad_durations(text):
+    with pytest.raises(StatementError):
+        parse_duration(text)
+
+
+def test_non_object_statement():
+    with pytest.raises(StatementError, match="not a JSON object"):
+        map_statement(["not", "a", "statement"])
+
+
+def test_ingest_lands_events_creates_learners_and_quarantines_rejects(tmp_path):
+    import duckdb
+
+    from assets.ingest.xapi import ingest_xapi
+
+    inbox, lake = tmp_path / "inbox", tmp_path / "lake"
+    counts = ingest_xapi(SAMPLE, inbox, lake)
+    assert counts == {"statements_mapped": 6, "statements_rejected": 4, "events_landed": 6,
+                      "events_quarantined_by_contract": 0, "new_learners": 2, "new_courses": 1}
+    con = duckdb.connect()
+    events = con.execute(f"SELECT event_type, user_id FROM read_parquet('{lake}/raw/events/**/*.parquet', union_by_name=true)").fetchall()
+    rejects = con.execute(f"SELECT row_number, field FROM read_parquet('{lake}/quarantine/xapi/*.parquet') ORDER BY 1").fetchall()
+    assert len(events) == 6 and rejects == [(7, "verb.id"), (8, "actor"), (9, "result.duration"), (10, "timestamp")]
+    again = ingest_xapi(SAMPLE, inbox, lake)
+    assert again["new_learners"] == 0 and again["events_landed"] == 6
+    n = con.execute(f"SELECT count(*) FROM read_parquet('{lake}/raw/events/**/*.parquet', union_by_name=true)").fetchone()[0]
+    assert n == 6, "re-ingesting the same file replaces its events, never doubles them"
