@@ -2,7 +2,10 @@
 
     python benchmarks/bench_oulad.py ../shared/data/oulad                      # AAA 2013J → 2014J
     python benchmarks/bench_oulad.py PATH --all-modules                        # every module: earlier → latest
-    python benchmarks/bench_oulad.py PATH --module AAA --train 2013J --test 2014J [--mlflow sqlite:///study.db]
+    python benchmarks/bench_oulad.py PATH --module AAA --train 2013J --test 2014J [--no-mlflow]
+
+Every snapshot is logged to the project's MLflow (experiment oulad_early_warning): tree and baseline AUC,
+F1, precision and recall of the at-risk class, the chosen depth and leaf size, and the tree's rules.
 """
 
 from __future__ import annotations
@@ -25,18 +28,19 @@ def main() -> None:
     p.add_argument("--train", default="2013J", help="training presentations, comma-separated")
     p.add_argument("--test", default="2014J")
     p.add_argument("--all-modules", action="store_true")
-    p.add_argument("--mlflow", help="tracking URI to log every snapshot to (e.g. sqlite:///oulad.db)")
+    p.add_argument("--no-mlflow", action="store_true", help="do not log the snapshots to the project's MLflow")
     args = p.parse_args()
     started = time.perf_counter()
     t = read_oulad(Path(args.path))
     splits = default_splits(t) if args.all_modules else [(args.module, args.train.split(","), args.test)]
     ml = None
-    if args.mlflow:
-        import mlflow
+    if not args.no_mlflow:
+        from orchestration.resources import MlflowResource
+        from orchestration.settings import load_settings
 
-        mlflow.set_tracking_uri(args.mlflow)
-        mlflow.set_experiment("oulad_early_warning")
-        ml = mlflow
+        settings = load_settings()
+        ml = MlflowResource(tracking_uri=settings.mlflow_tracking_uri, artifact_root=str(settings.mlflow_artifact_root),
+                            experiment="oulad_early_warning").setup()
     rows = run_study(t, splits, mlflow=ml)
     with_clicks = presentations_with_clicks(t)
     print(report(rows))

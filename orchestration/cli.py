@@ -5,6 +5,7 @@
     devmentor materialize [--select SELECTION] [--date D | --from D --to D] [--full-refresh]
     devmentor ui [--port 3000]          the Dagster UI on this project's instance
     devmentor dashboard [--port 8501]   the instructor dashboard (Streamlit)
+    devmentor ingest oulad PATH         the Open University Learning Analytics Dataset into the lake
     devmentor ingest xapi FILE          xAPI statements (JSON / JSON Lines) into the lake
     devmentor chat search "QUERY" [--learner ID] [--limit N]
     devmentor db url | db stop          the serving database's libpq URL; stop the embedded server
@@ -263,6 +264,26 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     path = Path(args.path)
     if not path.exists():
         raise CliError(f"{path} does not exist")
+    if args.source == "oulad":
+        from assets.ingest.contract import ENTITIES
+        from assets.ingest.oulad import OuladError, to_contract
+        from assets.ingest.validate import ingest_entity
+
+        staging = settings.inbox / "oulad"
+        try:
+            counts = to_contract(path, staging)
+        except OuladError as exc:
+            raise CliError(str(exc)) from None
+        _say(f"{path}: mapped to the input contract in {staging}: " + ", ".join(f"{v:,} {k}" for k, v in counts.items()))
+        for entity in ENTITIES:
+            result = ingest_entity(entity, staging, settings.lake)
+            if result.files:
+                reasons = result.reasons()
+                _say(f"  {entity.name}: {result.rows_good:,} rows landed, {result.rows_quarantined:,} quarantined"
+                     + (f" ({reasons})" if reasons else ""))
+        _say("Run `devmentor materialize --select 'group:features'` to build the feature tables, and "
+             "`python benchmarks/bench_oulad.py PATH` for the early-warning study.")
+        return 0
     if args.source == "xapi":
         from assets.ingest.xapi import ingest_xapi
 
@@ -355,7 +376,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_dashboard)
 
     p = sub.add_parser("ingest", help="bring in data from another format")
-    p.add_argument("source", choices=("xapi",), help="xapi: statements as JSON or JSON Lines (LRS, Open edX)")
+    p.add_argument("source", choices=("oulad", "xapi"),
+                   help="oulad: an OULAD release directory (original CSV layout); xapi: statements as JSON or JSON Lines (LRS, Open edX)")
     p.add_argument("path")
     p.set_defaults(func=cmd_ingest)
 

@@ -82,3 +82,64 @@ def test_study_runs_on_the_excerpt_and_reports_each_snapshot(excerpt):
         assert 0 <= r.result.tree_metrics["auc"] <= 1 and r.result.params["max_depth"] <= 5
         assert r.result.rules.startswith("|---")
     assert "AAA | 2013J → 2014J | end" in report(rows)
+
+
+def test_ingest_oulad_maps_into_the_contract_and_lands_in_the_lake(excerpt, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DEVMENTOR_HOME": str(tmp_path / "home")}
+    r = subprocess.run([sys.executable, "-m", "orchestration.cli", "ingest", "oulad", str(excerpt)],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    con = duckdb.connect()
+    lake = tmp_path / "home" / "lake"
+    src = duckdb.connect()
+    n_clicks = src.execute(f"SELECT count(*) FROM read_csv('{excerpt}/studentVle.csv.gz', header=true)").fetchone()[0]
+    n_results = src.execute(f"SELECT count(*) FROM read_csv('{excerpt}/studentAssessment.csv', header=true, nullstr=['?', ''])").fetchone()[0]
+    by_type = dict(con.execute(f"SELECT event_type, count(*) FROM read_parquet('{lake}/raw/events/**/*.parquet', union_by_name=true) GROUP BY 1").fetchall())
+    quarantined = con.execute(f"SELECT count(*) FROM read_parquet('{lake}/quarantine/events/*.parquet') WHERE reason = 'required when event_type = quiz_attempt'").fetchone()[0]
+    assert by_type["content_view"] == n_clicks
+    assert by_type["quiz_attempt"] + quarantined == n_results, "every result lands or is quarantined with its reason"
+    enrol = con.execute(f"SELECT count(*), count(withdrawn_at) FROM read_parquet('{lake}/raw/enrolments/**/*.parquet', union_by_name=true)").fetchone()
+    assert enrol[0] == 360 and enrol[1] > 0  # 3 presentations × 120 students; withdrawals kept
+    bbb = con.execute(f"SELECT count(*) FROM read_parquet('{lake}/raw/events/**/*.parquet', union_by_name=true) WHERE course_id = 'BBB-2013B'").fetchone()[0]
+    assert bbb > 0, "a presentation without clicks still brings its assessment results"
+    assert "landed" in r.stdout
+
+
+def test_study_runs_on_a_click_stream_of_another_module_without_code_changes(excerpt, tmp_path):
+    """Relabel the excerpt so the click stream belongs to module ZZZ: the same code studies ZZZ."""
+    import shutil
+
+    from assets.training.oulad_study import default_splits, run_study
+
+    other = tmp_path / "other"
+    shutil.copytree(excerpt, other)
+    con = duckdb.connect()
+    for name in ("courses.csv", "assessments.csv", "vle.csv", "studentInfo.csv", "studentRegistration.csv"):
+        con.execute(f"COPY (SELECT * REPLACE (replace(code_module, 'AAA', 'ZZZ') AS code_module) FROM read_csv('{excerpt / name}', header=true, all_varchar=true)) TO '{other / name}' (HEADER)")
+    con.execute(f"COPY (SELECT * REPLACE (replace(code_module, 'AAA', 'ZZZ') AS code_module) FROM read_csv('{excerpt / 'studentVle.csv.gz'}', header=true, all_varchar=true)) TO '{other / 'studentVle.csv.gz'}' (HEADER, COMPRESSION gzip)")
+    t = read_oulad(other)
+    splits = default_splits(t, modules=["ZZZ"])
+    assert splits == [("ZZZ", ["2013J"], "2014J")]
+    rows = run_study(t, splits, days=(60,))
+    assert any(f.startswith("clicks_") for f in rows[0].result.features)
+
+
+def test_each_snapshot_is_logged_to_mlflow(excerpt, tmp_path):
+    from assets.training.oulad_study import run_study
+    from orchestration.resources import MlflowResource
+
+    ml = MlflowResource(tracking_uri=f"sqlite:///{tmp_path / 'm.db'}", artifact_root=str(tmp_path / "a"),
+                        experiment="oulad_early_warning").setup()
+    try:
+        run_study(read_oulad(excerpt), [("AAA", ["2013J"], "2014J")], days=(30, "end"), mlflow=ml)
+        runs = ml.search_runs(experiment_names=["oulad_early_warning"])
+        assert sorted(runs["tags.snapshot_day"]) == ["30", "end"]
+        for metric in ("tree_auc", "tree_f1", "tree_precision", "tree_recall", "baseline_auc", "baseline_f1"):
+            assert runs[f"metrics.{metric}"].notna().all(), metric
+        assert "rules.txt" in {a.path for a in ml.MlflowClient().list_artifacts(runs["run_id"].iloc[0])}
+    finally:
+        ml.set_tracking_uri(None)

@@ -203,7 +203,8 @@ EVENTS = Entity(
         Field("module_id", "VARCHAR", False),
         Field("content_id", "VARCHAR", False),
         Field("format", "VARCHAR", False, enum=FORMATS),
-        Field("duration_s", "DOUBLE", False, min=0, max=86400),
+        Field("duration_s", "DOUBLE", False, min=0, max=86400, description="Seconds spent, when the source measures it."),
+        Field("clicks", "INTEGER", False, min=0, max=100000, description="Clicks, when the source counts clicks instead of time (OULAD)."),
         Field("question_id", "VARCHAR", False),
         Field("score", "DOUBLE", False, min=0, max=1),
         Field("skill_tag", "VARCHAR", False),
@@ -222,7 +223,7 @@ EVENTS = Entity(
     partition_by_date_of="timestamp",
     required_when=(
         ("event_type", "quiz_attempt", ("question_id", "score", "course_id")),
-        ("event_type", "content_view", ("content_id", "format", "duration_s")),
+        ("event_type", "content_view", ("content_id", "format")),
     ),
 )
 

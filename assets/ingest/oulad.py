@@ -78,3 +78,133 @@ def read_oulad(root: Path) -> OuladTables:
 
 def presentations_with_clicks(t: OuladTables) -> set[tuple[str, str]]:
     return set(map(tuple, t.clicks[["code_module", "code_presentation"]].drop_duplicates().itertuples(index=False)))
+
+
+# ------------------------------------------------------------------------------ OULAD → input contract
+AGE_BAND = {"0-35": 25, "35-55": 45, "55<=": 60}
+EDUCATION_LEVEL = {
+    "No Formal quals": "basic",
+    "Lower Than A Level": "basic",
+    "A Level or Equivalent": "intermediate",
+    "HE Qualification": "advanced",
+    "Post Graduate Qualification": "advanced",
+}
+# VLE activity type → (content kind, format)
+ACTIVITY = {
+    "oucontent": ("lesson", "text"), "page": ("lesson", "text"), "subpage": ("lesson", "text"),
+    "resource": ("resource", "text"), "url": ("resource", "text"), "folder": ("resource", "text"),
+    "dataplus": ("resource", "text"), "glossary": ("reading", "text"), "htmlactivity": ("lesson", "text"),
+    "homepage": ("resource", "text"), "forumng": ("reading", "text"), "ouwiki": ("reading", "text"),
+    "quiz": ("exercise", "text"), "externalquiz": ("exercise", "text"), "questionnaire": ("exercise", "text"),
+    "repeatactivity": ("exercise", "text"), "sharedsubpage": ("lesson", "text"), "dualpane": ("lesson", "image"),
+    "ouelluminate": ("lecture", "video"), "oucollaborate": ("lecture", "video"),
+}
+
+
+def presentation_start(code: str) -> str:
+    """Nominal start date of a presentation: 'B' presentations start in February, 'J' in October."""
+    return f"{code[:4]}-{'02' if code[4:] == 'B' else '10'}-01"
+
+
+def to_contract(root: Path, inbox: Path) -> dict[str, int]:
+    """Write the OULAD release at ``root`` as input-contract files under ``inbox``; returns row counts.
+
+    studentInfo → profiles; courses → courses, with one module per assessment period (ordered by the
+    assessment's due day, each requiring the previous); vle → content items (activity type → kind and
+    format); assessments → questions; registrations → enrolments (with withdrawals); VLE clicks →
+    content_view events (clicks, no duration); assessment results → quiz_attempt events (score / 100).
+    Days are placed at noon UTC on the presentation's nominal start date plus the day offset.
+    """
+    root, inbox = Path(root), Path(inbox)
+    t = read_oulad(root)
+    con = duckdb.connect()
+    con.execute("SET TimeZone='UTC'")
+    for name, frame in (("info", t.student_info), ("reg", t.registrations), ("assess", t.assessments),
+                        ("sa", t.student_assessments), ("clicks", t.clicks), ("courses", t.courses)):
+        con.register(name, frame)
+    con.execute(f"CREATE TEMP TABLE vle AS SELECT * FROM {_csv(root / 'vle.csv', {'id_site': 'BIGINT', 'week_from': 'DOUBLE'})}")
+    con.execute("""CREATE TEMP MACRO start_of(p) AS CAST(
+        substr(p, 1, 4) || CASE WHEN substr(p, 5) = 'B' THEN '-02-01' ELSE '-10-01' END AS TIMESTAMPTZ) + INTERVAL 12 HOUR""")
+    con.execute("CREATE TEMP MACRO at_day(p, d) AS start_of(p) + to_days(CAST(d AS INTEGER))")
+    con.execute("""CREATE TEMP TABLE periods AS
+        SELECT code_module, code_presentation, id_assessment, date,
+               row_number() OVER (PARTITION BY code_module, code_presentation ORDER BY date, id_assessment) AS period
+        FROM assess WHERE assessment_type <> 'Exam' AND date IS NOT NULL""")
+    con.execute("""CREATE TEMP MACRO period_of(m, p, d) AS coalesce(
+        (SELECT min(period) FROM periods q WHERE q.code_module = m AND q.code_presentation = p AND q.date >= d),
+        (SELECT max(period) FROM periods q WHERE q.code_module = m AND q.code_presentation = p), 1)""")
+    act = " ".join(f"WHEN '{k}' THEN '{v[0]}'" for k, v in ACTIVITY.items())
+    fmt = " ".join(f"WHEN '{k}' THEN '{v[1]}'" for k, v in ACTIVITY.items())
+    ages = " ".join(f"WHEN '{k}' THEN {v}" for k, v in AGE_BAND.items())
+    levels = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in EDUCATION_LEVEL.items())
+    course_id = "code_module || '-' || code_presentation"
+    queries = {
+        "profiles/oulad_profiles.parquet": f"""
+            SELECT 'oulad-' || id_student AS user_id, CASE any_value(age_band) {ages} END AS age,
+                   CASE any_value(highest_education) {levels} END AS learner_level, 'UTC' AS timezone
+            FROM info GROUP BY id_student""",
+        "catalog/courses/oulad_courses.parquet": f"""
+            SELECT {course_id} AS course_id, 'OULAD ' || code_module || ' ' || code_presentation AS title, 'oulad' AS subject
+            FROM courses""",
+        "catalog/modules/oulad_modules.parquet": f"""
+            WITH p AS (
+                SELECT DISTINCT code_module, code_presentation, period FROM periods
+                UNION SELECT code_module, code_presentation, 1 FROM courses)
+            SELECT {course_id} || '-P' || lpad(period::VARCHAR, 2, '0') AS module_id, {course_id} AS course_id,
+                   period AS position, 'Assessment period ' || period AS title,
+                   CASE WHEN period > 1 THEN {course_id} || '-P' || lpad((period - 1)::VARCHAR, 2, '0') END AS prerequisites
+            FROM p""",
+        "catalog/content_items/oulad_content.parquet": f"""
+            SELECT 'vle-' || id_site AS content_id,
+                   {course_id} || '-P' || lpad(period_of(code_module, code_presentation, coalesce(week_from * 7, 0))::VARCHAR, 2, '0') AS module_id,
+                   {course_id} AS course_id,
+                   CASE activity_type {act} ELSE 'resource' END AS kind,
+                   CASE activity_type {fmt} ELSE 'text' END AS format,
+                   {course_id} AS topic_id, code_module AS skill_tag
+            FROM vle""",
+        "catalog/questions/oulad_questions.parquet": f"""
+            SELECT 'assessment-' || a.id_assessment AS question_id,
+                   {course_id.replace('code_', 'a.code_')} || '-P' || lpad(coalesce(q.period, period_of(a.code_module, a.code_presentation, 1e9))::VARCHAR, 2, '0') AS module_id,
+                   {course_id.replace('code_', 'a.code_')} AS course_id, {course_id.replace('code_', 'a.code_')} AS topic_id,
+                   a.code_module AS skill_tag, a.assessment_type AS objective_tag
+            FROM assess a LEFT JOIN periods q USING (id_assessment)""",
+        "enrolments/oulad_enrolments.parquet": f"""
+            SELECT 'oulad-' || id_student AS user_id, {course_id} AS course_id,
+                   at_day(code_presentation, coalesce(date_registration, 0)) AS enrolled_at,
+                   CASE WHEN date_unregistration IS NOT NULL THEN at_day(code_presentation, date_unregistration) END AS withdrawn_at
+            FROM reg""",
+    }
+    counts = {}
+    for rel, sql in queries.items():
+        target = inbox / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        con.execute(f"COPY ({sql}) TO '{target}' (FORMAT parquet)")
+        counts[rel.split("/")[-2] if "/" in rel else rel] = con.execute(f"SELECT count(*) FROM '{target}'").fetchone()[0]
+    events_dir = inbox / "events"
+    events_dir.mkdir(parents=True, exist_ok=True)
+    con.execute(f"""CREATE TEMP TABLE oulad_events AS
+        SELECT 'vle-' || code_module || '-' || code_presentation || '-' || id_student || '-' || id_site || '-' || CAST(date AS INTEGER)
+                   || '-' || row_number() OVER (PARTITION BY code_module, code_presentation, id_student, id_site, date ORDER BY sum_click) AS event_id,
+               'oulad-' || id_student AS user_id, 'content_view' AS event_type, at_day(code_presentation, date) AS "timestamp",
+               'oulad-' || id_student || '-' || {course_id} || '-d' || CAST(date AS INTEGER) AS session_id,
+               {course_id} AS course_id,
+               {course_id} || '-P' || lpad(period_of(code_module, code_presentation, date)::VARCHAR, 2, '0') AS module_id,
+               'vle-' || id_site AS content_id, CASE activity_type {fmt} ELSE 'text' END AS format,
+               CAST(sum_click AS INTEGER) AS clicks, NULL::VARCHAR AS question_id, NULL::DOUBLE AS score
+        FROM clicks
+        UNION ALL
+        SELECT 'assessment-' || sa.id_assessment || '-' || sa.id_student, 'oulad-' || sa.id_student, 'quiz_attempt',
+               at_day(a.code_presentation, sa.date_submitted),
+               'oulad-' || sa.id_student || '-' || a.code_module || '-' || a.code_presentation || '-d' || CAST(sa.date_submitted AS INTEGER),
+               a.code_module || '-' || a.code_presentation,
+               a.code_module || '-' || a.code_presentation || '-P' || lpad(coalesce(q.period, period_of(a.code_module, a.code_presentation, 1e9))::VARCHAR, 2, '0'),
+               NULL, NULL, NULL, 'assessment-' || sa.id_assessment, sa.score / 100.0
+        FROM sa JOIN assess a USING (id_assessment) LEFT JOIN periods q USING (id_assessment)
+        WHERE sa.date_submitted IS NOT NULL""")
+    counts["events"] = con.execute("SELECT count(*) FROM oulad_events").fetchone()[0]
+    # One file per presentation, named by the presentation's start day (the events inside span the presentation).
+    for module, presentation in con.execute("SELECT DISTINCT split_part(course_id, '-', 1), split_part(course_id, '-', 2) FROM oulad_events").fetchall():
+        target = events_dir / f"oulad-{module}-{presentation}.parquet"
+        con.execute(f"COPY (SELECT * FROM oulad_events WHERE course_id = '{module}-{presentation}' ORDER BY event_id) TO '{target}' (FORMAT parquet)")
+    con.close()
+    return counts

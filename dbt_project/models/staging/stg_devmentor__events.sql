@@ -18,6 +18,7 @@ renamed as (
         content_id,
         format,
         cast(duration_s as decimal(12, 3)) as duration_s,
+        clicks,
         question_id,
         cast(score as decimal(9, 6)) as score,
         skill_tag,
