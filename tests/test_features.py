@@ -74,6 +74,12 @@ TINY = {
     "b2,B,content_view,2026-10-02T10:01:00Z,sB,C1,M1,L1,text,120,,,,,,,,\n"
     "b3,B,quiz_attempt,2026-10-02T10:05:00Z,sB,C1,M2,,text,30,Q3,0.5,S2,O2,0,false,0.5,T2\n"
     "b4,B,session_end,2026-10-02T10:10:00Z,sB,C1,M1,,,600,,,,,,,,\n",
+    # One good row (B flags topic T1 before their session ends) among bad ones.
+    "events/2026-10-02-extra.csv": "event_id,user_id,event_type,timestamp,session_id,course_id,module_id,topic_id,score,flag_reason\n"
+    "x1,B,topic_flag,2026-10-02T10:03:00Z,sB,C1,M1,T1,,confusing\n"
+    "x2,Z,topic_flag,2026-10-02T10:04:00Z,sZ,C1,M1,T1,,confusing\n"
+    "x3,B,quiz_attempt,2026-10-02T10:05:00Z,sB,C1,M1,,1.5,\n"
+    "x4,B,topic_flag,2999-10-02T10:06:00Z,sB,C1,M1,T1,,confusing\n",
     "chat/2026-10-01.csv": "message_id,user_id,session_id,timestamp,message_direction,message_text,contextual_topic_id\n"
     "m1,A,sA,2026-10-01T02:05:00Z,user,Can I get a hint on recursion? Recursion confuses me.,T1\n"
     "m2,A,sA,2026-10-01T02:05:05Z,system,Here are two hints about loops.,T1\n"
@@ -234,3 +240,14 @@ def test_chat_search_ranks_by_bm25_and_filters_by_learner(tiny):
 def test_chat_features_on_the_fixture(tiny):
     rows = dict((r[0], r[1:]) for r in query(tiny, "SELECT user_id, user_messages, chat_hint_requests, chat_confusion_signals FROM marts.fct_chat_features"))
     assert rows == {"A": (2, 1, 1), "B": (1, 0, 0)}  # "confuses" counts as confusion; system messages are not the learner's
+
+
+def test_bad_rows_are_in_quarantine_and_the_good_row_reaches_the_marts(tiny):
+    reasons = dict(query(tiny, "SELECT CAST(row_number AS INTEGER), field || ': ' || reason FROM staging.stg_devmentor__quarantine WHERE source_file LIKE '%extra.csv'"))
+    assert reasons == {
+        2: "user_id: unknown user_id 'Z' (not in profiles)",
+        3: "score: out of range [0, 1]: 1.5",
+        4: "timestamp: timestamp in the future: 2999-10-02 10:06:00+00",
+    }
+    assert query(tiny, "SELECT topic_flags FROM marts.fct_learner_behavior WHERE user_id = 'B'") == [(1,)]
+    assert query(tiny, "SELECT flagged_topics FROM marts.fct_module_engagement WHERE user_id = 'B' AND module_id = 'M1'") == [(["T1"],)]

@@ -467,6 +467,7 @@ def generate(
                 content=v_content,
                 fmt=v_fmt,
                 duration_s=v_dur,
+                clicks=(1 + rng.poisson(v_dur / 90.0)).astype(np.int32),
             )
         )
 
@@ -619,6 +620,7 @@ def _events_table(rows, day, S, s_user, s_course, t0, session_ids, user_ids, cat
                     "content_id": opt("content", content_ids_arr),
                     "format": opt("fmt", formats_arr),
                     "duration_s": opt("duration_s", typ=pa.float64()),
+                    "clicks": opt("clicks", typ=pa.int32()),
                     "question_id": opt("question", question_ids_arr),
                     "score": opt("score", typ=pa.float64()),
                     "skill_tag": skill if skill is not None else pa.nulls(k, pa.string()),
