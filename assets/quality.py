@@ -8,9 +8,6 @@ from typing import Any
 
 import pandas as pd
 
-# Share of an input's rows that may be quarantined before the run is stopped (blocking check).
-MAX_QUARANTINE_SHARE = float(os.environ.get("DEVMENTOR_MAX_QUARANTINE_SHARE", "0.05"))
-
 
 @dataclass
 class Expect:

@@ -230,25 +230,14 @@ class Decision:
 
 
 def explain(model: DecisionTreeClassifier, features: list[str], X: pd.DataFrame) -> list[Decision]:
-    """Per row: predicted label, leaf purity as confidence, and the decision path as rule ids and words."""
+    """Per row: label, leaf purity as confidence, and the decision path as rule ids and words (via the rule table)."""
     rules = rule_table(model, features)
-    by_child = {int(r["child_node_id"]): r for r in rules.to_dict("records")}
-    proba = model.predict_proba(X)
-    labels = model.classes_[np.argmax(proba, axis=1)]
-    paths = model.decision_path(X)
-    out = []
-    for i in range(len(X)):
-        nodes = paths.indices[paths.indptr[i] : paths.indptr[i + 1]]
-        hit = [by_child[int(n)] for n in nodes if int(n) in by_child]
-        out.append(
-            Decision(
-                label=str(labels[i]),
-                confidence=round(float(proba[i].max()), 4),
-                rule_ids=[r["rule_id"] for r in hit],
-                rules_in_words=[r["description"] for r in hit],
-            )
-        )
-    return out
+    words = dict(zip(rules["rule_id"], rules["description"]))
+    confidence = leaf_confidence(model)
+    return [
+        Decision(label=label, confidence=confidence[leaf], rule_ids=path, rules_in_words=[words[r] for r in path])
+        for label, leaf, path in decide_with_rules(rules, leaf_labels(model), X[features])
+    ]
 
 
 def input_attributes(X: pd.DataFrame) -> list[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 
 import dagster as dg
 import duckdb
@@ -14,6 +13,7 @@ from models.decision_trees import TREE_SPECS
 from models.drift import RetrainPolicy, retraining_reasons
 from models.trees import feature_matrix
 from orchestration.resources import LakeResource, WarehouseResource
+from orchestration.settings import load_settings
 
 pipeline_job = dg.define_asset_job(
     name="devmentor_pipeline",
@@ -55,10 +55,8 @@ weekly_retrain_schedule = dg.ScheduleDefinition(
 
 
 def retrain_policy() -> RetrainPolicy:
-    return RetrainPolicy(
-        max_psi=float(os.environ.get("DEVMENTOR_DRIFT_PSI", "0.2")),
-        new_data_share=float(os.environ.get("DEVMENTOR_RETRAIN_NEW_DATA_SHARE", "0.2")),
-    )
+    settings = load_settings()
+    return RetrainPolicy(max_psi=settings.drift_psi, new_data_share=settings.retrain_new_data_share)
 
 
 @dg.sensor(

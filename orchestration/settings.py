@@ -14,6 +14,9 @@ fallback.
 | ``DEVMENTOR_MLFLOW_ARTIFACTS`` | ``$DEVMENTOR_HOME/mlflow/artifacts`` | MLflow artifact root for new experiments |
 | ``DAGSTER_HOME`` | ``$DEVMENTOR_HOME/dagster`` | Dagster instance directory |
 | ``DEVMENTOR_PARTITIONS_START`` | ``2025-01-01`` | first day of the daily partitions of event data |
+| ``DEVMENTOR_MAX_QUARANTINE_SHARE`` | ``0.05`` | share of an input's rows that may be quarantined before a run stops |
+| ``DEVMENTOR_DRIFT_PSI`` | ``0.2`` | population stability index above which the sensor retrains |
+| ``DEVMENTOR_RETRAIN_NEW_DATA_SHARE`` | ``0.2`` | new events since training (share) at which the sensor retrains |
 | ``DEVMENTOR_NATS_URL`` | unset | when set, decisions are also published to NATS JetStream (from the outbox) |
 | ``DEVMENTOR_THRESHOLD_OVERRIDES`` | ``orchestration/threshold_overrides.yml`` | instructors' threshold overrides (versioned YAML) |
 """
@@ -46,6 +49,9 @@ class Settings:
     partitions_start: str = "2025-01-01"
     threshold_overrides: Path = PROJECT_ROOT / "orchestration" / "threshold_overrides.yml"
     nats_url: str | None = None
+    max_quarantine_share: float = 0.05
+    drift_psi: float = 0.2
+    retrain_new_data_share: float = 0.2
 
     # Derived locations inside the data directory (not separately configurable).
     @property
@@ -113,6 +119,19 @@ def apply_telemetry_off() -> None:
         os.environ.setdefault(key, value)
 
 
+def _fraction(env_vars, name: str, default: float, lower: float | None = 0.0, upper: float | None = 1.0) -> float:
+    text = env_vars.get(name)
+    if text is None or not str(text).strip():
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigurationError(f"{name}={text!r} is not a number.") from None
+    if (lower is not None and value < lower) or (upper is not None and value > upper):
+        raise ConfigurationError(f"{name}={value} is out of range [{lower}, {upper}].")
+    return value
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Resolve settings from ``environ`` (default: the process environment)."""
     env_vars = os.environ if environ is None else environ
@@ -156,6 +175,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         dagster_home=dagster_home,
         partitions_start=partitions_start,
         nats_url=(env_vars.get("DEVMENTOR_NATS_URL") or "").strip() or None,
+        max_quarantine_share=_fraction(env_vars, "DEVMENTOR_MAX_QUARANTINE_SHARE", 0.05),
+        drift_psi=_fraction(env_vars, "DEVMENTOR_DRIFT_PSI", 0.2, upper=None),
+        retrain_new_data_share=_fraction(env_vars, "DEVMENTOR_RETRAIN_NEW_DATA_SHARE", 0.2, lower=None, upper=None),
         threshold_overrides=Path(
             env_vars.get("DEVMENTOR_THRESHOLD_OVERRIDES") or PROJECT_ROOT / "orchestration" / "threshold_overrides.yml"
         ).expanduser().resolve(),

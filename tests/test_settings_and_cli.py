@@ -100,3 +100,12 @@ def test_the_dagster_code_server_can_load_the_definitions(tmp_path):
     r = subprocess.run([str(dagster), "definitions", "validate", "-m", "orchestration.definitions"],
                        capture_output=True, text=True, env=env, timeout=300, cwd=Path(__file__).parent.parent)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+
+
+def test_thresholds_resolve_in_settings_and_bad_values_name_the_variable():
+    s = load_settings({"DEVMENTOR_MAX_QUARANTINE_SHARE": "0.1", "DEVMENTOR_DRIFT_PSI": "0.3"})
+    assert (s.max_quarantine_share, s.drift_psi, s.retrain_new_data_share) == (0.1, 0.3, 0.2)
+    with pytest.raises(ConfigurationError, match="DEVMENTOR_MAX_QUARANTINE_SHARE='lots' is not a number"):
+        load_settings({"DEVMENTOR_MAX_QUARANTINE_SHARE": "lots"})
+    with pytest.raises(ConfigurationError, match="DEVMENTOR_MAX_QUARANTINE_SHARE=1.5 is out of range"):
+        load_settings({"DEVMENTOR_MAX_QUARANTINE_SHARE": "1.5"})

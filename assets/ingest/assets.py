@@ -6,7 +6,7 @@ import dagster as dg
 from assets.ingest.contract import ENTITIES, Entity
 from assets.ingest.partitions import EVENT_PARTITIONS, files_for_days
 from assets.ingest.validate import discover, ingest_entity
-from assets.quality import MAX_QUARANTINE_SHARE
+from orchestration.settings import load_settings
 from orchestration.resources import LakeResource
 
 
@@ -27,8 +27,8 @@ def _make_raw_asset(entity: Entity) -> dg.AssetsDefinition:
                 "quarantine_share_within_limit",
                 asset=dg.AssetKey(["raw", entity.name]),
                 blocking=True,
-                description=f"At most {MAX_QUARANTINE_SHARE:.0%} of the rows read in this run were quarantined "
-                "(DEVMENTOR_MAX_QUARANTINE_SHARE); more stops publication downstream.",
+                description="At most DEVMENTOR_MAX_QUARANTINE_SHARE (default 5%) of the rows read in this run "
+                "were quarantined; more stops publication downstream.",
             )
         ],
         backfill_policy=dg.BackfillPolicy.single_run() if partitioned else None,
@@ -50,22 +50,23 @@ def _make_raw_asset(entity: Entity) -> dg.AssetsDefinition:
         meta = result.metadata()
         read = meta["rows_good"] + meta["rows_quarantined"]
         share = meta["rows_quarantined"] / read if read else 0.0
+        limit = load_settings().max_quarantine_share
         context.log.info(
             f"raw/{entity.name}: {meta['files_ingested']} new file(s), {meta['rows_good']:,} rows landed, "
             f"{meta['rows_quarantined']:,} quarantined"
         )
         check = dg.AssetCheckResult(
             check_name="quarantine_share_within_limit",
-            passed=share <= MAX_QUARANTINE_SHARE,
+            passed=share <= limit,
             severity=dg.AssetCheckSeverity.ERROR,
             metadata={
                 "quarantined_share": round(share, 4),
-                "limit": MAX_QUARANTINE_SHARE,
+                "limit": limit,
                 "rows_read": read,
                 "files_rejected": meta["files_rejected"],
             },
-            description=None if share <= MAX_QUARANTINE_SHARE else (
-                f"{share:.1%} of rows quarantined (limit {MAX_QUARANTINE_SHARE:.0%}); see lake/quarantine/{entity.name}/ "
+            description=None if share <= limit else (
+                f"{share:.1%} of rows quarantined (limit {limit:.0%}); see lake/quarantine/{entity.name}/ "
                 "for the file, row, field and reason of each, fix the source and re-run."
             ),
         )

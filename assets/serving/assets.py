@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 import pyarrow.parquet as pq
 
-from assets.serving.metrics import now, write_metrics
+from assets.serving.metrics import write_metrics
 from assets.serving.publish import publish
 from assets.serving.relay import relay_outbox
 from assets.serving.tables import DECISION_LOG, LEARNER_DECISIONS, SUPPORT_DDL
@@ -113,7 +113,7 @@ def serving_learner_decisions(
     gauges.update({
         ("devmentor_publish_duration_seconds", ""): result.seconds,
         ("devmentor_publish_copy_rows_per_second", ""): result.rows_per_second,
-        ("devmentor_last_publish_timestamp_seconds", ""): now(),
+        ("devmentor_last_publish_timestamp_seconds", ""): time.time(),
         ("devmentor_outbox_pending", ""): pending,
     })
     increments = {("devmentor_decisions_published_total", f'{{tree_id="{t}"}}'): n for t, n in per_tree.items()}

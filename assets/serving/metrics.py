@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from pathlib import Path
 
 FILE_NAME = "devmentor_serving.prom"
@@ -58,6 +57,3 @@ def write_metrics(directory: Path, gauges: dict[tuple[str, str], float], increme
     os.replace(tmp, path)
     return path
 
-
-def now() -> float:
-    return time.time()

@@ -152,9 +152,9 @@ def publish(
         if exists:
             conn.execute(f"LOCK TABLE {SCHEMA}.{spec.name} IN ACCESS EXCLUSIVE MODE")
             conn.execute(f"ALTER TABLE {SCHEMA}.{spec.name} RENAME TO {old}")
-            _rename_constraints(conn, old, spec, suffix_from=None, new_base=old)
+            _rename_constraints(conn, old, spec)
         conn.execute(f"ALTER TABLE {SCHEMA}.{build} RENAME TO {spec.name}")
-        _rename_constraints(conn, spec.name, spec, suffix_from=build, new_base=spec.name)
+        _rename_constraints(conn, spec.name, spec)
         if exists:
             conn.execute(f"DROP TABLE {SCHEMA}.{old}")
         if spec.description:
@@ -170,7 +170,7 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _rename_constraints(conn, table: str, spec: TableSpec, suffix_from: str | None, new_base: str) -> None:
+def _rename_constraints(conn, table: str, spec: TableSpec) -> None:
     """Give the primary key and indexes names derived from the table's current name."""
     rows = conn.execute(
         """
@@ -185,7 +185,7 @@ def _rename_constraints(conn, table: str, spec: TableSpec, suffix_from: str | No
     for (index_name,) in rows:
         for tail in ("_pk",) + tuple(f"_ix{i}" for i in range(len(spec.indexes))):
             if index_name.endswith(tail):
-                target = f"{new_base}{tail}"
+                target = f"{table}{tail}"
                 if index_name != target:
                     conn.execute(f"ALTER INDEX {SCHEMA}.{index_name} RENAME TO {target}")
                 break
