@@ -1,0 +1,141 @@
+"""Mastery (BKT): EM recovers known parameters, incremental tracing equals a full trace, real-data AUC."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models import mastery
+from models.sequences import pack
+from tests.conftest import requires_shared
+
+
+def simulate(rng, truth: dict[str, tuple[float, float, float, float, float]], n_learners: int, length: int):
+    """Attempts from a known BKT model: rows (learner, skill, t, correct), skills interleaved per learner."""
+    learners, skills, order, correct = [], [], [], []
+    for si, (name, (prior, learn, forget, guess, slip)) in enumerate(truth.items()):
+        known = rng.random(n_learners) < prior
+        for t in range(length):
+            p = np.where(known, 1 - slip, guess)
+            c = rng.random(n_learners) < p
+            learners.append(np.arange(n_learners))
+            skills.append(np.full(n_learners, name))
+            order.append(np.full(n_learners, t * len(truth) + si))
+            correct.append(c)
+            known = np.where(known, rng.random(n_learners) >= forget, rng.random(n_learners) < learn)
+    return (np.concatenate(learners), np.concatenate(skills), np.concatenate(order), np.concatenate(correct))
+
+
+TRUTH = {"fractions": (0.3, 0.2, 0.0, 0.2, 0.1), "algebra": (0.1, 0.1, 0.0, 0.25, 0.05), "graphs": (0.6, 0.3, 0.0, 0.15, 0.15)}
+
+
+def groups(learners, skills):
+    _, g = np.unique(np.char.add(learners.astype(str), np.char.add("|", skills.astype(str))), return_inverse=True)
+    return g
+
+
+def test_pack_visits_every_row_once_in_order():
+    rng = np.random.default_rng(0)
+    group = rng.integers(0, 50, 2000)
+    order = rng.random(2000)
+    pk = pack(group, order)
+    seen = np.concatenate([pk.perm[pk.step(k)[0]] for k in range(pk.max_len)])
+    assert sorted(seen.tolist()) == list(range(2000))
+    last = {}
+    for k in range(pk.max_len):
+        for row in pk.perm[pk.step(k)[0]]:
+            assert order[row] > last.get(group[row], -1)
+            last[group[row]] = order[row]
+
+
+def test_em_recovers_known_parameters():
+    rng = np.random.default_rng(1)
+    learners, skills, order, correct = simulate(rng, TRUTH, 3000, 12)
+    params = mastery.fit(skills, groups(learners, skills), correct, order, forgets=False, pseudo_count=0)
+    for name, (prior, learn, _, guess, slip) in TRUTH.items():
+        i = params.skills.index(name)
+        assert abs(params.prior[i] - prior) < 0.05, (name, params.prior[i])
+        assert abs(params.learn[i] - learn) < 0.05, (name, params.learn[i])
+        assert abs(params.guess[i] - guess) < 0.05, (name, params.guess[i])
+        assert abs(params.slip[i] - slip) < 0.05, (name, params.slip[i])
+
+
+def test_mastery_rises_with_correct_answers_and_falls_with_errors():
+    params = mastery.BKTParams(["s"], *(np.array([v]) for v in (0.3, 0.2, 0.0, 0.2, 0.1)))
+    right, _ = mastery.trace(params, [0, 0, 0], [0, 0, 0], [1, 1, 1], [0, 1, 2])
+    assert np.all(np.diff(right) > 0)
+    wrong, state = mastery.trace(params, [0, 0, 0], [0, 0, 0], [0, 0, 0], [0, 1, 2])
+    assert wrong[-1] < right[-1]
+    assert state.attempts[0, 0] == 3
+    assert not mastery.is_mastered(state.p_known[0])[0]
+    _, state = mastery.trace(params, [0] * 8, [0] * 8, [1] * 8, list(range(8)))
+    assert mastery.is_mastered(state.p_known[0])[0]
+    assert mastery.skill_score(state.p_known[0])[0] >= 9.5
+
+
+def test_incremental_trace_equals_full_trace():
+    rng = np.random.default_rng(2)
+    learners, skills, order, correct = simulate(rng, TRUTH, 400, 10)
+    params = mastery.fit(skills, groups(learners, skills), correct, order)
+    params.ability_weight = 6.0
+    sidx = params.index(skills)
+    full_pred, full = mastery.trace(params, learners, sidx, correct, order)
+    cut = order < 17  # the first days, then the rest as an increment
+    _, first = mastery.trace(params, learners[cut], sidx[cut], correct[cut], order[cut], n_learners=400)
+    inc_pred, inc = mastery.trace(params, learners[~cut], sidx[~cut], correct[~cut], order[~cut], start=first)
+    np.testing.assert_allclose(inc_pred, full_pred[~cut], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(inc.p_known, full.p_known, atol=1e-12)
+    np.testing.assert_array_equal(inc.attempts, full.attempts)
+
+
+def test_incremental_update_matches_a_refit_within_tolerance():
+    """Daily runs keep the parameters and continue the trace; a weekly refit moves mastery only a little."""
+    rng = np.random.default_rng(3)
+    learners, skills, order, correct = simulate(rng, TRUTH, 1500, 12)
+    early = order < 27
+    old = mastery.fit(skills[early], groups(learners[early], skills[early]), correct[early], order[early])
+    _, state = mastery.trace(old, learners[early], old.index(skills[early]), correct[early], order[early], n_learners=1500)
+    _, incremental = mastery.trace(old, learners[~early], old.index(skills[~early]), correct[~early], order[~early], start=state)
+    refit = mastery.fit(skills, groups(learners, skills), correct, order)
+    _, full = mastery.trace(refit, learners, refit.index(skills), correct, order)
+    a = mastery.current_mastery(old, incremental)
+    b = mastery.current_mastery(refit, full)
+    assert np.abs(a - b).mean() < 0.03
+    assert (mastery.is_mastered(a) == mastery.is_mastered(b)).mean() > 0.95
+
+
+def test_params_round_trip_through_json():
+    rng = np.random.default_rng(4)
+    learners, skills, order, correct = simulate(rng, TRUTH, 200, 6)
+    items = np.char.add(skills.astype(str), (order % 3).astype(str))
+    params = mastery.fit(skills, groups(learners, skills), correct, order, items_of_rows=items)
+    again = mastery.BKTParams.from_dict(__import__("json").loads(__import__("json").dumps(params.to_dict())))
+    p1, _ = mastery.trace(params, learners, params.index(skills), correct, order, params.item_index(items))
+    p2, _ = mastery.trace(again, learners, again.index(skills), correct, order, again.item_index(items))
+    np.testing.assert_allclose(p1, p2)
+
+
+def test_assistments_next_response_auc_meets_target():
+    path = requires_shared("assist2009", "responses.csv.gz")
+    from assets.ingest.assistments import read_assistments
+    from models.mastery_eval import evaluate_next_response, fit_assistments
+
+    df = read_assistments(path)
+    # multi-skill answers share one response id and one outcome
+    per_response = df.groupby("response_id")["correct"].nunique()
+    assert per_response.max() == 1
+    assert df["response_id"].nunique() < len(df)
+    train, test = df[df["split"] == "train"], df[df["split"] == "test"]
+    assert set(train["user_id"]).isdisjoint(test["user_id"])
+    ev = evaluate_next_response(fit_assistments(train), test)
+    assert ev.responses == test["response_id"].nunique()
+    assert ev.auc >= 0.76, ev
+
+
+def test_assistments_reader_names_the_missing_column(tmp_path):
+    from assets.ingest.assistments import read_assistments
+
+    bad = tmp_path / "responses.csv"
+    bad.write_text("split,user_id,seq,problem_id,correct\ntrain,1,0,5,1\n")
+    with pytest.raises(ValueError, match=r"responses.csv: missing column\(s\) skill_id"):
+        read_assistments(bad)
