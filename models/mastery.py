@@ -38,6 +38,7 @@ from models.sequences import pack
 
 ALGORITHM = "bkt-forget"
 MASTERY_THRESHOLD = 0.95
+MIN_EVIDENCE = 3  # attempts before a skill can count as mastered
 GUESS_SLIP_CAP = 0.45
 _EPS = 1e-6
 
@@ -402,5 +403,11 @@ def skill_score(p_known: np.ndarray) -> np.ndarray:
     return np.round(np.asarray(p_known) * 10, 1)
 
 
-def is_mastered(p_known: np.ndarray, threshold: float = MASTERY_THRESHOLD) -> np.ndarray:
-    return np.asarray(p_known) >= threshold
+def is_mastered(p_known: np.ndarray, attempts: np.ndarray | None = None, threshold: float = MASTERY_THRESHOLD) -> np.ndarray:
+    """Mastered: P(known) at least ``threshold`` with at least ``MIN_EVIDENCE`` attempts of evidence.
+
+    Without the evidence rule a strong learner's individualised prior alone could 'master' a
+    skill they never practised and open the modules behind it.
+    """
+    ok = np.asarray(p_known) >= threshold
+    return ok if attempts is None else ok & (np.asarray(attempts) >= MIN_EVIDENCE)

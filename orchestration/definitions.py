@@ -21,6 +21,7 @@ from assets.features.checks import behavior_mart_expectations  # noqa: E402
 from assets.features.dbt import dbt_feature_models  # noqa: E402
 from assets.ingest.assets import raw_assets  # noqa: E402
 from assets.ingest.checks import raw_events_expectations  # noqa: E402
+from assets.learning.assets import learning_assets  # noqa: E402
 from assets.serving.assets import serving_learner_decisions  # noqa: E402
 from assets.training.assets import learner_decisions_scored, training_assets  # noqa: E402
 from orchestration import jobs  # noqa: E402
@@ -35,6 +36,7 @@ def stage_definitions() -> list[dg.Definitions]:
         dg.Definitions(assets=raw_assets, asset_checks=[raw_events_expectations]),  # ingest
         dg.Definitions(assets=[dbt_feature_models], asset_checks=[behavior_mart_expectations]),  # features
         dg.Definitions(assets=[*training_assets, learner_decisions_scored]),  # ml
+        dg.Definitions(assets=learning_assets),  # learning engine: mastery model, engine outputs, their publication
         dg.Definitions(assets=[serving_learner_decisions]),  # serving
         jobs.definitions(),
     ]

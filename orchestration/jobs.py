@@ -22,18 +22,21 @@ pipeline_job = dg.define_asset_job(
     tags={"pipeline": "devmentor"},
 )
 
+# Models refitted only by the retraining job; the daily job scores with the current ones.
+MODEL_KEYS = [*TRAINING_KEYS, dg.AssetKey(["ml", "mastery_model"])]
+
 daily_job = dg.define_asset_job(
     name="devmentor_daily",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(*TRAINING_KEYS),
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(*MODEL_KEYS),
     description="The day's data: ingest → dbt features (incremental) → decide with the current champions → publish.",
     tags={"pipeline": "devmentor"},
 )
 
 retrain_job = dg.define_asset_job(
     name="retrain_trees",
-    selection=dg.AssetSelection.assets(*TRAINING_KEYS)
-    | dg.AssetSelection.assets(*TRAINING_KEYS).downstream(include_self=False),
-    description="Retrain both trees (champion gate), then decide and publish with the champions.",
+    selection=dg.AssetSelection.assets(*MODEL_KEYS)
+    | dg.AssetSelection.assets(*MODEL_KEYS).downstream(include_self=False),
+    description="Retrain both trees (champion gate) and the mastery model, then decide, run the learning engine and publish.",
     tags={"pipeline": "devmentor", "purpose": "retraining"},
 )
 

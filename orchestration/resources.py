@@ -87,18 +87,28 @@ class MlflowResource(dg.ConfigurableResource):
     artifact_root: str
     experiment: str = "devmentor"
 
-    def setup(self):
-        """Point MLflow at our store and experiment; returns the mlflow module."""
+    def setup(self, experiment: str | None = None):
+        """Point MLflow at our store and an experiment (default: the trees'); returns the mlflow module."""
         os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
         import mlflow
 
+        name = experiment or self.experiment
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
-        if mlflow.get_experiment_by_name(self.experiment) is None:
+        if mlflow.get_experiment_by_name(name) is None:
             Path(self.artifact_root).mkdir(parents=True, exist_ok=True)
-            mlflow.create_experiment(self.experiment, artifact_location=Path(self.artifact_root).as_uri())
-        mlflow.set_experiment(self.experiment)
+            mlflow.create_experiment(name, artifact_location=Path(self.artifact_root).as_uri())
+        mlflow.set_experiment(name)
         return mlflow
+
+
+class LearningPolicyResource(dg.ConfigurableResource):
+    """Knobs of the learning engine (from the settings: DEVMENTOR_REVIEW_DAILY_LIMIT, DEVMENTOR_QUIZ_SIZE, ...)."""
+
+    review_daily_limit: int = 20
+    quiz_size: int = 5
+    quiz_no_repeat_days: int = 7
+    recommendations: int = 10
 
 
 def dbt_executable() -> str:
@@ -121,6 +131,12 @@ def build_resources(settings: Settings) -> dict:
             pg_data_dir=str(settings.pg_data_dir),
             nats_url=settings.nats_url,
             metrics_dir=str(settings.metrics_dir),
+        ),
+        "learning_policy": LearningPolicyResource(
+            review_daily_limit=settings.review_daily_limit,
+            quiz_size=settings.quiz_size,
+            quiz_no_repeat_days=settings.quiz_no_repeat_days,
+            recommendations=settings.recommendations,
         ),
         "decision_policy": DecisionPolicyResource(threshold_overrides=str(settings.threshold_overrides)),
         "mlflow": MlflowResource(

@@ -18,6 +18,10 @@ fallback.
 | ``DEVMENTOR_DRIFT_PSI`` | ``0.2`` | population stability index above which the sensor retrains |
 | ``DEVMENTOR_RETRAIN_NEW_DATA_SHARE`` | ``0.2`` | new events since training (share) at which the sensor retrains |
 | ``DEVMENTOR_NATS_URL`` | unset | when set, decisions are also published to NATS JetStream (from the outbox) |
+| ``DEVMENTOR_REVIEW_DAILY_LIMIT`` | ``20`` | most spaced-repetition reviews in a learner's daily queue |
+| ``DEVMENTOR_QUIZ_SIZE`` | ``5`` | questions in each learner's next quiz |
+| ``DEVMENTOR_QUIZ_NO_REPEAT_DAYS`` | ``7`` | a question attempted this many days before is not asked again |
+| ``DEVMENTOR_RECOMMENDATIONS`` | ``10`` | recommendations per learner |
 | ``DEVMENTOR_THRESHOLD_OVERRIDES`` | ``orchestration/threshold_overrides.yml`` | instructors' threshold overrides (versioned YAML) |
 """
 
@@ -52,6 +56,10 @@ class Settings:
     max_quarantine_share: float = 0.05
     drift_psi: float = 0.2
     retrain_new_data_share: float = 0.2
+    review_daily_limit: int = 20
+    quiz_size: int = 5
+    quiz_no_repeat_days: int = 7
+    recommendations: int = 10
 
     # Derived locations inside the data directory (not separately configurable).
     @property
@@ -132,6 +140,19 @@ def _fraction(env_vars, name: str, default: float, lower: float | None = 0.0, up
     return value
 
 
+def _count(env_vars, name: str, default: int, lower: int = 1, upper: int = 1000) -> int:
+    text = env_vars.get(name)
+    if text is None or not str(text).strip():
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigurationError(f"{name}={text!r} is not a whole number.") from None
+    if not lower <= value <= upper:
+        raise ConfigurationError(f"{name}={value} is out of range [{lower}, {upper}].")
+    return value
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Resolve settings from ``environ`` (default: the process environment)."""
     env_vars = os.environ if environ is None else environ
@@ -178,6 +199,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         max_quarantine_share=_fraction(env_vars, "DEVMENTOR_MAX_QUARANTINE_SHARE", 0.05),
         drift_psi=_fraction(env_vars, "DEVMENTOR_DRIFT_PSI", 0.2, upper=None),
         retrain_new_data_share=_fraction(env_vars, "DEVMENTOR_RETRAIN_NEW_DATA_SHARE", 0.2, lower=None, upper=None),
+        review_daily_limit=_count(env_vars, "DEVMENTOR_REVIEW_DAILY_LIMIT", 20),
+        quiz_size=_count(env_vars, "DEVMENTOR_QUIZ_SIZE", 5, upper=100),
+        quiz_no_repeat_days=_count(env_vars, "DEVMENTOR_QUIZ_NO_REPEAT_DAYS", 7, lower=0, upper=365),
+        recommendations=_count(env_vars, "DEVMENTOR_RECOMMENDATIONS", 10, upper=100),
         threshold_overrides=Path(
             env_vars.get("DEVMENTOR_THRESHOLD_OVERRIDES") or PROJECT_ROOT / "orchestration" / "threshold_overrides.yml"
         ).expanduser().resolve(),

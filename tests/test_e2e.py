@@ -294,8 +294,9 @@ def test_jobs_split_daily_work_from_retraining(pipeline_run):
     daily = {k.to_user_string() for k in defs.resolve_job_def("devmentor_daily").asset_layer.selected_asset_keys}
     retrain = {k.to_user_string() for k in defs.resolve_job_def("retrain_trees").asset_layer.selected_asset_keys}
     assert "ml/primary_classification" not in daily and "serving/learner_decisions" in daily and "raw/events" in daily
+    assert "ml/mastery_model" not in daily and "ml/learning_engine" in daily
     assert {"ml/primary_classification", "ml/intervention_strategy", "ml/learner_decisions_scored",
-            "serving/learner_decisions"} == retrain
+            "serving/learner_decisions", "ml/mastery_model", "ml/learning_engine", "serving/learning_engine"} == retrain
 
 
 def test_instructor_override_changes_decisions_and_is_recorded(pipeline_run, tmp_path):
@@ -339,3 +340,82 @@ def test_instructor_override_changes_decisions_and_is_recorded(pipeline_run, tmp
         assert thresholds["rules_on_path"][first["rule_id"]] == new_threshold
         assert first["overridden"] is True and first["trained_threshold"] == threshold
     assert snapshot[0] == "42" and snapshot[1][0]["applied"] is True and snapshot[1][0]["author"] == "tester"
+
+
+LEARNING_TABLES = ("mastery", "review_queue", "learning_path", "recommendations", "next_quiz")
+
+
+def test_learning_engine_tables_are_published_together_and_consistent(pipeline_run):
+    settings, url, result, summary = pipeline_run
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    expected_mastery_rows = con.execute(
+        """SELECT count(*) FROM (SELECT DISTINCT e.user_id, q.skill_tag FROM staging.stg_devmentor__enrolments e
+           JOIN staging.stg_devmentor__questions q USING (course_id) WHERE NOT e.is_withdrawn)""").fetchone()[0]
+    # attempts on the skills of courses the learner is still enrolled in (withdrawn courses leave the engine)
+    attempts = con.execute(
+        """SELECT count(*) FROM intermediate.int_quiz_attempts_enriched a
+           WHERE EXISTS (SELECT 1 FROM staging.stg_devmentor__enrolments e JOIN staging.stg_devmentor__questions q USING (course_id)
+                         WHERE NOT e.is_withdrawn AND e.user_id = a.user_id AND q.skill_tag = a.skill_tag)""").fetchone()[0]
+    con.close()
+    with psycopg.connect(url) as conn:
+        def q(sql):
+            return conn.execute(sql).fetchall()
+
+        # one publish id for all five tables: they were swapped in together
+        ids = q("SELECT table_name, publish_id FROM serving.publish_log WHERE publish_id = "
+                "(SELECT publish_id FROM serving.publish_log WHERE table_name = 'mastery' ORDER BY published_at DESC LIMIT 1)")
+        assert {t for t, _ in ids} == set(LEARNING_TABLES)
+        assert q("SELECT count(*) FROM serving.mastery")[0][0] == expected_mastery_rows
+        assert q("SELECT sum(attempts) FROM serving.mastery")[0][0] == attempts
+        assert q("SELECT min(p_known) >= 0 AND max(p_known) <= 1 AND bool_and(abs(skill_score - p_known * 10) <= 0.0501) FROM serving.mastery")[0][0]
+        assert q("SELECT count(*) FROM serving.mastery WHERE mastered AND (p_known < 0.95 OR attempts < 3)")[0][0] == 0
+        versions = {v for (v,) in q("SELECT DISTINCT algorithm_version FROM serving.mastery")}
+        assert len(versions) == 1 and next(iter(versions)).startswith("bkt-forget|bkt-forget:")
+        # review queue: at most the daily limit, contiguous priorities, overdue before due-today
+        assert q("SELECT max(n) FROM (SELECT count(*) n FROM serving.review_queue GROUP BY user_id) t")[0][0] <= 20
+        assert q("""SELECT count(*) FROM (SELECT user_id, priority, overdue, lag(overdue) OVER w prev_overdue,
+                    retrievability, lag(retrievability) OVER w prev_r, row_number() OVER w rn
+                    FROM serving.review_queue WINDOW w AS (PARTITION BY user_id ORDER BY priority)) t
+                    WHERE priority <> rn OR (prev_overdue = false AND overdue) OR (prev_overdue = overdue AND retrievability < prev_r)""")[0][0] == 0
+        # learning path: every open module's prerequisites are mastered
+        assert q("""SELECT count(*) FROM serving.learning_path p
+                    CROSS JOIN LATERAL unnest(string_to_array(coalesce(p.missing_prerequisites, ''), ';')) AS m(pre)
+                    WHERE p.status = 'open' AND m.pre <> ''""")[0][0] == 0
+        open_prereqs_unmastered = q("""
+            SELECT count(*) FROM serving.learning_path p
+            JOIN serving.learning_path pre ON pre.user_id = p.user_id AND pre.course_id = p.course_id AND pre.topo_rank < p.topo_rank
+            WHERE p.status = 'open' AND p.missing_prerequisites IS NULL AND pre.status <> 'mastered'
+              AND pre.module_id = ANY (SELECT module_id FROM serving.learning_path WHERE false)""")[0][0]
+        assert open_prereqs_unmastered == 0
+        assert {s for (s,) in q("SELECT DISTINCT status FROM serving.learning_path")} <= {"mastered", "open", "locked"}
+        # quizzes and recommendations
+        assert q("SELECT max(n) FROM (SELECT count(*) n FROM serving.next_quiz GROUP BY user_id) t")[0][0] <= 5
+        assert q("""SELECT count(*) FROM serving.next_quiz z JOIN serving.learning_path p
+                    ON p.user_id = z.user_id AND p.module_id = z.module_id WHERE p.status = 'locked'""")[0][0] == 0
+        recs = q("SELECT count(DISTINCT user_id), max(rank) FROM serving.recommendations")[0]
+        assert recs[0] >= 0.9 * LEARNERS and recs[1] <= 10
+        reasons = {r for (r,) in q("SELECT DISTINCT reason FROM serving.recommendations")}
+        assert reasons <= {"review_due", "format_match", "mastery_gap", "desirable_difficulty", "continue_path", "popular"}
+        assert len(reasons) >= 3
+    import mlflow
+
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    runs = mlflow.search_runs(experiment_names=["mastery_bkt"])
+    assert len(runs) >= 1 and runs["metrics.holdout_auc"].max() > 0.65
+
+
+def test_learning_engine_continues_incrementally_with_the_same_model(pipeline_run):
+    import pyarrow.parquet as pq
+
+    settings, url, result, summary = pipeline_run
+    before = pq.read_table(settings.lake / "ml" / "learning" / "mastery.parquet").to_pandas()
+    again = run_pipeline(settings, select="key:ml/learning_engine")
+    assert again.success
+    meta = {e.asset_key.to_user_string(): e.materialization.metadata for e in again.get_asset_materialization_events()}
+    assert meta["ml/learning_engine"]["mastery_mode"].value == "incremental"
+    after = pq.read_table(settings.lake / "ml" / "learning" / "mastery.parquet").to_pandas()
+    cols = ["user_id", "skill_id", "p_known", "attempts", "mastered"]
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(before[cols].sort_values(cols[:2]).reset_index(drop=True),
+                                  after[cols].sort_values(cols[:2]).reset_index(drop=True))

@@ -97,6 +97,59 @@ def _copy_arrow(conn: psycopg.Connection, table_name: str, spec: TableSpec, data
                 copy.write(buf.getvalue())
 
 
+def _prepare(spec: TableSpec, data: pa.Table, publish_id: str) -> pa.Table:
+    if "publish_id" in {c.name for c in spec.columns} and "publish_id" not in data.column_names:
+        data = data.append_column("publish_id", pa.array([publish_id] * data.num_rows, pa.string()))
+    missing = [c.name for c in spec.columns if c.name not in data.column_names]
+    if missing:
+        raise ValueError(f"cannot publish serving.{spec.name}: data lacks column(s) {', '.join(missing)}")
+    return data
+
+
+def _build(conn: psycopg.Connection, spec: TableSpec, data: pa.Table, publish_id: str) -> tuple[str, float]:
+    """COPY ``data`` into a new build table beside the live one, index and analyse it; returns (name, copy seconds)."""
+    drop_leftovers(conn, spec)
+    build = f"{spec.name}__new_{publish_id[:12]}"
+    with conn.transaction():
+        conn.execute(spec.ddl(build))
+    t_copy = time.perf_counter()
+    with conn.transaction():
+        _copy_arrow(conn, build, spec, data)
+    copy_seconds = time.perf_counter() - t_copy
+    with conn.transaction():
+        if spec.primary_key:
+            conn.execute(
+                f"ALTER TABLE {SCHEMA}.{build} ADD CONSTRAINT {build}_pk PRIMARY KEY ({', '.join(spec.primary_key)})"
+            )
+        for i, cols in enumerate(spec.indexes):
+            conn.execute(f"CREATE INDEX {build}_ix{i} ON {SCHEMA}.{build} ({', '.join(cols)})")
+        conn.execute(f"ANALYZE {SCHEMA}.{build}")
+    return build, copy_seconds
+
+
+def _swap(conn: psycopg.Connection, spec: TableSpec, build: str, publish_id: str) -> None:
+    """Inside the caller's transaction: put the build table in place of the live one."""
+    exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{SCHEMA}.{spec.name}",)).fetchone()[0]
+    old = f"{spec.name}__old_{publish_id[:12]}"
+    if exists:
+        conn.execute(f"LOCK TABLE {SCHEMA}.{spec.name} IN ACCESS EXCLUSIVE MODE")
+        conn.execute(f"ALTER TABLE {SCHEMA}.{spec.name} RENAME TO {old}")
+        _rename_constraints(conn, old, spec)
+    conn.execute(f"ALTER TABLE {SCHEMA}.{build} RENAME TO {spec.name}")
+    _rename_constraints(conn, spec.name, spec)
+    if exists:
+        conn.execute(f"DROP TABLE {SCHEMA}.{old}")
+    if spec.description:
+        conn.execute(f"COMMENT ON TABLE {SCHEMA}.{spec.name} IS {_quote(spec.description)}")
+
+
+def _log(conn, publish_id: str, spec: TableSpec, rows: int, run_id: str | None, seconds: float) -> None:
+    conn.execute(
+        f"INSERT INTO {SCHEMA}.publish_log (publish_id, table_name, row_count, run_id, seconds) VALUES (%s, %s, %s, %s, %s)",
+        (publish_id, spec.name, rows, run_id, seconds),
+    )
+
+
 def publish(
     conn: psycopg.Connection,
     spec: TableSpec,
@@ -116,28 +169,9 @@ def publish(
     """
     started = time.perf_counter()
     publish_id = publish_id or uuid.uuid4().hex
-    if "publish_id" in {c.name for c in spec.columns} and "publish_id" not in data.column_names:
-        data = data.append_column("publish_id", pa.array([publish_id] * data.num_rows, pa.string()))
-    missing = [c.name for c in spec.columns if c.name not in data.column_names]
-    if missing:
-        raise ValueError(f"cannot publish serving.{spec.name}: data lacks column(s) {', '.join(missing)}")
+    data = _prepare(spec, data, publish_id)
     ensure_schema(conn)
-    drop_leftovers(conn, spec)
-    build = f"{spec.name}__new_{publish_id[:12]}"
-    with conn.transaction():
-        conn.execute(spec.ddl(build))
-    t_copy = time.perf_counter()
-    with conn.transaction():
-        _copy_arrow(conn, build, spec, data)
-    copy_seconds = time.perf_counter() - t_copy
-    with conn.transaction():
-        if spec.primary_key:
-            conn.execute(
-                f"ALTER TABLE {SCHEMA}.{build} ADD CONSTRAINT {build}_pk PRIMARY KEY ({', '.join(spec.primary_key)})"
-            )
-        for i, cols in enumerate(spec.indexes):
-            conn.execute(f"CREATE INDEX {build}_ix{i} ON {SCHEMA}.{build} ({', '.join(cols)})")
-        conn.execute(f"ANALYZE {SCHEMA}.{build}")
+    build, copy_seconds = _build(conn, spec, data, publish_id)
     if before_swap is not None:
         before_swap()
     with conn.transaction():
@@ -147,23 +181,35 @@ def publish(
             conn.execute(f"INSERT INTO {SCHEMA}.{append_to} ({cols}) SELECT {cols} FROM {SCHEMA}.{build}")
         if in_swap is not None:
             in_swap(conn, f"{SCHEMA}.{build}")
-        exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{SCHEMA}.{spec.name}",)).fetchone()[0]
-        old = f"{spec.name}__old_{publish_id[:12]}"
-        if exists:
-            conn.execute(f"LOCK TABLE {SCHEMA}.{spec.name} IN ACCESS EXCLUSIVE MODE")
-            conn.execute(f"ALTER TABLE {SCHEMA}.{spec.name} RENAME TO {old}")
-            _rename_constraints(conn, old, spec)
-        conn.execute(f"ALTER TABLE {SCHEMA}.{build} RENAME TO {spec.name}")
-        _rename_constraints(conn, spec.name, spec)
-        if exists:
-            conn.execute(f"DROP TABLE {SCHEMA}.{old}")
-        if spec.description:
-            conn.execute(f"COMMENT ON TABLE {SCHEMA}.{spec.name} IS {_quote(spec.description)}")
-        conn.execute(
-            f"INSERT INTO {SCHEMA}.publish_log (publish_id, table_name, row_count, run_id, seconds) VALUES (%s, %s, %s, %s, %s)",
-            (publish_id, spec.name, data.num_rows, run_id, time.perf_counter() - started),
-        )
+        _swap(conn, spec, build, publish_id)
+        _log(conn, publish_id, spec, data.num_rows, run_id, time.perf_counter() - started)
     return PublishResult(spec.name, data.num_rows, time.perf_counter() - started, copy_seconds, publish_id)
+
+
+def publish_many(
+    conn: psycopg.Connection,
+    tables: list[tuple[TableSpec, pa.Table]],
+    run_id: str | None = None,
+    publish_id: str | None = None,
+    before_swap=None,
+) -> list[PublishResult]:
+    """Replace several serving tables together: all are built first, then swapped in ONE transaction.
+
+    A reader sees every table's old version or every table's new version, never a mix.
+    """
+    started = time.perf_counter()
+    publish_id = publish_id or uuid.uuid4().hex
+    prepared = [(spec, _prepare(spec, data, publish_id)) for spec, data in tables]
+    ensure_schema(conn)
+    builds = [(spec, data, *_build(conn, spec, data, publish_id)) for spec, data in prepared]
+    if before_swap is not None:
+        before_swap()
+    with conn.transaction():
+        for spec, data, build, _ in builds:
+            _swap(conn, spec, build, publish_id)
+            _log(conn, publish_id, spec, data.num_rows, run_id, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    return [PublishResult(spec.name, data.num_rows, seconds, copy_s, publish_id) for spec, data, _, copy_s in builds]
 
 
 def _quote(text: str) -> str:

@@ -81,3 +81,49 @@ CREATE TABLE IF NOT EXISTS serving.retraining_log (
     PRIMARY KEY (tree_id, version)
 );
 """
+
+
+def _spec(name, description, columns, primary_key, indexes=()):
+    return TableSpec(name=name, description=description, columns=tuple(Column(*c) for c in columns),
+                     primary_key=primary_key, indexes=indexes)
+
+
+_VERSION = [("algorithm_version", "text", False), ("publish_id", "text")]
+
+MASTERY = _spec(
+    "mastery", "Mastery per learner and skill (BKT): P(known), 0-10 skill score, mastered flag.",
+    [("user_id", "text", False), ("skill_id", "text", False), ("course_id", "text"), ("p_known", "double precision", False),
+     ("skill_score", "double precision", False), ("mastered", "boolean", False), ("attempts", "integer", False),
+     ("predicted_success", "double precision"), ("last_attempt_at", "timestamptz"), *_VERSION],
+    ("user_id", "skill_id"),
+)
+REVIEW_QUEUE = _spec(
+    "review_queue", "Today's spaced-repetition reviews per learner (FSRS), in priority order, at most the daily limit.",
+    [("user_id", "text", False), ("priority", "integer", False), ("skill_id", "text", False), ("due_at", "timestamptz", False),
+     ("overdue", "boolean", False), ("overdue_days", "double precision", False), ("retrievability", "double precision", False),
+     ("stability_days", "double precision", False), ("difficulty", "double precision", False), ("reviews", "integer", False),
+     ("as_of", "timestamptz", False), *_VERSION],
+    ("user_id", "priority"),
+)
+LEARNING_PATH = _spec(
+    "learning_path", "Each learner's path through each course: module status (mastered / open / locked) in prerequisite order.",
+    [("user_id", "text", False), ("course_id", "text", False), ("module_id", "text", False), ("topo_rank", "integer", False),
+     ("step", "integer"), ("status", "text", False), ("module_mastery", "double precision"), ("missing_prerequisites", "text"),
+     *_VERSION],
+    ("user_id", "course_id", "module_id"),
+)
+RECOMMENDATIONS = _spec(
+    "recommendations", "Ranked next content per learner, each with a reason code and a sentence.",
+    [("user_id", "text", False), ("rank", "integer", False), ("content_id", "text", False), ("module_id", "text"),
+     ("course_id", "text"), ("skill_id", "text"), ("format", "text"), ("score", "double precision", False),
+     ("reason", "text", False), ("reason_detail", "text"), ("predicted_success", "double precision"), *_VERSION],
+    ("user_id", "rank"),
+)
+NEXT_QUIZ = _spec(
+    "next_quiz", "Each learner's next quiz: N questions on weak skills at about 70% predicted success, no recent repeats.",
+    [("user_id", "text", False), ("position", "integer", False), ("question_id", "text", False), ("module_id", "text"),
+     ("skill_id", "text"), ("difficulty", "double precision"), ("p_known", "double precision"),
+     ("predicted_success", "double precision"), ("reason", "text", False), *_VERSION],
+    ("user_id", "position"),
+)
+LEARNING_TABLES = (MASTERY, REVIEW_QUEUE, LEARNING_PATH, RECOMMENDATIONS, NEXT_QUIZ)

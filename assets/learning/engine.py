@@ -1,0 +1,332 @@
+"""The learning engine's data plumbing: load attempts and catalog from the warehouse, run the models, keep state.
+
+Plain functions (no Dagster) so benchmarks and notebooks call the same code as the assets.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from models import learning_path, mastery, quiz, recommender, spaced_repetition
+from models.mastery_eval import Evaluation
+
+ATTEMPTS_SQL = """
+SELECT a.user_id, a.event_id, a.event_at, a.question_id, a.skill_tag AS skill_id, a.topic_id, a.module_id, a.course_id,
+       a.is_correct, a.hint_used, a.retries, a.confidence
+FROM intermediate.int_quiz_attempts_enriched AS a
+WHERE a.skill_tag IS NOT NULL AND a.question_id IS NOT NULL {where}
+ORDER BY a.user_id, a.event_at, a.event_id
+"""
+
+
+def load_attempts(con: duckdb.DuckDBPyConnection, after=None) -> pd.DataFrame:
+    where = "" if after is None else "AND a.event_at > ?"
+    params = [] if after is None else [after]
+    df = con.execute(ATTEMPTS_SQL.format(where=where), params).df()
+    df["is_correct"] = df["is_correct"].astype(bool)
+    return df
+
+
+@dataclass
+class Catalog:
+    modules: pd.DataFrame
+    questions: pd.DataFrame
+    content: pd.DataFrame
+    module_skills: pd.DataFrame
+    enrolments: pd.DataFrame
+    profiles: pd.DataFrame
+
+    @classmethod
+    def load(cls, con: duckdb.DuckDBPyConnection) -> Catalog:
+        modules = con.execute(
+            """SELECT module_id, course_id, module_position AS position, array_to_string(prerequisite_module_ids, ';') AS prerequisites
+               FROM staging.stg_devmentor__modules""").df()
+        questions = con.execute(
+            """SELECT question_id, module_id, course_id, topic_id, skill_tag AS skill_id, cast(difficulty AS double) AS difficulty
+               FROM staging.stg_devmentor__questions""").df()
+        content = con.execute(
+            """SELECT content_id, module_id, course_id, topic_id, skill_tag AS skill_id, format, difficulty, content_position AS position
+               FROM staging.stg_devmentor__content_items""").df()
+        module_skills = pd.concat([questions[["module_id", "skill_id"]], content[["module_id", "skill_id"]]]).drop_duplicates()
+        enrolments = con.execute(
+            "SELECT DISTINCT user_id, course_id FROM staging.stg_devmentor__enrolments WHERE NOT is_withdrawn").df()
+        profiles = con.execute("SELECT user_id, format_preference FROM staging.stg_devmentor__profiles").df()
+        return cls(modules, questions, content, module_skills, enrolments, profiles)
+
+
+def data_as_of(con: duckdb.DuckDBPyConnection) -> pd.Timestamp:
+    """The data's 'now': the latest event (reviews are due relative to the data, not the wall clock)."""
+    value = con.execute("SELECT max(event_at) FROM staging.stg_devmentor__events").fetchone()[0]
+    if value is None:
+        raise ValueError("no events in staging.stg_devmentor__events: ingest data before running the learning engine")
+    return pd.Timestamp(value).tz_convert("UTC") if pd.Timestamp(value).tzinfo else pd.Timestamp(value, tz="UTC")
+
+
+# ---------------------------------------------------------------------------------------------- mastery model
+
+
+def fit_mastery(attempts: pd.DataFrame, holdout_share: float = 0.2, seed: int = 0) -> tuple[mastery.BKTParams, Evaluation]:
+    """Fit BKT on attempts; the held-out figure comes from a fit on 80% of learners, predicting the other 20%."""
+    from models.mastery_eval import evaluate_next_response, fit_assistments
+
+    frame = pd.DataFrame({
+        "user_id": attempts["user_id"].to_numpy(), "seq": np.arange(len(attempts)),
+        "problem_id": attempts["question_id"].to_numpy(), "skill_id": attempts["skill_id"].to_numpy(),
+        "correct": attempts["is_correct"].astype(int).to_numpy(),
+    })
+    frame["response_id"] = np.arange(len(frame))
+    users = frame["user_id"].unique()
+    rng = np.random.default_rng(seed)
+    test_users = set(rng.choice(users, size=max(1, int(len(users) * holdout_share)), replace=False))
+    is_test = frame["user_id"].isin(test_users)
+    evaluation = evaluate_next_response(fit_assistments(frame[~is_test]), frame[is_test])
+    return fit_assistments(frame), evaluation
+
+
+# ---------------------------------------------------------------------------------------------- trace state
+
+
+@dataclass
+class MasteryState:
+    """The incremental path's state: the trace after every attempt up to ``watermark``."""
+
+    params_version: str
+    users: list[str]
+    trace: mastery.TraceState
+    last_attempt_at: np.ndarray  # per learner × skill, microseconds (0 = never)
+    watermark: str | None
+    attempts_through_watermark: int
+    meta: dict = field(default_factory=dict)
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        t = self.trace
+        n, s = t.p_next.shape
+        li, si = np.nonzero(t.attempts > 0)
+        cells = pa.table({"learner": li, "skill": si, "p_next": t.p_next[li, si], "p_known": t.p_known[li, si],
+                          "attempts": t.attempts[li, si], "last_attempt_us": self.last_attempt_at[li, si]})
+        learners = pa.table({"user_id": self.users, "resid_sum": t.resid_sum, "resid_n": t.resid_n})
+        tmp = folder.with_name(folder.name + ".tmp")
+        tmp.mkdir(parents=True, exist_ok=True)
+        pq.write_table(cells, tmp / "cells.parquet")
+        pq.write_table(learners, tmp / "learners.parquet")
+        (tmp / "state.json").write_text(json.dumps({
+            "params_version": self.params_version, "n_skills": s, "watermark": self.watermark,
+            "attempts_through_watermark": self.attempts_through_watermark, **self.meta}))
+        for f in tmp.iterdir():
+            f.replace(folder / f.name)
+        tmp.rmdir()
+
+    @classmethod
+    def load(cls, folder: Path) -> MasteryState | None:
+        if not (folder / "state.json").exists():
+            return None
+        meta = json.loads((folder / "state.json").read_text())
+        learners = pq.read_table(folder / "learners.parquet").to_pandas()
+        cells = pq.read_table(folder / "cells.parquet").to_pandas()
+        n, s = len(learners), int(meta["n_skills"])
+        t = mastery.TraceState.empty(n, s)
+        t.resid_sum[:] = learners["resid_sum"].to_numpy()
+        t.resid_n[:] = learners["resid_n"].to_numpy()
+        li, si = cells["learner"].to_numpy(), cells["skill"].to_numpy()
+        t.p_next[li, si] = cells["p_next"].to_numpy()
+        t.p_known[li, si] = cells["p_known"].to_numpy()
+        t.attempts[li, si] = cells["attempts"].to_numpy()
+        last = np.zeros((n, s), np.int64)
+        last[li, si] = cells["last_attempt_us"].to_numpy()
+        return cls(meta["params_version"], learners["user_id"].tolist(), t, last, meta["watermark"],
+                   int(meta["attempts_through_watermark"]))
+
+
+def _micros(ts: pd.Series) -> np.ndarray:
+    return pd.to_datetime(ts, utc=True).astype("datetime64[us, UTC]").astype("int64").to_numpy()
+
+
+def trace_mastery(params: mastery.BKTParams, params_version: str, attempts: pd.DataFrame,
+                  previous: MasteryState | None, attempts_through_previous_watermark: int | None) -> tuple[MasteryState, str]:
+    """Continue the trace from ``previous`` when only newer attempts arrived; otherwise trace everything.
+
+    ``attempts`` are the rows to trace: all attempts (full) or, when ``previous`` is usable, only
+    those after its watermark. Returns the new state and the mode used ('incremental' or 'full').
+    """
+    p = params.with_default()
+    usable = (
+        previous is not None
+        and previous.params_version == params_version
+        and previous.trace.p_next.shape[1] == len(p.skills)
+        and attempts_through_previous_watermark == previous.attempts_through_watermark
+    )
+    users = list(previous.users) if usable else []
+    index = {u: i for i, u in enumerate(users)}
+    for u in pd.unique(attempts["user_id"]):
+        if u not in index:
+            index[u] = len(users)
+            users.append(u)
+    learner = attempts["user_id"].map(index).to_numpy(dtype=np.int64)
+    sidx = p.index(attempts["skill_id"].to_numpy())
+    sidx = np.where(sidx < 0, len(p.skills) - 1, sidx)
+    iidx = p.item_index(attempts["question_id"].to_numpy())
+    times = _micros(attempts["event_at"])
+    order = np.lexsort((np.arange(len(attempts)), times))
+    rank = np.empty(len(order), np.int64)
+    rank[order] = np.arange(len(order))
+    _, state = mastery.trace(p, learner, sidx, attempts["is_correct"].to_numpy(), rank, iidx,
+                             start=previous.trace if usable else None, n_learners=len(users))
+    last = previous.last_attempt_at if usable else np.zeros((0, len(p.skills)), np.int64)
+    if last.shape[0] < len(users):
+        last = np.vstack([last, np.zeros((len(users) - last.shape[0], len(p.skills)), np.int64)])
+    np.maximum.at(last, (learner, sidx), times)
+    before = previous.attempts_through_watermark if usable else 0
+    watermark = attempts["event_at"].max() if len(attempts) else (previous.watermark if usable else None)
+    new_state = MasteryState(params_version, users, state, last,
+                             None if watermark is None else pd.Timestamp(watermark).isoformat(), before + len(attempts))
+    return new_state, "incremental" if usable else "full"
+
+
+def mastery_table(params: mastery.BKTParams, state: MasteryState, catalog: Catalog) -> pd.DataFrame:
+    """One row per enrolled learner × skill of their courses (unattempted skills at the individual prior)."""
+    p = params.with_default()
+    current = mastery.current_mastery(p, state.trace)
+    skills_of_course = pd.concat([catalog.questions[["course_id", "skill_id"]], catalog.content[["course_id", "skill_id"]]]).drop_duplicates()
+    grid = catalog.enrolments.merge(skills_of_course, on="course_id")
+    grid = grid.drop_duplicates(["user_id", "skill_id"])
+    li = grid["user_id"].map({u: i for i, u in enumerate(state.users)})
+    si = pd.Series(p.index(grid["skill_id"].to_numpy()), index=grid.index)
+    si = si.where(si >= 0, len(p.skills) - 1)
+    has = li.notna().to_numpy()
+    l_arr = li.fillna(0).astype(int).to_numpy()
+    s_arr = si.to_numpy()
+    prior_new = mastery.individual_prior(p, s_arr, np.zeros(len(grid)), np.zeros(len(grid)))
+    p_known = np.where(has, current[l_arr, s_arr], prior_new)
+    p_next = np.where(has, state.trace.p_next[l_arr, s_arr], np.nan)
+    p_next = np.where(np.isnan(p_next), p_known, p_next)
+    attempts = np.where(has, state.trace.attempts[l_arr, s_arr], 0)
+    last_us = np.where(has, state.last_attempt_at[l_arr, s_arr], 0)
+    out = grid[["user_id", "skill_id", "course_id"]].copy()
+    out["p_known"] = np.round(p_known, 4)
+    out["skill_score"] = mastery.skill_score(p_known)
+    out["mastered"] = mastery.is_mastered(p_known, attempts)
+    out["attempts"] = attempts.astype(np.int32)
+    out["predicted_success"] = np.round(p_next * (1 - p.slip[s_arr]) + (1 - p_next) * p.guess[s_arr], 4)
+    out["last_attempt_at"] = pd.to_datetime(pd.Series(last_us, index=out.index).where(last_us > 0), unit="us", utc=True)
+    return out.reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------- FSRS
+
+
+def memory_cards(attempts: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """FSRS state per learner × skill from every attempt, with retrievability at ``as_of``."""
+    cfg = spaced_repetition.FSRSConfig()
+    keys = attempts[["user_id", "skill_id"]]
+    group = keys.groupby(["user_id", "skill_id"], sort=False).ngroup().to_numpy()
+    rating = spaced_repetition.ratings(attempts["is_correct"], attempts["hint_used"], attempts["retries"], attempts["confidence"])
+    state = spaced_repetition.replay(group, _micros(attempts["event_at"]), rating, cfg)
+    first = keys.assign(g=group).drop_duplicates("g").sort_values("g")
+    now_us = int(as_of.value // 1000)
+    return pd.DataFrame({
+        "user_id": first["user_id"].to_numpy(), "skill_id": first["skill_id"].to_numpy(),
+        "stability_days": np.round(state.stability, 4), "difficulty": np.round(state.difficulty, 4),
+        "due_at": pd.to_datetime(state.due_us, unit="us", utc=True),
+        "retrievability": np.round(spaced_repetition.retrievability(cfg, state.stability, state.last_review_us, now_us), 4),
+        "reviews": state.reviews.astype(np.int32),
+    })
+
+
+# ---------------------------------------------------------------------------------------------- everything
+
+
+@dataclass
+class EngineOutputs:
+    mastery: pd.DataFrame
+    review_queue: pd.DataFrame
+    learning_path: pd.DataFrame
+    recommendations: pd.DataFrame
+    next_quiz: pd.DataFrame
+    timings: dict
+    mode: str
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {"mastery": self.mastery, "review_queue": self.review_queue, "learning_path": self.learning_path,
+                "recommendations": self.recommendations, "next_quiz": self.next_quiz}
+
+
+def run_engine(
+    con: duckdb.DuckDBPyConnection,
+    params: mastery.BKTParams,
+    params_version: str,
+    state_dir: Path,
+    review_daily_limit: int = 20,
+    quiz_size: int = 5,
+    quiz_no_repeat_days: int = 7,
+    recommendations: int = 10,
+    progress=lambda msg: None,
+) -> EngineOutputs:
+    timings = {}
+    t = time.perf_counter()
+    catalog = Catalog.load(con)
+    as_of = data_as_of(con)
+    attempts = load_attempts(con)
+    timings["load"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    previous = MasteryState.load(state_dir)
+    mode = "full"
+    if previous is not None and previous.watermark is not None:
+        through = con.execute(
+            "SELECT count(*) FROM intermediate.int_quiz_attempts_enriched WHERE skill_tag IS NOT NULL AND question_id IS NOT NULL AND event_at <= ?",
+            [pd.Timestamp(previous.watermark)]).fetchone()[0]
+        newer = attempts[attempts["event_at"] > pd.Timestamp(previous.watermark)]
+        state, mode = trace_mastery(params, params_version, newer, previous, int(through))
+        if mode == "full":  # late or changed history, or new parameters: trace everything again
+            state, mode = trace_mastery(params, params_version, attempts, None, None)
+    else:
+        state, mode = trace_mastery(params, params_version, attempts, None, None)
+    state.save(state_dir)
+    mastery_rows = mastery_table(params, state, catalog)
+    timings["mastery"] = time.perf_counter() - t
+    progress(f"mastery ({mode}): {len(mastery_rows):,} learner × skill rows")
+
+    t = time.perf_counter()
+    cards = memory_cards(attempts, as_of)
+    queue = spaced_repetition.review_queue(cards, as_of, review_daily_limit).assign(as_of=as_of)
+    timings["review_queue"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    paths = learning_path.learning_paths(catalog.modules, catalog.module_skills, catalog.enrolments, mastery_rows)
+    timings["learning_path"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    fmt_perf = con.execute(
+        """SELECT user_id, study_format AS format, sum(attempts) AS attempts, sum(score_sum) / sum(attempts) AS accuracy
+           FROM intermediate.int_format_performance GROUP BY user_id, study_format""").df()
+    popularity = con.execute(
+        """SELECT content_id, count(*) AS views FROM staging.stg_devmentor__events
+           WHERE event_type = 'content_view' AND content_id IS NOT NULL AND event_at > ? - INTERVAL 30 DAY
+           GROUP BY content_id""", [as_of]).df()
+    current = con.execute(
+        """SELECT user_id, module_id,
+                  1.0 / row_number() OVER (PARTITION BY user_id ORDER BY last_at DESC, module_id) AS recency
+           FROM (SELECT user_id, arg_max(module_id, event_at) AS module_id, max(event_at) AS last_at
+                 FROM staging.stg_devmentor__events WHERE module_id IS NOT NULL GROUP BY user_id, course_id)""").df()
+    recs = recommender.recommend(
+        paths, catalog.content, mastery_rows, queue, recommender.format_fit(catalog.profiles, fmt_perf),
+        recommender.topic_difficulty(attempts), popularity, current, k=recommendations)
+    timings["recommendations"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    p = params.with_default()
+    item_params = pd.DataFrame({"question_id": p.items, "guess": p.item_guess, "slip": p.item_slip})
+    recent = attempts[attempts["event_at"] > as_of - pd.Timedelta(days=quiz_no_repeat_days)] if quiz_no_repeat_days else attempts.iloc[:0]
+    quizzes = quiz.assemble(catalog.questions, paths, mastery_rows, item_params, recent, n=quiz_size)
+    timings["next_quiz"] = time.perf_counter() - t
+    return EngineOutputs(mastery_rows, queue, paths, recs, quizzes, timings, mode)

@@ -1,0 +1,181 @@
+"""Recommendations: a ranked list of next content per learner, each with the reason in words.
+
+Candidates are the content items of the modules a learner can work on now (open on the
+learning path, or the module they were last active in) and of the skills due for review.
+Each candidate is scored on:
+
+- mastery gap: 1 - P(known) of the item's skill;
+- desirable difficulty: predicted success close to 70% (Bjork); success is the BKT
+  prediction for the skill shifted by the item's topic difficulty, estimated from attempts;
+- format fit: the format the learner actually does well in (quiz accuracy after studying in
+  it), which may differ from the format they say they prefer;
+- path position: the first module on the path and the module in progress rank higher;
+- review due: skills in today's review queue.
+
+A learner with no attempts and no views (cold start) gets the most viewed items of the
+first modules of their courses. Every row carries its reason code and a sentence.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+ALGORITHM = "reco-1"
+TARGET_SUCCESS = 0.7
+MAX_REVIEWS = 3
+WEIGHTS = {"gap": 0.15, "difficulty": 0.10, "format": 0.25, "path": 0.50, "review": 0.20}
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _logit(p):
+    p = np.clip(p, 1e-4, 1 - 1e-4)
+    return np.log(p / (1 - p))
+
+
+def topic_difficulty(attempts: pd.DataFrame, prior_weight: float = 10.0) -> pd.DataFrame:
+    """Difficulty per topic (0 easy .. 1 hard): 1 - success rate of its attempts, shrunk toward the skill's rate."""
+    if attempts.empty:
+        return pd.DataFrame(columns=["topic_id", "skill_id", "topic_difficulty"])
+    a = attempts.assign(correct=attempts["is_correct"].astype(float))
+    skill = a.groupby("skill_id")["correct"].mean().rename("skill_rate")
+    t = a.groupby(["topic_id", "skill_id"])["correct"].agg(["sum", "count"]).reset_index().merge(skill, on="skill_id")
+    rate = (t["sum"] + prior_weight * t["skill_rate"]) / (t["count"] + prior_weight)
+    return t.assign(topic_difficulty=(1 - rate).round(4))[["topic_id", "skill_id", "topic_difficulty"]]
+
+
+def format_fit(profiles: pd.DataFrame, format_performance: pd.DataFrame, min_attempts: int = 5) -> pd.DataFrame:
+    """Per learner: the preferred format and the best-performing one (with at least ``min_attempts`` attempts)."""
+    fp = format_performance[format_performance["attempts"] >= min_attempts]
+    best = fp.sort_values(["user_id", "accuracy", "format"], ascending=[True, False, True]).drop_duplicates("user_id")
+    out = profiles[["user_id", "format_preference"]].merge(
+        best[["user_id", "format", "accuracy"]].rename(columns={"format": "best_format", "accuracy": "best_accuracy"}),
+        on="user_id", how="left")
+    pref_acc = fp.rename(columns={"format": "format_preference", "accuracy": "preferred_accuracy"})
+    out = out.merge(pref_acc[["user_id", "format_preference", "preferred_accuracy"]], on=["user_id", "format_preference"], how="left")
+    out["best_format"] = out["best_format"].fillna(out["format_preference"])
+    return out
+
+
+def recommend(
+    paths: pd.DataFrame,
+    content: pd.DataFrame,
+    mastery: pd.DataFrame,
+    review_queue: pd.DataFrame,
+    formats: pd.DataFrame,
+    difficulty: pd.DataFrame,
+    popularity: pd.DataFrame,
+    current_modules: pd.DataFrame,
+    k: int = 10,
+) -> pd.DataFrame:
+    """Top-``k`` content per learner.
+
+    - ``paths``: learning_paths() output
+    - ``content``: content_id, module_id, course_id, topic_id, skill_id, format, position
+    - ``mastery``: user_id, skill_id, p_known, predicted_success (BKT, on the skill)
+    - ``review_queue``: user_id, skill_id (due today)
+    - ``formats``: format_fit() output
+    - ``difficulty``: topic_difficulty() output
+    - ``popularity``: content_id, views
+    - ``current_modules``: user_id, module_id (where each learner was last active per course), recency
+      (1 for the course worked on most recently, less for the others)
+    """
+    open_mods = paths.loc[paths["status"] == "open", ["user_id", "module_id", "step"]]
+    cur = current_modules[["user_id", "module_id", "recency"]].assign(current=True)
+    mods = open_mods.merge(cur, on=["user_id", "module_id"], how="outer")
+    mods["current"] = mods["current"].fillna(False).astype(bool)
+    cand = mods.merge(content, on="module_id").assign(from_review=False)
+    review = review_queue[["user_id", "skill_id"]].drop_duplicates().assign(review_due=True)
+    review_items = review.drop(columns="review_due").merge(content, on="skill_id").assign(from_review=True)
+    # an item that is both on the path and due for review stays a path item (with the review bonus)
+    cand = pd.concat([cand, review_items], ignore_index=True).drop_duplicates(["user_id", "content_id"], keep="first")
+    cand["current"] = cand["current"].fillna(False).astype(bool)
+    cand = cand.merge(review, on=["user_id", "skill_id"], how="left")
+    cand["review_due"] = cand["review_due"].fillna(False).astype(bool)
+    cand = cand.merge(mastery[["user_id", "skill_id", "p_known", "predicted_success"]].rename(columns={"predicted_success": "p_success"}), on=["user_id", "skill_id"], how="left")
+    cand = cand.merge(difficulty[["topic_id", "topic_difficulty"]], on="topic_id", how="left")
+    mean_diff = difficulty.groupby("skill_id")["topic_difficulty"].mean().rename("skill_difficulty")
+    cand = cand.merge(mean_diff, on="skill_id", how="left")
+    cand = cand.merge(formats[["user_id", "format_preference", "best_format"]], on="user_id", how="left")
+    cand["p_known"] = cand["p_known"].fillna(0.0)
+    shift = 3.0 * (cand["skill_difficulty"].fillna(0.5) - cand["topic_difficulty"].fillna(0.5))
+    cand["predicted_success"] = _sigmoid(_logit(cand["p_success"].fillna(0.5)) + shift).round(4)
+    gap = 1 - cand["p_known"]
+    diff_fit = 1 - (cand["predicted_success"] - TARGET_SUCCESS).abs() / TARGET_SUCCESS
+    fmt_fit = np.where(cand["format"] == cand["best_format"], 1.0, np.where(cand["format"] == cand["format_preference"], 0.8, 0.0))
+    step = cand["step"].astype("Float64").fillna(3.0).astype(float)
+    recency = cand["recency"].fillna(0.0) if "recency" in cand else 0.0
+    path_fit = np.maximum(np.where(cand["current"], 0.8 + 0.2 * recency, 0.0), 0.5 / step)
+    w = WEIGHTS
+    cand["score"] = (w["gap"] * gap + w["difficulty"] * diff_fit + w["format"] * fmt_fit + w["path"] * path_fit
+                     + w["review"] * cand["review_due"]).round(4)
+    mismatch = (cand["best_format"] != cand["format_preference"]) & (cand["format"] == cand["best_format"])
+    cand["reason"] = np.select(
+        [cand["from_review"], mismatch, gap >= 0.5, cand["review_due"], diff_fit >= 0.85],
+        ["review_due", "format_match", "mastery_gap", "review_due", "desirable_difficulty"],
+        default="continue_path",
+    )
+    cand = cand.sort_values(["user_id", "score", "content_id"], ascending=[True, False, True])
+    # Review items off the path: the best one per due skill, at most MAX_REVIEWS, so the list stays varied.
+    extra = cand["from_review"]
+    cand = cand[~extra | ~cand.duplicated(["user_id", "skill_id", "from_review"])]
+    n_review = cand["from_review"].astype(int).groupby(cand["user_id"]).cumsum()
+    cand = cand[~cand["from_review"] | (n_review <= MAX_REVIEWS)]
+    cand["rank"] = cand.groupby("user_id").cumcount() + 1
+    top = cand[cand["rank"] <= k].copy()
+    top["reason_detail"] = _explain(top)
+    cold = _cold_start(paths, content, popularity, set(top["user_id"]), k)
+    out = pd.concat([top, cold], ignore_index=True)
+    cols = ["user_id", "rank", "content_id", "module_id", "course_id", "skill_id", "format", "score", "reason",
+            "reason_detail", "predicted_success"]
+    return out[cols].reset_index(drop=True)
+
+
+def _explain(top: pd.DataFrame) -> list[str]:
+    out = []
+    for r in top[["reason", "skill_id", "p_known", "format", "format_preference", "predicted_success"]].itertuples(index=False):
+        if r.reason == "review_due":
+            out.append(f"{r.skill_id} is due for review today")
+        elif r.reason == "format_match":
+            out.append(f"you do better with {r.format} than with {r.format_preference}")
+        elif r.reason == "mastery_gap":
+            out.append(f"{r.skill_id} mastery is {r.p_known:.0%}: not mastered yet")
+        elif r.reason == "desirable_difficulty":
+            out.append(f"about {r.predicted_success:.0%} expected success: challenging but within reach")
+        else:
+            out.append("next on your learning path")
+    return out
+
+
+def _cold_start(paths, content, popularity, served: set, k: int) -> pd.DataFrame:
+    first = paths[(paths["step"] == 1) & ~paths["user_id"].isin(served)][["user_id", "module_id"]]
+    if first.empty:
+        return pd.DataFrame()
+    c = first.merge(content, on="module_id").merge(popularity, on="content_id", how="left")
+    c["views"] = c["views"].fillna(0)
+    c = c.sort_values(["user_id", "views", "content_id"], ascending=[True, False, True])
+    c["rank"] = c.groupby("user_id").cumcount() + 1
+    c = c[c["rank"] <= k]
+    total = max(float(popularity["views"].max()), 1.0) if len(popularity) else 1.0
+    return c.assign(score=(c["views"] / total).round(4), reason="popular",
+                    reason_detail="popular with other learners starting this course", predicted_success=np.nan)
+
+
+def evaluate(recommended: pd.DataFrame, held_out: pd.DataFrame, k: int = 10) -> dict:
+    """Hit rate@k and NDCG@k of ``recommended`` (user_id, rank, content_id) against held-out interactions."""
+    truth = held_out[["user_id", "content_id"]].drop_duplicates()
+    n_truth = truth.groupby("user_id").size().rename("n_truth")
+    rec = recommended[recommended["rank"] <= k][["user_id", "rank", "content_id"]]
+    hits = rec.merge(truth.assign(hit=1), on=["user_id", "content_id"], how="left").fillna({"hit": 0})
+    hits = hits[hits["user_id"].isin(n_truth.index)]
+    hits["gain"] = hits["hit"] / np.log2(hits["rank"] + 1)
+    per_user = hits.groupby("user_id").agg(hit=("hit", "max"), dcg=("gain", "sum")).reindex(n_truth.index, fill_value=0)
+    ideal = n_truth.clip(upper=k).map(lambda n: float((1 / np.log2(np.arange(2, n + 2))).sum()))
+    return {
+        "users": int(len(n_truth)),
+        f"hit_rate@{k}": round(float(per_user["hit"].mean()), 4),
+        f"ndcg@{k}": round(float((per_user["dcg"] / ideal).mean()), 4),
+    }

@@ -1,0 +1,160 @@
+"""Learning paths, quiz assembly and recommendations on hand-built catalogs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models import learning_path, quiz, recommender
+
+MODULES = pd.DataFrame({
+    "module_id": ["M1", "M2", "M3", "M4"],
+    "course_id": "C",
+    # M4 is listed first by position but needs M2 and M3: prerequisites win over position
+    "position": [1, 2, 3, 0],
+    "prerequisites": [None, "M1", "M1", "M2;M3"],
+})
+MODULE_SKILLS = pd.DataFrame({"module_id": ["M1", "M2", "M3", "M4"], "skill_id": ["s1", "s2", "s3", "s4"]})
+ENROL = pd.DataFrame({"user_id": ["a", "b"], "course_id": "C"})
+
+
+def mastery_rows(known: dict[str, dict[str, float]]) -> pd.DataFrame:
+    rows = [dict(user_id=u, skill_id=s, p_known=p, mastered=p >= 0.95, predicted_success=0.2 + 0.7 * p)
+            for u, skills in known.items() for s, p in skills.items()]
+    return pd.DataFrame(rows)
+
+
+def test_topological_order_honours_prerequisites_over_position():
+    order = learning_path.topological_order(MODULES).sort_values("topo_rank")["module_id"].tolist()
+    assert order == ["M1", "M2", "M3", "M4"]
+
+
+def test_prerequisite_cycle_and_unknown_prerequisite_are_named():
+    cyc = MODULES.assign(prerequisites=["M4", "M1", "M1", "M2;M3"])
+    with pytest.raises(learning_path.PrerequisiteCycle, match="M1, M2, M3, M4"):
+        learning_path.topological_order(cyc)
+    with pytest.raises(ValueError, match="M9 not in the course"):
+        learning_path.topological_order(MODULES.assign(prerequisites=[None, "M9", "M1", None]))
+
+
+def test_modules_open_only_when_prerequisites_are_mastered():
+    m = mastery_rows({"a": {"s1": 0.99, "s2": 0.97, "s3": 0.40}, "b": {"s1": 0.50}})
+    paths = learning_path.learning_paths(MODULES, MODULE_SKILLS, ENROL, m)
+    a = paths[paths.user_id == "a"].set_index("module_id")
+    assert a.loc["M1", "status"] == "mastered" and a.loc["M2", "status"] == "mastered"
+    assert a.loc["M3", "status"] == "open"
+    assert a.loc["M4", "status"] == "locked" and a.loc["M4", "missing_prerequisites"] == "M3"
+    assert a.loc["M3", "step"] == 1 and a.loc["M4", "step"] == 2
+    b = paths[paths.user_id == "b"].set_index("module_id")
+    assert b.loc["M1", "status"] == "open"
+    assert set(b.loc[["M2", "M3", "M4"], "status"]) == {"locked"}
+    # every open module has all prerequisites mastered, on every learner's path
+    status = paths.set_index(["user_id", "module_id"])["status"]
+    for row in paths[paths.status == "open"].itertuples():
+        pre = learning_path.parse_prerequisites(MODULES.set_index("module_id").loc[row.module_id, "prerequisites"])
+        assert all(status[(row.user_id, p)] == "mastered" for p in pre)
+    # steps follow prerequisite order: a prerequisite never comes after the module needing it
+    step = paths.set_index(["user_id", "module_id"])["topo_rank"]
+    for u in ("a", "b"):
+        assert step[(u, "M1")] < step[(u, "M2")] < step[(u, "M4")]
+
+
+QUESTIONS = pd.DataFrame({
+    "question_id": [f"q{m}{i}" for m in range(1, 5) for i in range(6)],
+    "module_id": [f"M{m}" for m in range(1, 5) for _ in range(6)],
+    "skill_id": [f"s{m}" for m in range(1, 5) for _ in range(6)],
+    "difficulty": [0.1 * i + 0.2 for _ in range(4) for i in range(6)],
+})
+ITEMS = pd.DataFrame({"question_id": QUESTIONS["question_id"], "guess": QUESTIONS["difficulty"].rsub(0.5).clip(0.05),
+                      "slip": QUESTIONS["difficulty"] * 0.3})
+
+
+@pytest.mark.parametrize("n", [1, 3, 5, 8])
+def test_quiz_never_exceeds_n_avoids_recent_questions_and_locked_modules(n):
+    m = mastery_rows({"a": {"s1": 0.99, "s2": 0.97, "s3": 0.30}, "b": {"s1": 0.2}})
+    paths = learning_path.learning_paths(MODULES, MODULE_SKILLS, ENROL, m)
+    recent = pd.DataFrame({"user_id": ["a", "a", "b", "b"], "question_id": ["q30", "q31", "q10", "q11"]})
+    qz = quiz.assemble(QUESTIONS, paths, m, ITEMS, recent, n=n)
+    assert qz.groupby("user_id").size().max() <= n
+    assert qz.groupby("user_id")["position"].apply(lambda s: s.tolist() == list(range(1, len(s) + 1))).all()
+    seen = set(zip(recent.user_id, recent.question_id))
+    assert not any((u, q) in seen for u, q in zip(qz.user_id, qz.question_id))
+    locked = set(zip(paths[paths.status == "locked"].user_id, paths[paths.status == "locked"].module_id))
+    assert not any((u, mod) in locked for u, mod in zip(qz.user_id, qz.module_id))
+    # a's weakest skill (s3) comes first
+    assert qz[qz.user_id == "a"].iloc[0]["skill_id"] == "s3"
+    assert len(qz[qz.user_id == "b"]) == min(n, 4)  # b can only use M1, with 2 of its 6 questions seen recently
+
+
+def test_quiz_prefers_questions_near_seventy_percent_success():
+    m = mastery_rows({"b": {"s1": 0.5}})
+    paths = learning_path.learning_paths(MODULES, MODULE_SKILLS, ENROL[ENROL.user_id == "b"], m)
+    qz = quiz.assemble(QUESTIONS, paths, m, ITEMS, pd.DataFrame(columns=["user_id", "question_id"]), n=2)
+    p = m.set_index("skill_id").loc["s1", "p_known"]
+    all_ps = p * (1 - ITEMS.slip) + (1 - p) * ITEMS.guess
+    best = (all_ps[QUESTIONS.module_id == "M1"] - 0.7).abs().nsmallest(2)
+    assert sorted(qz.question_id) == sorted(QUESTIONS.loc[best.index, "question_id"])
+    with pytest.raises(ValueError, match="quiz size"):
+        quiz.assemble(QUESTIONS, paths, m, ITEMS, pd.DataFrame(columns=["user_id", "question_id"]), n=0)
+
+
+CONTENT = pd.DataFrame({
+    "content_id": [f"{m}-{f}" for m in ("M1", "M2", "M3", "M4") for f in ("text", "video")],
+    "module_id": [m for m in ("M1", "M2", "M3", "M4") for _ in range(2)],
+    "course_id": "C",
+    "topic_id": [f"t{m}" for m in ("M1", "M2", "M3", "M4") for _ in range(2)],
+    "skill_id": [s for s in ("s1", "s2", "s3", "s4") for _ in range(2)],
+    "format": ["text", "video"] * 4,
+})
+
+
+def _recommend(m, review=None, formats=None):
+    paths = learning_path.learning_paths(MODULES, MODULE_SKILLS, ENROL, m)
+    formats = formats if formats is not None else pd.DataFrame(
+        {"user_id": ["a", "b"], "format_preference": ["video", "video"], "best_format": ["video", "video"]})
+    return recommender.recommend(
+        paths, CONTENT, m, review if review is not None else pd.DataFrame(columns=["user_id", "skill_id"]), formats,
+        pd.DataFrame({"topic_id": CONTENT.topic_id.unique(), "skill_id": ["s1", "s2", "s3", "s4"], "topic_difficulty": 0.5}),
+        pd.DataFrame({"content_id": CONTENT.content_id, "views": np.arange(8)}),
+        pd.DataFrame(columns=["user_id", "module_id", "recency"]), k=3)
+
+
+def test_recommendations_change_as_mastery_changes():
+    before = _recommend(mastery_rows({"a": {"s1": 0.3}, "b": {"s1": 0.3}}))
+    after = _recommend(mastery_rows({"a": {"s1": 0.99, "s2": 0.2, "s3": 0.2}, "b": {"s1": 0.3}}))
+    a0, a1 = before[before.user_id == "a"], after[after.user_id == "a"]
+    assert set(a0.module_id) == {"M1"}
+    assert set(a1.module_id) <= {"M2", "M3"} and len(a1) == 3
+    assert a1.iloc[0]["reason"] == "mastery_gap"
+    # b did not change, so neither did b's list
+    pd.testing.assert_frame_equal(before[before.user_id == "b"].reset_index(drop=True),
+                                  after[after.user_id == "b"].reset_index(drop=True))
+
+
+def test_recommendation_reasons_review_and_format_mismatch():
+    m = mastery_rows({"a": {"s1": 0.99, "s2": 0.6, "s3": 0.6}, "b": {"s1": 0.3}})
+    formats = pd.DataFrame({"user_id": ["a", "b"], "format_preference": ["video", "video"], "best_format": ["video", "text"]})
+    recs = _recommend(m, review=pd.DataFrame({"user_id": ["a"], "skill_id": ["s1"]}), formats=formats)
+    a = recs[recs.user_id == "a"]
+    assert "review_due" in set(a.reason) and "M1" in set(a.module_id)
+    b = recs[recs.user_id == "b"]
+    assert b.iloc[0]["format"] == "text" and b.iloc[0]["reason"] in ("format_match", "mastery_gap")
+    assert (b["reason"] == "format_match").any()
+    assert b[b.reason == "format_match"]["reason_detail"].str.contains("better with text than with video").all()
+
+
+def test_cold_start_learners_get_popular_items():
+    paths = learning_path.learning_paths(MODULES, MODULE_SKILLS, ENROL, mastery_rows({"a": {"s1": 0.3}}))
+    recs = recommender._cold_start(paths, CONTENT, pd.DataFrame({"content_id": ["M1-text", "M1-video"], "views": [5, 9]}), {"a"}, 3)
+    assert recs["user_id"].unique().tolist() == ["b"]
+    assert recs["content_id"].tolist() == ["M1-video", "M1-text"] and set(recs.reason) == {"popular"}
+
+
+def test_offline_metrics_hand_computed():
+    rec = pd.DataFrame({"user_id": ["u"] * 3 + ["v"] * 3, "rank": [1, 2, 3] * 2, "content_id": ["x", "y", "z", "x", "y", "z"]})
+    truth = pd.DataFrame({"user_id": ["u", "u", "v"], "content_id": ["y", "q", "w"]})
+    m = recommender.evaluate(rec, truth, k=3)
+    assert m["hit_rate@3"] == 0.5
+    # u: hit at rank 2 → DCG 1/log2(3); ideal for 2 relevant = 1 + 1/log2(3); v: 0
+    assert m["ndcg@3"] == pytest.approx(round(((1 / np.log2(3)) / (1 + 1 / np.log2(3))) / 2, 4), abs=1e-4)
