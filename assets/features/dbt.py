@@ -61,7 +61,8 @@ class LayeredTranslator(DagsterDbtTranslator):
         return dg.AssetKey([schema, dbt_resource_props["name"]])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str:
-        return "features"
+        schema = dbt_resource_props.get("config", {}).get("schema")
+        return "analytics" if schema == "analytics" else "features"
 
 
 class DbtBuildConfig(dg.Config):
