@@ -71,6 +71,17 @@ class MemoryState:
     due_us: np.ndarray
     reviews: np.ndarray
     lapses: np.ndarray
+    due_before_us: np.ndarray | None = None  # per input row: the card's due time before that review (0 = first review)
+    last_before_us: np.ndarray | None = None  # per input row: the card's previous review (0 = first review)
+
+
+def on_time(review_us, due_before_us, last_before_us) -> np.ndarray:
+    """A review is on time when it is spaced (a day or more after the previous review of the card) and falls
+    within a day either side of the card's due time. A first review, or a repeat within the day, never is."""
+    review_us = np.asarray(review_us, dtype=np.int64)
+    due = np.asarray(due_before_us, dtype=np.int64)
+    spaced = review_us - np.asarray(last_before_us, dtype=np.int64) >= DAY_US
+    return (due > 0) & spaced & (np.abs(review_us - due) <= DAY_US)
 
 
 def _initial_difficulty(w, rating):
@@ -104,6 +115,8 @@ def replay(group, review_us, rating, cfg: FSRSConfig = FSRSConfig(), n_groups: i
     S, D = np.zeros(G), np.zeros(G)
     last, due = np.zeros(G, np.int64), np.zeros(G, np.int64)
     lapses = np.zeros(G, np.int64)
+    due_before = np.zeros(len(t_all), np.int64)
+    last_before = np.zeros(len(t_all), np.int64)
     d_easy = _initial_difficulty(w, EASY)
     short_forget = np.exp(w[17] * w[18])
     for k in range(pk.max_len):
@@ -132,6 +145,9 @@ def replay(group, review_us, rating, cfg: FSRSConfig = FSRSConfig(), n_groups: i
             d_damped = d + (10.0 - d) * delta / 9.0
             d_new = np.clip(w[7] * d_easy + (1 - w[7]) * d_damped, MIN_DIFFICULTY, MAX_DIFFICULTY)
             lapses[:a] += (g == AGAIN).astype(np.int64)
+        if k > 0:
+            due_before[sl] = due[:a]
+            last_before[sl] = last[:a]
         S[:a], D[:a] = s_new, d_new
         last[:a] = t
         due[:a] = t + (_interval_days(cfg, s_new) * DAY_US).astype(np.int64)
@@ -140,6 +156,8 @@ def replay(group, review_us, rating, cfg: FSRSConfig = FSRSConfig(), n_groups: i
     out.last_review_us[ranks], out.due_us[ranks] = last, due
     out.reviews[ranks] = pk.lengths
     out.lapses[ranks] = lapses
+    out.due_before_us = pk.to_rows(due_before)
+    out.last_before_us = pk.to_rows(last_before)
     return out
 
 

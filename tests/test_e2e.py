@@ -296,7 +296,8 @@ def test_jobs_split_daily_work_from_retraining(pipeline_run):
     assert "ml/primary_classification" not in daily and "serving/learner_decisions" in daily and "raw/events" in daily
     assert "ml/mastery_model" not in daily and "ml/learning_engine" in daily
     assert {"ml/primary_classification", "ml/intervention_strategy", "ml/learner_decisions_scored",
-            "serving/learner_decisions", "ml/mastery_model", "ml/learning_engine", "serving/learning_engine"} == retrain
+            "serving/learner_decisions", "ml/mastery_model", "ml/learning_engine", "serving/learning_engine",
+            "ml/gamification", "serving/gamification", "analytics/skill_matrix", "analytics/predicted_outcomes"} == retrain
 
 
 def test_instructor_override_changes_decisions_and_is_recorded(pipeline_run, tmp_path):
@@ -419,3 +420,51 @@ def test_learning_engine_continues_incrementally_with_the_same_model(pipeline_ru
 
     pd.testing.assert_frame_equal(before[cols].sort_values(cols[:2]).reset_index(drop=True),
                                   after[cols].sort_values(cols[:2]).reset_index(drop=True))
+
+
+def test_gamification_tables_reconcile_with_the_reward_log(pipeline_run):
+    settings, url, result, summary = pipeline_run
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    opted_out = {u for (u,) in con.execute(
+        "SELECT user_id FROM staging.stg_devmentor__profiles WHERE leaderboard_opt_out OR analytics_opt_out").fetchall()}
+    con.close()
+    assert opted_out, "the generator marks some learners as opted out"
+    with psycopg.connect(url) as conn:
+        def q(sql):
+            return conn.execute(sql).fetchall()
+
+        assert q("SELECT count(*) FROM serving.learner_xp")[0][0] == LEARNERS
+        # XP totals equal the reward log, learner by learner
+        assert q("""SELECT count(*) FROM serving.learner_xp x LEFT JOIN
+                    (SELECT user_id, sum(xp) xp FROM serving.reward_log WHERE kind = 'xp' GROUP BY user_id) r USING (user_id)
+                    WHERE x.xp_total <> coalesce(r.xp, 0)""")[0][0] == 0
+        assert q("SELECT count(*) FROM serving.learner_xp WHERE level_floor_xp > xp_total OR next_level_xp <= xp_total")[0][0] == 0
+        # the farming cap: never more than one quiz grant per learner and question
+        assert q("""SELECT count(*) FROM (SELECT user_id, split_part(reason, ' to ', 2) q, count(*) n FROM serving.reward_log
+                    WHERE rule = 'quiz_correct' GROUP BY 1, 2 HAVING count(*) > 1) t""")[0][0] == 0
+        assert q("SELECT max(s) FROM (SELECT sum(xp) s FROM serving.reward_log WHERE kind = 'xp' GROUP BY user_id, local_date) t")[0][0] <= 300
+        # badges once each, also in the log
+        assert q("SELECT count(*) FROM serving.badges")[0][0] == q("SELECT count(*) FROM serving.reward_log WHERE kind = 'badge'")[0][0] > 0
+        on_boards = {u for (u,) in q("SELECT DISTINCT user_id FROM serving.leaderboards")}
+        assert on_boards and not (on_boards & opted_out)
+        assert q("""SELECT count(*) FROM (SELECT scope, period, position, row_number() OVER (PARTITION BY scope, period ORDER BY position) rn
+                    FROM serving.leaderboards) t WHERE position <> rn""")[0][0] == 0
+        assert q("SELECT count(*) FROM serving.streaks WHERE current_streak > longest_streak")[0][0] == 0
+        assert q("SELECT count(DISTINCT challenge_id) FROM serving.weekly_challenges")[0][0] == 3
+    import pandas as pd
+
+    matrix = pd.read_parquet(settings.lake / "analytics" / "skill_matrix.parquet")
+    assert (matrix["weakness_rank"] == 1).sum() == matrix["course_id"].nunique()
+    outcomes = pd.read_parquet(settings.lake / "analytics" / "predicted_outcomes.parquet")
+    assert outcomes.groupby("tree_id")["learners"].sum().to_dict() == {"primary_classification": LEARNERS, "intervention_strategy": LEARNERS}
+
+
+def test_gamification_rerun_awards_no_badge_twice(pipeline_run):
+    settings, url, result, summary = pipeline_run
+    with psycopg.connect(url) as conn:
+        before = conn.execute("SELECT user_id, badge_id, earned_at FROM serving.badges ORDER BY 1, 2").fetchall()
+    again = run_pipeline(settings, select="key:ml/gamification or key:serving/gamification")
+    assert again.success
+    with psycopg.connect(url) as conn:
+        after = conn.execute("SELECT user_id, badge_id, earned_at FROM serving.badges ORDER BY 1, 2").fetchall()
+    assert after == before

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 
 from assets.learning.engine import fit_mastery, load_attempts, run_engine
 from assets.serving.publish import publish_many
-from assets.serving.tables import LEARNING_TABLES
+from assets.serving.tables import GAMIFICATION_TABLES, LEARNING_TABLES
 from models import learning_path, mastery, quiz, recommender, spaced_repetition
 from orchestration.postgres import redact
 from orchestration.resources import (
@@ -157,4 +157,116 @@ def serving_learning_engine(context: dg.AssetExecutionContext, lake: LakeResourc
     })
 
 
-learning_assets = [mastery_model, learning_engine, serving_learning_engine]
+
+
+@dg.asset(
+    key=["ml", "gamification"],
+    group_name="learning",
+    kinds={"pandas", "parquet"},
+    deps=[dg.AssetKey(["ml", "learning_engine"])] + ATTEMPT_MODELS + CATALOG,
+    owners=["team:data-science"],
+)
+def gamification(context: dg.AssetExecutionContext, warehouse: WarehouseResource, lake: LakeResource) -> dg.MaterializeResult:
+    """XP (reward log with anti-farming caps), levels, badges (ledger: once each), streaks, challenges, leaderboards."""
+    from assets.learning.gamification import run_gamification
+    from models import gamification as gm
+
+    started = time.perf_counter()
+    mastery_rows = pq.read_table(lake.ml_path("learning/mastery.parquet"), columns=["user_id", "skill_id", "mastered"]).to_pandas()
+    with warehouse.connect() as con:
+        out = run_gamification(con, mastery_rows, lake.ml_path("gamification/badge_ledger.parquet"))
+    counts = {}
+    for name, frame in out.tables().items():
+        table = pa.Table.from_pandas(frame.assign(algorithm_version=gm.ALGORITHM), preserve_index=False)
+        path = lake.ml_path(f"gamification/{name}.parquet")
+        pq.write_table(table, path.with_suffix(".tmp"))
+        path.with_suffix(".tmp").replace(path)
+        counts[name] = table.num_rows
+    xp_by_rule = out.reward_log.groupby("rule")["xp"].sum().to_dict()
+    context.log.info(f"gamification: {counts}; XP by rule {xp_by_rule}")
+    return dg.MaterializeResult(metadata={
+        **{f"rows_{k}": v for k, v in counts.items()},
+        "xp_by_rule": dg.MetadataValue.json({k: int(v) for k, v in xp_by_rule.items()}),
+        "xp_rules": dg.MetadataValue.json(gm.XPRules().to_dict()),
+        "seconds": round(time.perf_counter() - started, 2),
+    })
+
+
+@dg.asset(
+    key=["serving", "gamification"],
+    group_name="serving",
+    kinds={"postgres"},
+    deps=[dg.AssetKey(["ml", "gamification"])],
+    owners=["team:data-platform"],
+)
+def serving_gamification(context: dg.AssetExecutionContext, lake: LakeResource,
+                         serving_db: ServingDatabaseResource) -> dg.MaterializeResult:
+    """serving.learner_xp, badges, streaks, leaderboards, reward_log and weekly_challenges, swapped in together."""
+    tables = [(spec, pq.read_table(lake.ml_path(f"gamification/{spec.name}.parquet"))) for spec in GAMIFICATION_TABLES]
+    with serving_db.connect() as conn:
+        results = publish_many(conn, tables, run_id=context.run_id)
+    rows = {r.table: r.rows for r in results}
+    context.log.info(f"published {rows} in {results[0].seconds:.2f}s, one swap transaction")
+    return dg.MaterializeResult(metadata={
+        **{f"rows_{k}": v for k, v in rows.items()},
+        "publish_id": results[0].publish_id,
+        "seconds": round(results[0].seconds, 3),
+    })
+
+
+@dg.asset(
+    key=["analytics", "skill_matrix"],
+    group_name="analytics",
+    kinds={"duckdb", "parquet"},
+    deps=[dg.AssetKey(["ml", "learning_engine"])],
+    owners=["team:data-science"],
+)
+def skill_matrix(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    """Cohort mastery per course × skill (mean P(known), share mastered, weakest first); learner × skill is serving.mastery."""
+    import duckdb
+
+    src = lake.ml_path("learning/mastery.parquet")
+    out = lake.lake_path / "analytics" / "skill_matrix.parquet"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    con.execute(f"""COPY (
+        SELECT course_id, skill_id, count(*) AS learners, round(avg(p_known), 4) AS mean_p_known,
+               round(avg(mastered::int), 4) AS mastered_share, round(quantile_cont(p_known, 0.25), 4) AS p25_p_known,
+               sum(attempts) AS attempts,
+               row_number() OVER (PARTITION BY course_id ORDER BY avg(p_known), skill_id) AS weakness_rank
+        FROM read_parquet('{src}') GROUP BY course_id, skill_id ORDER BY course_id, weakness_rank
+    ) TO '{out}' (FORMAT parquet)""")
+    rows = con.execute(f"SELECT count(*) FROM read_parquet('{out}')").fetchone()[0]
+    preview = con.execute(f"SELECT * FROM read_parquet('{out}') WHERE weakness_rank <= 3").df()
+    return dg.MaterializeResult(metadata={"rows": rows, "path": dg.MetadataValue.path(str(out)),
+                                          "weakest_skills": dg.MetadataValue.md(preview.to_markdown(index=False))})
+
+
+@dg.asset(
+    key=["analytics", "predicted_outcomes"],
+    group_name="analytics",
+    kinds={"duckdb", "parquet"},
+    deps=[dg.AssetKey(["ml", "learner_decisions_scored"])],
+    owners=["team:data-science"],
+)
+def predicted_outcomes(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    """Distribution of the trees' decisions (segments, interventions) with mean confidence."""
+    import duckdb
+
+    src = lake.ml_path("learner_decisions.parquet")
+    out = lake.lake_path / "analytics" / "predicted_outcomes.parquet"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    con.execute(f"""COPY (
+        SELECT tree_id, decision_label, decision_version, count(*) AS learners,
+               round(count(*) / sum(count(*)) OVER (PARTITION BY tree_id), 4) AS share,
+               round(avg(confidence), 4) AS mean_confidence
+        FROM read_parquet('{src}') GROUP BY tree_id, decision_label, decision_version ORDER BY tree_id, learners DESC
+    ) TO '{out}' (FORMAT parquet)""")
+    frame = con.execute(f"SELECT * FROM read_parquet('{out}')").df()
+    return dg.MaterializeResult(metadata={"rows": len(frame), "path": dg.MetadataValue.path(str(out)),
+                                          "distribution": dg.MetadataValue.md(frame.to_markdown(index=False))})
+
+
+learning_assets = [mastery_model, learning_engine, serving_learning_engine, gamification, serving_gamification,
+                   skill_matrix, predicted_outcomes]

@@ -224,13 +224,23 @@ def mastery_table(params: mastery.BKTParams, state: MasteryState, catalog: Catal
 # ---------------------------------------------------------------------------------------------- FSRS
 
 
+def _replay(attempts: pd.DataFrame, cfg: spaced_repetition.FSRSConfig):
+    group = attempts.groupby(["user_id", "skill_id"], sort=False).ngroup().to_numpy()
+    rating = spaced_repetition.ratings(attempts["is_correct"], attempts["hint_used"], attempts["retries"], attempts["confidence"])
+    return group, spaced_repetition.replay(group, _micros(attempts["event_at"]), rating, cfg)
+
+
+def reviews_on_time(attempts: pd.DataFrame) -> np.ndarray:
+    """Per attempt: was it a review done within a day of its FSRS due time?"""
+    _, state = _replay(attempts, spaced_repetition.FSRSConfig())
+    return spaced_repetition.on_time(_micros(attempts["event_at"]), state.due_before_us, state.last_before_us)
+
+
 def memory_cards(attempts: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     """FSRS state per learner × skill from every attempt, with retrievability at ``as_of``."""
     cfg = spaced_repetition.FSRSConfig()
     keys = attempts[["user_id", "skill_id"]]
-    group = keys.groupby(["user_id", "skill_id"], sort=False).ngroup().to_numpy()
-    rating = spaced_repetition.ratings(attempts["is_correct"], attempts["hint_used"], attempts["retries"], attempts["confidence"])
-    state = spaced_repetition.replay(group, _micros(attempts["event_at"]), rating, cfg)
+    group, state = _replay(attempts, cfg)
     first = keys.assign(g=group).drop_duplicates("g").sort_values("g")
     now_us = int(as_of.value // 1000)
     return pd.DataFrame({

@@ -127,3 +127,45 @@ NEXT_QUIZ = _spec(
     ("user_id", "position"),
 )
 LEARNING_TABLES = (MASTERY, REVIEW_QUEUE, LEARNING_PATH, RECOMMENDATIONS, NEXT_QUIZ)
+
+LEARNER_XP = _spec(
+    "learner_xp", "XP total, level on the documented curve (50·n·(n−1) XP for level n) and this week's XP per learner.",
+    [("user_id", "text", False), ("xp_total", "bigint", False), ("level", "integer", False), ("level_floor_xp", "bigint", False),
+     ("next_level_xp", "bigint", False), ("xp_to_next_level", "bigint", False), ("xp_this_week", "bigint", False),
+     ("badges", "integer", False), ("last_award_at", "timestamptz"), *_VERSION],
+    ("user_id",),
+)
+BADGES = _spec(
+    "badges", "Badges earned, once per learner and badge, with the date earned and the event that earned it.",
+    [("user_id", "text", False), ("badge_id", "text", False), ("name", "text", False), ("description", "text"),
+     ("earned_at", "timestamptz", False), ("source_event_id", "text"), *_VERSION],
+    ("user_id", "badge_id"),
+)
+STREAKS = _spec(
+    "streaks", "Current and longest run of active days per learner, counted in the learner's own time zone.",
+    [("user_id", "text", False), ("timezone", "text", False), ("current_streak", "integer", False),
+     ("longest_streak", "integer", False), ("last_active_date", "date"), ("today", "date", False), *_VERSION],
+    ("user_id",),
+)
+LEADERBOARDS = _spec(
+    "leaderboards", "XP leaderboards: scope 'overall' or a course id × period all_time / week. Ties: earlier to reach the total, then user id. Opted-out learners never appear.",
+    [("scope", "text", False), ("period", "text", False), ("position", "integer", False), ("user_id", "text", False),
+     ("xp", "bigint", False), ("reached_at", "timestamptz", False), *_VERSION],
+    ("scope", "period", "position"),
+    (("user_id",),),
+)
+REWARD_LOG = _spec(
+    "reward_log", "Every XP grant and badge with its rule, reason and source event: totals are rebuilt from it.",
+    [("reward_id", "text", False), ("user_id", "text", False), ("kind", "text", False), ("rule", "text", False),
+     ("xp", "integer", False), ("source_event_id", "text"), ("course_id", "text"), ("awarded_at", "timestamptz", False),
+     ("local_date", "date"), ("reason", "text"), *_VERSION],
+    ("reward_id",),
+    (("user_id", "awarded_at"),),
+)
+WEEKLY_CHALLENGES = _spec(
+    "weekly_challenges", "This week's challenges per learner (local week) with progress toward each target.",
+    [("user_id", "text", False), ("challenge_id", "text", False), ("week_start", "date", False), ("description", "text", False),
+     ("progress", "integer", False), ("target", "integer", False), ("completed", "boolean", False), *_VERSION],
+    ("user_id", "challenge_id"),
+)
+GAMIFICATION_TABLES = (LEARNER_XP, BADGES, STREAKS, LEADERBOARDS, REWARD_LOG, WEEKLY_CHALLENGES)
