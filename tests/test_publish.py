@@ -106,3 +106,42 @@ def test_redact_hides_passwords():
 
     assert redact("postgresql://u:s3cret@h:5432/db") == "postgresql://u:***@h:5432/db"
     assert "s3cret" not in redact("postgresql://u:s3cret@h/db")
+
+
+def test_serving_contract_doc_lists_the_learning_tables_as_declared():
+    from pathlib import Path
+
+    from assets.serving.tables import render_markdown
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "serving_contract.md").read_text()
+    start = doc.index("<!-- generated from assets/serving/tables.py: render_markdown() -->\n") + len(
+        "<!-- generated from assets/serving/tables.py: render_markdown() -->\n")
+    assert doc[start:doc.index("<!-- end generated -->")] == render_markdown(), \
+        "docs/serving_contract.md is out of date: paste render_markdown() between the markers"
+
+
+def test_publish_many_swaps_every_table_together_or_none(pg_url):
+    from assets.serving.publish import publish_many
+
+    a = TableSpec("pm_a", (Column("id", "integer", False), Column("v", "text"), Column("publish_id", "text")), ("id",))
+    b = TableSpec("pm_b", (Column("id", "integer", False), Column("w", "text"), Column("publish_id", "text")), ("id",))
+
+    def data(col, tag, n):
+        return pa.table({"id": list(range(n)), col: [tag] * n})
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        first = publish_many(conn, [(a, data("v", "old", 3)), (b, data("w", "old", 4))])
+        assert {r.publish_id for r in first} == {first[0].publish_id}
+
+        def boom():
+            raise RuntimeError("killed between build and swap")
+
+        with pytest.raises(RuntimeError):
+            publish_many(conn, [(a, data("v", "new", 5)), (b, data("w", "new", 6))], before_swap=boom)
+        assert conn.execute("SELECT count(*), min(v) FROM serving.pm_a").fetchone() == (3, "old")
+        assert conn.execute("SELECT count(*), min(w) FROM serving.pm_b").fetchone() == (4, "old")
+        publish_many(conn, [(a, data("v", "new", 5)), (b, data("w", "new", 6))])
+        assert conn.execute("SELECT count(*), min(v) FROM serving.pm_a").fetchone() == (5, "new")
+        assert conn.execute("SELECT count(*), min(w) FROM serving.pm_b").fetchone() == (6, "new")
+        # the build tables of the failed attempt were dropped by the next publish
+        assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'serving' AND tablename LIKE 'pm\\_%\\_\\_new\\_%'").fetchone()[0] == 0

@@ -169,3 +169,18 @@ WEEKLY_CHALLENGES = _spec(
     ("user_id", "challenge_id"),
 )
 GAMIFICATION_TABLES = (LEARNER_XP, BADGES, STREAKS, LEADERBOARDS, REWARD_LOG, WEEKLY_CHALLENGES)
+
+
+def render_markdown(specs=(*LEARNING_TABLES, *GAMIFICATION_TABLES)) -> str:
+    """The learning-engine and gamification tables as Markdown (docs/serving_contract.md keeps a copy; a test compares)."""
+    out = []
+    for spec in specs:
+        out.append(f"### `serving.{spec.name}`\n{spec.description}\n")
+        keys = f"Primary key `({', '.join(spec.primary_key)})`"
+        if spec.indexes:
+            keys += "; index " + ", ".join(f"`({', '.join(i)})`" for i in spec.indexes)
+        out.append(keys + ".\n")
+        out.append("| column | type | null |\n|---|---|---|")
+        out.extend(f"| {c.name} | {c.pg_type} | {'yes' if c.nullable else 'no'} |" for c in spec.columns)
+        out.append("")
+    return "\n".join(out)
