@@ -243,6 +243,31 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     return subprocess.call(cmd, cwd=PROJECT_ROOT, env=settings.child_env())
 
 
+def api_database_url(settings: Settings) -> str:
+    """Where the read API connects: DEVMENTOR_READER_URL, else the serving database as the read-only role."""
+    import os
+
+    from assets.serving.publish import reader_url
+    from orchestration import postgres
+
+    explicit = (os.environ.get("DEVMENTOR_READER_URL") or "").strip()
+    if explicit:
+        return explicit
+    base = settings.database_url or postgres.embedded_url(settings.pg_data_dir)
+    return reader_url(base, password=os.environ.get("DEVMENTOR_READER_PASSWORD") or None)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings()
+    from assets.serving.api import serve
+    from orchestration.postgres import redact
+
+    url = api_database_url(settings)
+    _say(f"Learning Engine read API on http://{args.host}:{args.port} (OpenAPI at /docs), reading {redact(url)}; Ctrl-C to stop")
+    serve(url, host=args.host, port=args.port)
+    return 0
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     settings = _settings()
     from orchestration import postgres
@@ -374,6 +399,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=_positive_int, default=8501)
     p.add_argument("--host", default="127.0.0.1")
     p.set_defaults(func=cmd_dashboard)
+
+    p = sub.add_parser("serve", help="start the Learning Engine read API (FastAPI) over the serving tables")
+    p.add_argument("--port", type=_positive_int, default=3005)
+    p.add_argument("--host", default="127.0.0.1")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("ingest", help="bring in data from another format")
     p.add_argument("source", choices=("oulad", "xapi"),

@@ -18,6 +18,8 @@ fallback.
 | ``DEVMENTOR_DRIFT_PSI`` | ``0.2`` | population stability index above which the sensor retrains |
 | ``DEVMENTOR_RETRAIN_NEW_DATA_SHARE`` | ``0.2`` | new events since training (share) at which the sensor retrains |
 | ``DEVMENTOR_NATS_URL`` | unset | when set, decisions are also published to NATS JetStream (from the outbox) |
+| ``DEVMENTOR_READER_PASSWORD`` | unset | password of the read-only role ``devmentor_reader`` (secret; environment only) |
+| ``DEVMENTOR_READER_URL`` | the serving URL with user ``devmentor_reader`` | where the read API connects |
 | ``DEVMENTOR_REVIEW_DAILY_LIMIT`` | ``20`` | most spaced-repetition reviews in a learner's daily queue |
 | ``DEVMENTOR_QUIZ_SIZE`` | ``5`` | questions in each learner's next quiz |
 | ``DEVMENTOR_QUIZ_NO_REPEAT_DAYS`` | ``7`` | a question attempted this many days before is not asked again |

@@ -87,3 +87,35 @@ def requires_shared(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"real data not present at {path} (CI has it; a fresh clone may not)")
     return path
+
+
+E2E_LEARNERS = 400
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(tmp_path_factory, pg_server_url):
+    """One full pipeline run on generated data, shared by the end-to-end, API and dashboard tests.
+
+    The read-only tests (API, dashboards) run before test_e2e.py, which then changes the data
+    (a daily run, a bad partition, reruns).
+    """
+    from assets.ingest.generator import generate
+    from orchestration.cli import run_pipeline
+    from orchestration.settings import load_settings
+
+    db = f"e2e_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {db}")
+    url = _with_database(pg_server_url, db)
+    home = tmp_path_factory.mktemp("e2e") / "home"
+    settings = load_settings({"DEVMENTOR_HOME": str(home), "DEVMENTOR_DATABASE_URL": url, "DEVMENTOR_ENV": "test"})
+    settings.ensure_dirs()
+    summary = generate(settings.inbox, learners=E2E_LEARNERS, days=21, seed=11)
+    days = sorted(p.stem for p in (settings.inbox / "events").glob("*.parquet"))
+    # Everything but the last day first; the last day arrives later as a daily run (test below).
+    result = run_pipeline(settings, days=(days[0], days[-2]))
+    yield settings, url, result, summary
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+
+

@@ -9,37 +9,11 @@ import psycopg
 import pytest
 
 from assets.ingest.contract import SEGMENTS
-from assets.ingest.generator import generate
 from orchestration.cli import run_pipeline
 
 pytestmark = pytest.mark.e2e
 
-LEARNERS = 400
-
-
-@pytest.fixture(scope="module")
-def pipeline_run(tmp_path_factory, pg_server_url):
-    """One full run, shared by the assertions below (a run takes ~40 s)."""
-    import uuid
-
-    from orchestration.settings import load_settings
-
-    db = f"e2e_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {db}")
-    from tests.conftest import _with_database
-
-    url = _with_database(pg_server_url, db)
-    home = tmp_path_factory.mktemp("e2e") / "home"
-    settings = load_settings({"DEVMENTOR_HOME": str(home), "DEVMENTOR_DATABASE_URL": url, "DEVMENTOR_ENV": "test"})
-    settings.ensure_dirs()
-    summary = generate(settings.inbox, learners=LEARNERS, days=21, seed=11)
-    days = sorted(p.stem for p in (settings.inbox / "events").glob("*.parquet"))
-    # Everything but the last day first; the last day arrives later as a daily run (test below).
-    result = run_pipeline(settings, days=(days[0], days[-2]))
-    yield settings, url, result, summary
-    with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+from tests.conftest import E2E_LEARNERS as LEARNERS
 
 
 def test_run_succeeds_and_materializes_every_asset(pipeline_run):

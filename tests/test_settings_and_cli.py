@@ -37,10 +37,13 @@ def test_definitions_load_with_layered_keys_and_groups():
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     for key in ("raw/events", "raw/profiles", "staging/stg_devmentor__events", "marts/fct_learner_behavior",
-                "marts/dim_learner", "ml/primary_classification", "serving/learner_decisions"):
+                "marts/dim_learner", "ml/primary_classification", "serving/learner_decisions", "ml/mastery_model",
+                "ml/learning_engine", "serving/learning_engine", "ml/gamification", "serving/gamification",
+                "analytics/agg_course_funnel", "analytics/skill_matrix"):
         assert key in keys
     groups = {graph.get(k).group_name for k in graph.get_all_asset_keys() if graph.get(k).is_materializable}
-    assert groups == {"ingest", "features", "ml", "serving"}
+    assert groups == {"ingest", "features", "ml", "learning", "analytics", "serving"}
+    assert graph.get(dg_key("analytics/agg_course_funnel")).group_name == "analytics"
     assert {k.to_user_string() for k in graph.get(dg_key("serving/learner_decisions")).parent_keys} == {"ml/learner_decisions_scored"}
     assert defs.resolve_job_def("devmentor_pipeline") is not None
 

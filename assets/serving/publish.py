@@ -10,6 +10,7 @@ leftover ``__new_`` table is dropped by the next publish.
 from __future__ import annotations
 
 import io
+import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -67,10 +68,52 @@ class PublishResult:
         return self.rows / self.copy_seconds if self.copy_seconds > 0 else float("inf")
 
 
+READER_ROLE = "devmentor_reader"
+
+
 def ensure_schema(conn: psycopg.Connection) -> None:
     with conn.transaction():
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
         conn.execute(PUBLISH_LOG_DDL)
+    # A secret: read from the environment only, never from configuration that Dagster would display.
+    ensure_reader_role(conn, password=os.environ.get("DEVMENTOR_READER_PASSWORD") or None)
+
+
+def ensure_reader_role(conn: psycopg.Connection, role: str = READER_ROLE, password: str | None = None) -> None:
+    """Create and maintain the serving layer's read-only role: SELECT on schema ``serving`` only.
+
+    The role can log in, is read-only by default for every session, owns nothing, and gets SELECT on
+    every current and future table in ``serving`` (future ones through default privileges of the
+    pipeline's own role, which creates them on each swap). It has no right on any other schema.
+    The password, when given, comes from the environment and is never logged.
+    """
+    from psycopg import sql
+
+    ident = sql.Identifier(role)
+    with conn.transaction():
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT").format(ident))
+        if password:
+            conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(ident, sql.Literal(password)))
+        conn.execute(sql.SQL("ALTER ROLE {} SET default_transaction_read_only = on").format(ident))
+        conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+            sql.Identifier(conn.info.dbname), ident))
+        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(SCHEMA), ident))
+        conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(sql.Identifier(SCHEMA), ident))
+        conn.execute(sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA {} GRANT SELECT ON TABLES TO {}").format(
+            sql.Identifier(SCHEMA), ident))
+        conn.execute(sql.SQL("REVOKE CREATE ON SCHEMA public FROM {}").format(ident))
+
+
+def reader_url(url: str, role: str = READER_ROLE, password: str | None = None) -> str:
+    """The same database as ``url``, logged in as the reader role."""
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    auth = quote(role) + (":" + quote(password, safe="") if password else "")
+    return urlunsplit((parts.scheme, f"{auth}@{host}", parts.path, parts.query, parts.fragment))
 
 
 def drop_leftovers(conn: psycopg.Connection, spec: TableSpec) -> list[str]:
