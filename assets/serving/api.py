@@ -35,6 +35,16 @@ OFFSET = Query(0, ge=0, le=1_000_000, description="rows to skip")
 # ----------------------------------------------------------------------------------------- response models
 
 
+class Error(BaseModel):
+    detail: str
+
+
+LEARNER_ERRORS = {404: {"model": Error, "description": "unknown learner"},
+                  503: {"model": Error, "description": "serving database unavailable"}}
+COURSE_ERRORS = {404: {"model": Error, "description": "unknown course or board"},
+                 503: {"model": Error, "description": "serving database unavailable"}}
+
+
 class Page(BaseModel):
     total: int
     limit: int
@@ -349,7 +359,7 @@ def create_app(database_url: str, min_size: int = 2, max_size: int = 10) -> Fast
         if not rows:
             raise HTTPException(404, f"unknown learner {user_id!r}")
 
-    @app.get("/health", response_model=Health, tags=["operations"])
+    @app.get("/health", response_model=Health, tags=["operations"], responses={503: {"model": Health, "description": "database unreachable"}})
     async def health() -> Health | JSONResponse:
         try:
             async with app.state.pool.connection(timeout=2) as conn:
@@ -365,7 +375,7 @@ def create_app(database_url: str, min_size: int = 2, max_size: int = 10) -> Fast
     async def prometheus() -> str:
         return metrics.render()
 
-    @app.get("/api/learning/decisions/{user_id}", response_model=Decisions, tags=["learning"])
+    @app.get("/api/learning/decisions/{user_id}", response_model=Decisions, tags=["learning"], responses=LEARNER_ERRORS)
     async def decisions(user_id: str = USER_ID) -> Decisions:
         async def compute():
             rows = await fetch(
@@ -380,7 +390,7 @@ def create_app(database_url: str, min_size: int = 2, max_size: int = 10) -> Fast
                 for r in rows])
         return await cached(f"decisions:{user_id}", compute)
 
-    @app.get("/api/learning/paths/{user_id}", response_model=LearningPath, tags=["learning"])
+    @app.get("/api/learning/paths/{user_id}", response_model=LearningPath, tags=["learning"], responses=LEARNER_ERRORS)
     async def paths(user_id: str = USER_ID, course_id: str | None = Query(None, max_length=64, pattern=r"^[A-Za-z0-9_.:@-]+$"),
                     limit: int = LIMIT, offset: int = OFFSET) -> LearningPath:
         async def compute():
@@ -397,7 +407,7 @@ def create_app(database_url: str, min_size: int = 2, max_size: int = 10) -> Fast
                                        for r in rows])
         return await cached(f"paths:{user_id}:{course_id}:{limit}:{offset}", compute)
 
-    @app.get("/api/learning/quiz/{user_id}/next", response_model=NextQuiz, tags=["learning"])
+    @app.get("/api/learning/quiz/{user_id}/next", response_model=NextQuiz, tags=["learning"], responses=LEARNER_ERRORS)
     async def next_quiz(user_id: str = USER_ID) -> NextQuiz:
         async def compute():
             await require_learner(user_id)
@@ -408,7 +418,7 @@ def create_app(database_url: str, min_size: int = 2, max_size: int = 10) -> Fast
                             questions=[QuizQuestion(**{k: r[k] for k in QuizQuestion.model_fields}) for r in rows])
         return await cached(f"quiz:{user_id}", compute)
 
-    @app.get("/api/learning/quiz/{user_id}/reviews", response_model=ReviewQueue, tags=["learning"])
+    @app.get("/api/learning/quiz/{user_id}/reviews", response_model=ReviewQueue, tags=["learning"], responses=LEARNER_ERRORS)
     async def reviews(user_id: str = USER_ID, limit: int = LIMIT, offset: int = OFFSET) -> ReviewQueue:
         async def compute():
             await require_learner(user_id)
@@ -419,7 +429,7 @@ def create_app(database_url: str, min_size: int = 2, max_size: int = 10) -> Fast
                                items=[Review(**{k: r[k] for k in Review.model_fields}) for r in rows])
         return await cached(f"reviews:{user_id}:{limit}:{offset}", compute)
 
-    @app.get("/api/learning/progress/{user_id}", response_model=Progress, tags=["learning"])
+    @app.get("/api/learning/progress/{user_id}", response_model=Progress, tags=["learning"], responses=LEARNER_ERRORS)
     async def progress(user_id: str = USER_ID, limit: int = LIMIT, offset: int = OFFSET) -> Progress:
         async def compute():
             await require_learner(user_id)
@@ -433,7 +443,7 @@ def create_app(database_url: str, min_size: int = 2, max_size: int = 10) -> Fast
                             items=[SkillMastery(**{k: r[k] for k in SkillMastery.model_fields}) for r in rows])
         return await cached(f"progress:{user_id}:{limit}:{offset}", compute)
 
-    @app.get("/api/learning/xp/{user_id}", response_model=XP, tags=["gamification"])
+    @app.get("/api/learning/xp/{user_id}", response_model=XP, tags=["gamification"], responses=LEARNER_ERRORS)
     async def xp(user_id: str = USER_ID) -> XP:
         async def compute():
             rows = await fetch(
@@ -449,7 +459,7 @@ def create_app(database_url: str, min_size: int = 2, max_size: int = 10) -> Fast
             return XP(user_id=user_id, **rows[0], badges=[Badge(**b) for b in badges], challenges=[Challenge(**c) for c in challenges])
         return await cached(f"xp:{user_id}", compute)
 
-    @app.get("/api/learning/recommendations/{user_id}", response_model=Recommendations, tags=["learning"])
+    @app.get("/api/learning/recommendations/{user_id}", response_model=Recommendations, tags=["learning"], responses=LEARNER_ERRORS)
     async def recommendations(user_id: str = USER_ID, limit: int = LIMIT, offset: int = OFFSET) -> Recommendations:
         async def compute():
             await require_learner(user_id)
@@ -460,7 +470,7 @@ def create_app(database_url: str, min_size: int = 2, max_size: int = 10) -> Fast
                                    items=[Recommendation(**{k: r[k] for k in Recommendation.model_fields}) for r in rows])
         return await cached(f"recs:{user_id}:{limit}:{offset}", compute)
 
-    @app.get("/api/learning/leaderboards", response_model=Leaderboard, tags=["gamification"])
+    @app.get("/api/learning/leaderboards", response_model=Leaderboard, tags=["gamification"], responses=COURSE_ERRORS)
     async def leaderboard(scope: str = Query("overall", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:@-]+$"),
                           period: Literal["all_time", "week"] = Query("all_time"),
                           limit: int = LIMIT, offset: int = OFFSET) -> Leaderboard:
@@ -474,7 +484,7 @@ def create_app(database_url: str, min_size: int = 2, max_size: int = 10) -> Fast
                                items=[LeaderboardRow(position=r["position"], user_id=r["user_id"], xp=r["xp"]) for r in rows])
         return await cached(f"board:{scope}:{period}:{limit}:{offset}", compute)
 
-    @app.get("/api/learning/analytics/{course_id}", response_model=CourseAnalytics, tags=["analytics"])
+    @app.get("/api/learning/analytics/{course_id}", response_model=CourseAnalytics, tags=["analytics"], responses=COURSE_ERRORS)
     async def analytics(course_id: str = COURSE_ID) -> CourseAnalytics:
         async def compute():
             learners = await fetch("SELECT count(DISTINCT user_id) AS n FROM serving.mastery WHERE course_id = %s", course_id)

@@ -1,0 +1,46 @@
+"""The serving reader role: SELECT on schema serving, nothing else (real PostgreSQL)."""
+
+from __future__ import annotations
+
+import psycopg
+import pyarrow as pa
+import pytest
+
+from assets.serving.publish import Column, TableSpec, publish, reader_url
+
+
+def test_reader_reads_serving_only_and_writes_nowhere(pg_url):
+    spec = TableSpec("role_probe", (Column("id", "integer", False), Column("publish_id", "text")), ("id",))
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        publish(admin, spec, pa.table({"id": [1, 2, 3]}))
+        admin.execute("CREATE SCHEMA IF NOT EXISTS marts")
+        admin.execute("CREATE TABLE IF NOT EXISTS marts.private_features (user_id text)")
+        admin.execute("INSERT INTO marts.private_features VALUES ('u1')")
+        # a table swapped in later is readable too (default privileges), without another grant
+        publish(admin, spec, pa.table({"id": [4, 5]}))
+    with psycopg.connect(reader_url(pg_url), autocommit=True) as reader:
+        assert reader.execute("SELECT current_user").fetchone()[0] == "devmentor_reader"
+        assert reader.execute("SELECT count(*) FROM serving.role_probe").fetchone()[0] == 2
+        assert reader.execute("SELECT count(*) FROM serving.publish_log").fetchone()[0] >= 2
+        for statement in (
+            "SELECT * FROM marts.private_features",
+            "INSERT INTO serving.role_probe (id) VALUES (9)",
+            "UPDATE serving.role_probe SET id = 10",
+            "DELETE FROM serving.role_probe",
+            "CREATE TABLE serving.intruder (x int)",
+            "CREATE TABLE public.intruder (x int)",
+            "DROP TABLE serving.role_probe",
+            "CREATE SCHEMA intruder",
+        ):
+            with pytest.raises(psycopg.Error) as err:
+                reader.execute(statement)
+            assert isinstance(err.value, (psycopg.errors.InsufficientPrivilege, psycopg.errors.ReadOnlySqlTransaction)), statement
+    with psycopg.connect(pg_url) as admin:
+        assert admin.execute("SELECT count(*) FROM serving.role_probe").fetchone()[0] == 2
+
+
+def test_reader_url_swaps_the_user_and_keeps_the_rest():
+    assert reader_url("postgresql://app:secret@db.example:5432/devmentor?sslmode=require") == \
+        "postgresql://devmentor_reader@db.example:5432/devmentor?sslmode=require"
+    assert reader_url("postgresql://postgres:@/devmentor?host=/tmp/pg", password="p@ss") == \
+        "postgresql://devmentor_reader:p%40ss@/devmentor?host=/tmp/pg"
