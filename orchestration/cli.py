@@ -194,6 +194,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "\nWhere to look next:\n"
         "  devmentor ui          Dagster UI (assets, runs, lineage)  → http://127.0.0.1:3000\n"
         "  devmentor dashboard   instructor dashboard (Streamlit)    → http://127.0.0.1:8501\n"
+        "  devmentor serve       Learning Engine read API (FastAPI)  → http://127.0.0.1:3005/docs\n"
         "  psql \"$(devmentor db url)\" -c 'SELECT decision_label, count(*) FROM serving.learner_decisions GROUP BY 1'\n"
         f"  mlflow ui --backend-store-uri {settings.mlflow_tracking_uri}   (MLflow runs and the model registry)\n"
         f"  DuckDB warehouse with the feature marts: {settings.warehouse_path}"
@@ -213,11 +214,19 @@ def _print_summary(settings: Settings) -> None:
         labels = conn.execute(
             "SELECT tree_id, decision_label, count(*) FROM serving.learner_decisions GROUP BY 1, 2 ORDER BY 1 DESC, 3 DESC"
         ).fetchall()
+        others = {}
+        for table in ("mastery", "review_queue", "learning_path", "recommendations", "next_quiz",
+                      "learner_xp", "badges", "streaks", "leaderboards", "reward_log"):
+            exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"serving.{table}",)).fetchone()[0]
+            if exists:
+                others[table] = conn.execute(f"SELECT count(*) FROM serving.{table}").fetchone()[0]
     for tree_id, rows, learners, version in trees:
         _say(f"      serving.learner_decisions / {tree_id} v{version}: {rows:,} decisions for {learners:,} learners")
         for t, label, n in labels:
             if t == tree_id:
                 _say(f"        {label:<22} {n:>7,}")
+    if others:
+        _say("      learning engine and gamification: " + ", ".join(f"serving.{t} {n:,}" for t, n in others.items()))
 
 
 # ---------------------------------------------------------------------------------------- ui, db
