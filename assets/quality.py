@@ -82,3 +82,17 @@ def validate_frame(name: str, frame: pd.DataFrame, expectations: list[Expect]) -
             }
         )
     return QualityReport(success=bool(result.success), checked_rows=len(frame), failures=failures)
+
+
+def record_check(lake_path, asset: str, check: str, passed: bool, metadata: dict, run_id: str | None = None) -> None:
+    """Append a check result to lake/_quality/checks.jsonl (the dashboard's data-quality page reads it)."""
+    import json
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    path = Path(lake_path) / "_quality" / "checks.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    entry = {"at": datetime.now(timezone.utc).isoformat(), "asset": asset, "check": check, "passed": bool(passed),
+             "run_id": run_id, "metadata": metadata}
+    with path.open("a") as f:
+        f.write(json.dumps(entry, default=str) + "\n")

@@ -21,24 +21,8 @@ from sklearn.metrics import accuracy_score, classification_report, f1_score
 from sklearn.model_selection import train_test_split
 from sklearn.tree import DecisionTreeClassifier, export_text
 
+from models.features import LEVEL_ORDINAL, feature_matrix  # noqa: F401  (re-exported)
 from models.segments import SEGMENT_FEATURES, FEATURE_DESCRIPTIONS
-
-LEVEL_ORDINAL = {"basic": 0, "intermediate": 1, "advanced": 2}
-
-
-def feature_matrix(frame: pd.DataFrame, features: list[str] | None = None) -> pd.DataFrame:
-    """Numeric feature matrix in a fixed column order; unknown categories and gaps become NaN."""
-    features = features or SEGMENT_FEATURES
-    out = pd.DataFrame(index=frame.index)
-    for name in features:
-        if name == "learner_level_ordinal":
-            out[name] = frame["learner_level"].map(LEVEL_ORDINAL).astype(float)
-        elif name == "format_performance_mismatch":
-            out[name] = frame[name].astype(float)
-        else:
-            out[name] = pd.to_numeric(frame[name], errors="coerce").astype(float)
-    return out
-
 
 @dataclass
 class TrainedTree:

@@ -180,25 +180,6 @@ def test_a_bad_partition_stops_publication_and_keeps_the_last_good_tables(pipeli
     assert good == 10
 
 
-def test_dashboard_overview_shows_the_published_segments(pipeline_run, monkeypatch):
-    settings, url, result, summary = pipeline_run
-    from streamlit.testing.v1 import AppTest
-
-    monkeypatch.setenv("DEVMENTOR_HOME", str(settings.home))
-    monkeypatch.setenv("DEVMENTOR_DATABASE_URL", url)
-    with psycopg.connect(url) as conn:
-        expected = conn.execute(
-            "SELECT count(*) FILTER (WHERE decision_label IN ('Struggling Novice', 'Disengaging')) FROM serving.learner_decisions"
-        ).fetchone()[0]
-    from tests.conftest import PROJECT_ROOT
-
-    app = AppTest.from_file(str(PROJECT_ROOT / "dashboards" / "app.py"), default_timeout=60).run()
-    assert not app.exception
-    metrics = {m.label: m.value for m in app.metric}
-    assert metrics["Learners"] == f"{LEARNERS:,}"
-    assert metrics["Struggling or disengaging"] == f"{expected:,}"
-
-
 def test_every_decision_carries_the_seed_decision_log_attributes(pipeline_run):
     settings, url, result, summary = pipeline_run
     with psycopg.connect(url) as conn:

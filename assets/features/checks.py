@@ -2,8 +2,8 @@
 
 import dagster as dg
 
-from assets.quality import Expect, validate_frame
-from orchestration.resources import WarehouseResource
+from assets.quality import Expect, record_check, validate_frame
+from orchestration.resources import LakeResource, WarehouseResource
 
 BEHAVIOR_EXPECTATIONS = [
     Expect("ExpectColumnValuesToNotBeNull", {"column": "user_id"}),
@@ -24,7 +24,9 @@ BEHAVIOR_EXPECTATIONS = [
     blocking=True,
     description="Great Expectations on the behaviour mart: one row per learner, rates within 0-1, non-negative times, one row per dim_learner row.",
 )
-def behavior_mart_expectations(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def behavior_mart_expectations(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, lake: LakeResource
+) -> dg.AssetCheckResult:
     with warehouse.connect() as con:
         frame = con.execute(
             "SELECT user_id, avg_score, correct_rate, hint_rate, module_order_deviation_rate, exploratory_behavior_score, "
@@ -33,4 +35,6 @@ def behavior_mart_expectations(context: dg.AssetCheckExecutionContext, warehouse
         learners = con.execute("SELECT count(*) FROM marts.dim_learner").fetchone()[0]
     expectations = BEHAVIOR_EXPECTATIONS + [Expect("ExpectTableRowCountToEqual", {"value": int(learners)})]
     report = validate_frame("fct_learner_behavior", frame, expectations)
+    record_check(lake.lake_path, "marts/fct_learner_behavior", "behavior_mart_expectations", report.success,
+                 report.metadata(), context.run.run_id)
     return dg.AssetCheckResult(passed=report.success, severity=dg.AssetCheckSeverity.ERROR, metadata=report.metadata())

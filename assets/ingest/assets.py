@@ -6,6 +6,7 @@ import dagster as dg
 from assets.ingest.contract import ENTITIES, Entity
 from assets.ingest.partitions import EVENT_PARTITIONS, files_for_days
 from assets.ingest.validate import discover, ingest_entity
+from assets.quality import record_check
 from orchestration.settings import load_settings
 from orchestration.resources import LakeResource
 
@@ -70,6 +71,8 @@ def _make_raw_asset(entity: Entity) -> dg.AssetsDefinition:
                 "for the file, row, field and reason of each, fix the source and re-run."
             ),
         )
+        record_check(lake.lake_path, f"raw/{entity.name}", "quarantine_share_within_limit", check.passed,
+                     {"quarantined_share": round(share, 4), "limit": limit, "rows_read": read}, context.run_id)
         return dg.MaterializeResult(
             check_results=[check],
             metadata={

@@ -4,7 +4,7 @@ import dagster as dg
 import duckdb
 
 from assets.ingest.contract import EVENT_TYPES
-from assets.quality import Expect, validate_frame
+from assets.quality import Expect, record_check, validate_frame
 from orchestration.resources import LakeResource
 
 RAW_EVENT_EXPECTATIONS = [
@@ -38,4 +38,5 @@ def raw_events_expectations(context: dg.AssetCheckExecutionContext, lake: LakeRe
     ).df()
     con.close()
     report = validate_frame("raw_events", frame, RAW_EVENT_EXPECTATIONS)
+    record_check(lake.lake_path, "raw/events", "raw_events_expectations", report.success, report.metadata(), context.run.run_id)
     return dg.AssetCheckResult(passed=report.success, severity=dg.AssetCheckSeverity.ERROR, metadata=report.metadata())

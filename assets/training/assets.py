@@ -32,6 +32,7 @@ from models.trees import (
     rule_table,
     train_tree,
 )
+from assets.training.features_sql import LEARNER_FEATURES_SQL
 from orchestration.resources import DecisionPolicyResource, LakeResource, MlflowResource, WarehouseResource
 
 FEATURE_MARTS = [
@@ -39,15 +40,6 @@ FEATURE_MARTS = [
     dg.AssetKey(["marts", "dim_learner"]),
     dg.AssetKey(["marts", "fct_chat_features"]),
 ]
-
-LEARNER_FEATURES_SQL = """
-SELECT b.*, d.gpa, d.learner_level, d.format_preference, d.writing_style_category, d.analytics_opt_out,
-       coalesce(c.chat_confusion_rate, 0) AS chat_confusion_rate, coalesce(c.user_messages, 0) AS user_messages
-FROM marts.fct_learner_behavior AS b
-JOIN marts.dim_learner AS d USING (user_id)
-LEFT JOIN marts.fct_chat_features AS c USING (user_id)
-ORDER BY b.user_id
-"""
 
 WEAK_TOPICS_SQL = """
 SELECT user_id, list(topic_id ORDER BY topic_score, topic_id)[1:3] AS weak_topics

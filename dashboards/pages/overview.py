@@ -1,29 +1,48 @@
-"""Cohort overview: how many learners, and which segment the tree puts them in."""
+"""Cohort overview: how many learners, how active, which segments, and how many are at risk (and the change)."""
 
 import streamlit as st
 
-from dashboards.data import serving_query
+from dashboards.data import AT_RISK_SEGMENTS, require, serving_query, sidebar_filters, warehouse_query
 
 st.title("Cohort overview")
-try:
-    decisions = serving_query(
-        "SELECT decision_label, count(*) AS learners FROM serving.learner_decisions "
-        "WHERE tree_id = 'primary_classification' GROUP BY 1 ORDER BY 2 DESC"
-    )
-    meta = serving_query(
-        "SELECT max(decision_version) AS version, max(decided_at) AS decided_at, count(*) AS n "
-        "FROM serving.learner_decisions WHERE tree_id = 'primary_classification'"
-    )
-except Exception as exc:  # no publish yet, or database down
-    st.warning(f"No decisions published yet ({exc}). Run `devmentor demo` first.")
-    st.stop()
+course, cohort, learners = sidebar_filters()
+ids = list(learners)
 
-total = int(meta["n"].iloc[0])
-c1, c2, c3 = st.columns(3)
-c1.metric("Learners", f"{total:,}")
-at_risk = int(decisions.loc[decisions["decision_label"].isin(["Struggling Novice", "Disengaging"]), "learners"].sum())
-c2.metric("Struggling or disengaging", f"{at_risk:,}")
-c3.metric("Model version", f"v{meta['version'].iloc[0]}")
-st.subheader("Segment distribution")
-st.bar_chart(decisions, x="decision_label", y="learners", horizontal=True)
-st.caption(f"Decisions made at {meta['decided_at'].iloc[0]} by primary_classification v{meta['version'].iloc[0]}.")
+decisions = require(lambda: serving_query(
+    "SELECT user_id, decision_label, decision_version, decided_at, publish_id FROM serving.learner_decisions "
+    "WHERE tree_id = 'primary_classification' AND user_id = ANY(%s)", (ids,)), "Decisions")
+if decisions.empty:
+    st.info("No learners match these filters.")
+    st.stop()
+previous = serving_query(
+    """SELECT count(*) FILTER (WHERE decision_label = ANY(%s)) AS at_risk FROM serving.decision_log
+       WHERE tree_id = 'primary_classification' AND user_id = ANY(%s) AND publish_id = (
+           SELECT publish_id FROM serving.publish_log WHERE table_name = 'learner_decisions'
+           AND publish_id <> %s ORDER BY published_at DESC LIMIT 1)""",
+    (list(AT_RISK_SEGMENTS), ids, decisions["publish_id"].iloc[0]))
+at_risk = int(decisions["decision_label"].isin(AT_RISK_SEGMENTS).sum())
+prev = previous["at_risk"].iloc[0] if len(previous) else None
+
+daily = warehouse_query(
+    "SELECT activity_date, sum(active_learners) AS active_learners, sum(minutes) AS minutes "
+    "FROM analytics.agg_course_engagement_daily WHERE (? IS NULL OR course_id = ?) GROUP BY 1 ORDER BY 1",
+    (course, course))
+last7 = daily.tail(7)["active_learners"].mean() if len(daily) else 0
+
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Learners", f"{len(decisions):,}")
+c2.metric("At risk", f"{at_risk:,}", delta=None if prev is None else f"{at_risk - int(prev):+,} since last run",
+          delta_color="inverse", help="Segments Struggling Novice and Disengaging (primary_classification).")
+c3.metric("Active learners per day (last 7 days)", f"{last7:,.0f}")
+c4.metric("Model version", f"v{decisions['decision_version'].iloc[0]}")
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Activity trend")
+    if len(daily):
+        st.line_chart(daily, x="activity_date", y="active_learners")
+with right:
+    st.subheader("Segment distribution")
+    seg = decisions.groupby("decision_label").size().rename("learners").reset_index().sort_values("learners", ascending=False)
+    st.bar_chart(seg, x="decision_label", y="learners", horizontal=True)
+st.caption(f"Decisions made at {decisions['decided_at'].max()} by primary_classification v{decisions['decision_version'].iloc[0]}.")

@@ -1,0 +1,32 @@
+"""At-risk learners, riskiest first, each with the reason in plain words and the suggested intervention."""
+
+import streamlit as st
+
+from dashboards.data import AT_RISK_SEGMENTS, plain_reasons, require, serving_query, sidebar_filters
+
+st.title("At-risk learners")
+course, cohort, learners = sidebar_filters()
+
+rows = require(lambda: serving_query(
+    """SELECT s.user_id, s.decision_label AS segment, s.confidence, s.flagged_rules_hit,
+              i.decision_label AS suggested_intervention, i.flagged_rules_hit AS intervention_path,
+              x.current_streak, m.mastered_skills, m.skills
+       FROM serving.learner_decisions s
+       JOIN serving.learner_decisions i ON i.user_id = s.user_id AND i.tree_id = 'intervention_strategy'
+       LEFT JOIN serving.streaks x ON x.user_id = s.user_id
+       LEFT JOIN (SELECT user_id, count(*) FILTER (WHERE mastered) AS mastered_skills, count(*) AS skills
+                  FROM serving.mastery GROUP BY 1) m ON m.user_id = s.user_id
+       WHERE s.tree_id = 'primary_classification' AND s.decision_label = ANY(%s) AND s.user_id = ANY(%s)""",
+    (list(AT_RISK_SEGMENTS), list(learners))), "Decisions")
+# Disengaging before Struggling Novice, then the tree's confidence.
+rows["risk_order"] = rows["segment"].map({"Disengaging": 0, "Struggling Novice": 1})
+rows = rows.sort_values(["risk_order", "confidence", "user_id"], ascending=[True, False, True])
+rows["why"] = rows["flagged_rules_hit"].map(plain_reasons)
+rows["why the intervention"] = rows["intervention_path"].map(plain_reasons)
+table = rows[["user_id", "segment", "confidence", "why", "suggested_intervention", "why the intervention",
+              "current_streak", "mastered_skills", "skills"]].reset_index(drop=True)
+
+st.metric("Learners at risk", f"{len(table):,}")
+st.dataframe(table, hide_index=True, width="stretch",
+             column_config={"confidence": st.column_config.ProgressColumn("confidence", min_value=0, max_value=1, format="%.2f")})
+st.download_button("Export to CSV", table.to_csv(index=False).encode(), file_name="at_risk_learners.csv", mime="text/csv")
