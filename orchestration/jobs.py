@@ -99,9 +99,55 @@ def retrain_on_drift_or_new_data(context: dg.SensorEvaluationContext, lake: Lake
     return dg.RunRequest(run_key=f"retrain-{key}", tags={"retrain_reason": summary[:250]})
 
 
+def _inbox_files(inbox) -> dict[str, str]:
+    """Every input file in the inbox with a fingerprint (size and modification time)."""
+    from assets.ingest.contract import ENTITIES
+    from assets.ingest.validate import discover
+
+    out = {}
+    for entity in ENTITIES:
+        for path in discover(inbox, entity):
+            st = path.stat()
+            out[str(path.relative_to(inbox))] = f"{st.st_size}:{st.st_mtime_ns}"
+    return out
+
+
+@dg.sensor(
+    job=daily_job,
+    minimum_interval_seconds=60,
+    description="Starts the daily job when new or changed files land in the inbox (DEVMENTOR_INBOX): "
+    "one run per batch of files, over the days of the event and chat files in it; the same file never starts two runs.",
+)
+def inbox_files(context: dg.SensorEvaluationContext, lake: LakeResource):
+    from assets.ingest.partitions import EVENT_PARTITIONS, file_day, inbox_day_range
+
+    seen = json.loads(context.cursor) if context.cursor else {}
+    now = _inbox_files(lake.inbox_path)
+    new = {name: fp for name, fp in now.items() if seen.get(name) != fp}
+    if not new:
+        return dg.SkipReason(f"no new files in {lake.inbox_path} ({len(now)} known)")
+    from pathlib import Path
+
+    days = sorted(d for name in new if (d := file_day(Path(name))))
+    if days:
+        first, last = days[0], days[-1]
+    else:  # only catalog or profile files changed: rerun the latest day so every asset sees them
+        span = inbox_day_range(lake.inbox_path)
+        first = last = span[1] if span else None
+    tags = {"launched_by": "inbox_files", "new_files": str(len(new))}
+    if first is not None:
+        keys = EVENT_PARTITIONS.get_partition_keys()
+        first, last = max(first, keys[0]), min(last, keys[-1])
+        tags.update({"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last})
+    run_key = "inbox-" + hashlib.sha1(json.dumps(sorted(new.items())).encode()).hexdigest()[:16]
+    context.update_cursor(json.dumps(now))
+    context.log.info(f"{len(new)} new file(s) in the inbox, days {first}..{last}: starting {daily_job.name}")
+    return dg.RunRequest(run_key=run_key, tags=tags)
+
+
 def definitions() -> dg.Definitions:
     return dg.Definitions(
         jobs=[pipeline_job, daily_job, retrain_job],
         schedules=[daily_schedule, weekly_retrain_schedule],
-        sensors=[retrain_on_drift_or_new_data],
+        sensors=[retrain_on_drift_or_new_data, inbox_files],
     )

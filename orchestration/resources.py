@@ -16,6 +16,11 @@ from orchestration import postgres
 from orchestration.settings import Settings
 
 
+# Publishing steps retry transient failures (a database restart, a lock timeout): each retry starts a fresh
+# build-beside-and-swap, so a retried publish is as atomic as the first try.
+PUBLISH_RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL)
+
+
 class LakeResource(dg.ConfigurableResource):
     """The inbox (input files) and the Parquet lake (validated raw data, quarantine, ML outputs)."""
 

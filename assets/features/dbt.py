@@ -60,6 +60,9 @@ class LayeredTranslator(DagsterDbtTranslator):
         schema = dbt_resource_props.get("config", {}).get("schema") or "marts"
         return dg.AssetKey([schema, dbt_resource_props["name"]])
 
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
+        return ["team:analytics-engineering"]
+
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str:
         schema = dbt_resource_props.get("config", {}).get("schema")
         return "analytics" if schema == "analytics" else "features"

@@ -13,6 +13,7 @@ from assets.serving.tables import GAMIFICATION_TABLES, LEARNING_TABLES
 from models import learning_path, mastery, quiz, recommender, spaced_repetition
 from orchestration.postgres import redact
 from orchestration.resources import (
+    PUBLISH_RETRY,
     LakeResource,
     LearningPolicyResource,
     MlflowResource,
@@ -135,6 +136,7 @@ def learning_engine(context: dg.AssetExecutionContext, warehouse: WarehouseResou
 @dg.asset(
     key=["serving", "learning_engine"],
     group_name="serving",
+    retry_policy=PUBLISH_RETRY,
     kinds={"postgres"},
     deps=[dg.AssetKey(["ml", "learning_engine"])],
     owners=["team:data-platform"],
@@ -195,6 +197,7 @@ def gamification(context: dg.AssetExecutionContext, warehouse: WarehouseResource
 @dg.asset(
     key=["serving", "gamification"],
     group_name="serving",
+    retry_policy=PUBLISH_RETRY,
     kinds={"postgres"},
     deps=[dg.AssetKey(["ml", "gamification"])],
     owners=["team:data-platform"],

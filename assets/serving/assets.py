@@ -12,7 +12,7 @@ from assets.serving.publish import publish
 from assets.serving.relay import relay_outbox
 from assets.serving.tables import DECISION_LOG, LEARNER_DECISIONS, SUPPORT_DDL
 from orchestration.postgres import redact
-from orchestration.resources import LakeResource, MlflowResource, ServingDatabaseResource
+from orchestration.resources import PUBLISH_RETRY, LakeResource, MlflowResource, ServingDatabaseResource
 
 PROMPT_SUMMARY_CHARS = 160
 
@@ -76,6 +76,7 @@ def _retraining_entries(mlflow: MlflowResource, tree_versions: dict[str, str]) -
 @dg.asset(
     key=["serving", "learner_decisions"],
     group_name="serving",
+    retry_policy=PUBLISH_RETRY,
     kinds={"postgres"},
     deps=[dg.AssetKey(["ml", "learner_decisions_scored"])],
     owners=["team:data-platform"],
