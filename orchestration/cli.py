@@ -277,6 +277,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_forget(args: argparse.Namespace) -> int:
+    settings = _settings()
+    from orchestration.privacy import forget
+
+    report = forget(settings, args.learner_id)
+    if not report:
+        _say(f"{args.learner_id}: no data found; a tombstone now keeps any future input about them out.")
+        return 0
+    _say(f"Forgot {args.learner_id}; removed:")
+    for place, n in report.items():
+        _say(f"  {place:<55} {n:>8,}")
+    _say("A tombstone (a keyed hash, not the id) keeps re-ingested files from bringing them back.")
+    return 0
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     settings = _settings()
     from orchestration import postgres
@@ -427,6 +442,10 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--learner", help="only this learner's messages (user_id)")
     q.add_argument("--limit", type=_positive_int, default=10)
     q.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("forget", help="remove every trace of a learner (lake, warehouse, serving, chat index) and keep them out")
+    p.add_argument("learner_id")
+    p.set_defaults(func=cmd_forget)
 
     p = sub.add_parser("db", help="the serving database")
     p.add_argument("action", choices=("url", "stop"))

@@ -423,3 +423,65 @@ def test_gamification_rerun_awards_no_badge_twice(pipeline_run):
     with psycopg.connect(url) as conn:
         after = conn.execute("SELECT user_id, badge_id, earned_at FROM serving.badges ORDER BY 1, 2").fetchall()
     assert after == before
+
+
+def test_forget_removes_every_trace_and_survives_a_re_ingest(pipeline_run, capsys):
+    """Last in this module: it changes the data for good."""
+    import pyarrow.parquet as pq
+
+    from orchestration.cli import main
+
+    settings, url, result, summary = pipeline_run
+    with psycopg.connect(url) as conn:
+        victim = conn.execute("SELECT user_id FROM serving.badges ORDER BY user_id LIMIT 1").fetchone()[0]
+    import os
+
+    os.environ["DEVMENTOR_HOME"] = str(settings.home)
+    os.environ["DEVMENTOR_DATABASE_URL"] = url
+    try:
+        assert main(["forget", victim]) == 0
+    finally:
+        del os.environ["DEVMENTOR_HOME"], os.environ["DEVMENTOR_DATABASE_URL"]
+    out = capsys.readouterr().out
+    assert "serving.learner_decisions" in out and "lake/raw/events" in out and "warehouse/" in out
+
+    def traces() -> list[str]:
+        import pyarrow as pa
+
+        found = []
+        for path in settings.lake.rglob("*.parquet"):
+            if "_privacy" in path.parts:
+                continue
+            table = pq.read_table(path)
+            for col in table.column_names:
+                t = table.schema.field(col).type
+                if pa.types.is_dictionary(t):
+                    t = t.value_type
+                if pa.types.is_string(t) or pa.types.is_large_string(t):
+                    values = table.column(col).to_pylist()
+                    if victim in values or any(isinstance(v, str) and f'"{victim}"' in v for v in values):
+                        found.append(f"{path.relative_to(settings.lake)}:{col}")
+        wh = duckdb.connect(str(settings.warehouse_path), read_only=True)
+        for schema, table in wh.execute(
+                "SELECT table_schema, table_name FROM information_schema.columns WHERE column_name = 'user_id'").fetchall():
+            if wh.execute(f'SELECT count(*) FROM "{schema}"."{table}" WHERE user_id = ?', [victim]).fetchone()[0]:
+                found.append(f"warehouse {schema}.{table}")
+        wh.close()
+        with psycopg.connect(url) as conn:
+            for (table,) in conn.execute("SELECT table_name FROM information_schema.columns WHERE table_schema = 'serving' "
+                                         "AND column_name = 'user_id'").fetchall():
+                if conn.execute(f'SELECT count(*) FROM serving."{table}" WHERE user_id = %s', (victim,)).fetchone()[0]:
+                    found.append(f"serving.{table}")
+        return found
+
+    assert traces() == []
+    # Re-ingest every old file from scratch and run everything again: the learner stays gone.
+    import shutil
+
+    shutil.rmtree(settings.lake / "_ingest_log")
+    (settings.inbox / "events" / "2026-11-05.csv").unlink(missing_ok=True)  # the bad day of an earlier test
+    rerun = run_pipeline(settings, full_refresh=True)
+    assert rerun.success
+    assert traces() == []
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT count(DISTINCT user_id) FROM serving.learner_decisions").fetchone()[0] == LEARNERS - 1

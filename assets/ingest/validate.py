@@ -57,6 +57,7 @@ class FileResult:
     rows_in: int = 0
     rows_good: int = 0
     rows_quarantined: int = 0
+    rows_forgotten: int = 0
     file_error: str | None = None
     skipped: bool = False
     seconds: float = 0.0
@@ -98,6 +99,7 @@ class EntityResult:
             "files_rejected": self.files_rejected,
             "rows_good": self.rows_good,
             "rows_quarantined": self.rows_quarantined,
+            "rows_forgotten": sum(f.rows_forgotten for f in self.files),
             "quarantine_reasons": self.reasons(),
         }
 
@@ -374,9 +376,10 @@ def ingest_file(
         FROM base
         """
     )
+    result.rows_forgotten = _drop_forgotten(con, entity, lake)
     counts = con.execute("SELECT count(*), count(*) FILTER (WHERE len(_errors) = 0) FROM checked").fetchone()
-    result.rows_in, result.rows_good = counts
-    result.rows_quarantined = result.rows_in - result.rows_good
+    result.rows_in, result.rows_good = counts[0] + result.rows_forgotten, counts[1]
+    result.rows_quarantined = counts[0] - counts[1]
 
     typed = ", ".join(f"TRY_CAST({q(f.name)} AS {f.type}) AS {q(f.name)}" for f in entity.fields)
     meta = f"{lit(str(path))} AS _source_file, {lit(skey)} AS _source_key, _row AS _source_row, now() AS _ingested_at"
@@ -435,6 +438,16 @@ def ingest_file(
     _write_log(lake, entity, path, skey, result)
     con.execute("DROP TABLE IF EXISTS checked")
     return result
+
+
+def _drop_forgotten(con: duckdb.DuckDBPyConnection, entity: Entity, lake: Path) -> int:
+    """Rows of learners who were forgotten (`devmentor forget`) never reach the lake, nor the quarantine."""
+    from orchestration.privacy import privacy_key, tombstone_filter_sql, tombstone_path
+
+    if "user_id" not in {f.name for f in entity.fields} or not tombstone_path(lake).exists():
+        return 0
+    condition = tombstone_filter_sql(lake, privacy_key(Path(lake).parent))
+    return con.execute(f"DELETE FROM checked WHERE {condition}").fetchone()[0]
 
 
 def _first_line(exc: Exception) -> str:
