@@ -145,3 +145,63 @@ def test_publish_many_swaps_every_table_together_or_none(pg_url):
         assert conn.execute("SELECT count(*), min(w) FROM serving.pm_b").fetchone() == (6, "new")
         # the build tables of the failed attempt were dropped by the next publish
         assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'serving' AND tablename LIKE 'pm\\_%\\_\\_new\\_%'").fetchone()[0] == 0
+
+
+KILL_SCRIPT = """
+import sys, time, pathlib
+import psycopg, pyarrow as pa
+from assets.serving.publish import Column, TableSpec, publish
+spec = TableSpec("kill_probe", (Column("id", "bigint", False), Column("v", "text"), Column("publish_id", "text")), ("id",))
+n = int(sys.argv[2])
+marker = pathlib.Path(sys.argv[3])
+def wait_forever():
+    marker.write_text("built")
+    time.sleep(600)
+with psycopg.connect(sys.argv[1], autocommit=True) as conn:
+    publish(conn, spec, pa.table({"id": list(range(n)), "v": ["new"] * n}), before_swap=wait_forever)
+"""
+
+
+@pytest.mark.parametrize("moment", ["during_copy", "before_swap"])
+def test_sigkill_during_publish_leaves_the_old_table_whole(pg_url, tmp_path, moment):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    spec = TableSpec("kill_probe", (Column("id", "bigint", False), Column("v", "text"), Column("publish_id", "text")), ("id",))
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        publish(conn, spec, pa.table({"id": list(range(1000)), "v": ["old"] * 1000}))
+    script = tmp_path / "publisher.py"
+    script.write_text(KILL_SCRIPT)
+    marker = tmp_path / "marker"
+    n = 3_000_000 if moment == "during_copy" else 10_000
+    from tests.conftest import PROJECT_ROOT
+
+    proc = subprocess.Popen([sys.executable, str(script), pg_url, str(n), str(marker)], cwd=PROJECT_ROOT,
+                            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
+    deadline = time.time() + 120
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        while time.time() < deadline:
+            if moment == "before_swap" and marker.exists():
+                break
+            if moment == "during_copy":
+                building = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE query ILIKE 'COPY serving.kill_probe__new_%'").fetchone()[0]
+                if building:
+                    time.sleep(0.5)  # well inside the COPY
+                    break
+            assert proc.poll() is None, "publisher exited early"
+            time.sleep(0.05)
+        else:
+            pytest.fail("publisher never reached the moment to kill")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        assert not marker.exists() or moment == "before_swap"
+        # readers see the old version, whole
+        time.sleep(0.5)
+        assert conn.execute("SELECT count(*), min(v), max(v) FROM serving.kill_probe").fetchone() == (1000, "old", "old")
+        # the next publish recovers without manual clean-up
+        publish(conn, spec, pa.table({"id": list(range(7)), "v": ["next"] * 7}))
+        assert conn.execute("SELECT count(*), min(v) FROM serving.kill_probe").fetchone() == (7, "next")
+        left = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'serving' AND tablename LIKE 'kill\\_probe\\_\\_%'").fetchone()[0]
+        assert left == 0
