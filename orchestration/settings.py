@@ -129,6 +129,13 @@ def apply_telemetry_off() -> None:
         os.environ.setdefault(key, value)
 
 
+def _shown(value: str) -> str:
+    """A bad value, quoted for an error message, with anything that looks like a password masked."""
+    import re
+
+    return repr(re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", str(value)))
+
+
 def _fraction(env_vars, name: str, default: float, lower: float | None = 0.0, upper: float | None = 1.0) -> float:
     text = env_vars.get(name)
     if text is None or not str(text).strip():
@@ -136,7 +143,9 @@ def _fraction(env_vars, name: str, default: float, lower: float | None = 0.0, up
     try:
         value = float(text)
     except ValueError:
-        raise ConfigurationError(f"{name}={text!r} is not a number.") from None
+        raise ConfigurationError(f"{name}={_shown(text)} is not a number.") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ConfigurationError(f"{name}={_shown(text)} is not a finite number.")
     if (lower is not None and value < lower) or (upper is not None and value > upper):
         raise ConfigurationError(f"{name}={value} is out of range [{lower}, {upper}].")
     return value
@@ -149,7 +158,7 @@ def _count(env_vars, name: str, default: int, lower: int = 1, upper: int = 1000)
     try:
         value = int(text)
     except ValueError:
-        raise ConfigurationError(f"{name}={text!r} is not a whole number.") from None
+        raise ConfigurationError(f"{name}={_shown(text)} is not a whole number.") from None
     if not lower <= value <= upper:
         raise ConfigurationError(f"{name}={value} is out of range [{lower}, {upper}].")
     return value
@@ -161,7 +170,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     env = env_vars.get("DEVMENTOR_ENV", "local").strip().lower()
     if env not in ENVIRONMENTS:
         raise ConfigurationError(
-            f"DEVMENTOR_ENV={env!r} is not a known environment; use one of {', '.join(ENVIRONMENTS)}."
+            f"DEVMENTOR_ENV={_shown(env)} is not a known environment; use one of {', '.join(ENVIRONMENTS)}."
         )
     home = Path(env_vars.get("DEVMENTOR_HOME") or ".devmentor").expanduser().resolve()
     inbox = Path(env_vars.get("DEVMENTOR_INBOX") or home / "inbox").expanduser().resolve()
@@ -186,7 +195,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         date.fromisoformat(partitions_start)
     except ValueError:
         raise ConfigurationError(
-            f"DEVMENTOR_PARTITIONS_START={partitions_start!r} is not a date; use YYYY-MM-DD."
+            f"DEVMENTOR_PARTITIONS_START={_shown(partitions_start)} is not a date; use YYYY-MM-DD."
         ) from None
     return Settings(
         env=env,

@@ -179,8 +179,17 @@ def _load_source(con: duckdb.DuckDBPyConnection, path: Path, entity: Entity) -> 
             f"FROM read_parquet({lit(str(path))}, file_row_number=true)"
         )
     elif kind == "csv":
-        frame = pl.read_csv(path, infer_schema=False, row_index_name="_row", row_index_offset=1)
-        con.register("src_frame", frame.to_arrow())
+        with open(path, "rb") as f:
+            if b"\x00" in f.readline():
+                raise ValueError("the header line contains a NUL byte")
+        try:
+            frame = pl.read_csv(path, infer_schema=False, row_index_name="_row", row_index_offset=1)
+            arrow = frame.to_arrow()
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # polars raises Rust panics as BaseException subclasses
+            raise ValueError(f"not readable as CSV: {_first_line(exc)}") from None
+        con.register("src_frame", arrow)
         con.execute("CREATE OR REPLACE TEMP VIEW src AS SELECT * FROM src_frame")
     else:
         text = path.read_bytes().decode("utf-8", errors="strict")

@@ -119,6 +119,15 @@ def _extension(extensions: dict, pattern: re.Pattern):
     return None
 
 
+def _mapping(value, field: str) -> dict:
+    """An optional JSON object: absent is empty, anything but an object is an error naming the field."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise StatementError(field, f"must be a JSON object, got {type(value).__name__}")
+    return value
+
+
 def map_statement(statement) -> dict:
     """One statement → one contract event (raises StatementError naming the field)."""
     if not isinstance(statement, dict):
@@ -134,14 +143,14 @@ def map_statement(statement) -> dict:
     if not isinstance(obj, dict) or not obj.get("id"):
         raise StatementError("object.id", "missing")
     timestamp = _timestamp(statement)
-    context = statement.get("context") or {}
-    activities = context.get("contextActivities") or {}
-    result = statement.get("result") or {}
-    definition_type = str((obj.get("definition") or {}).get("type", "")).lower()
+    context = _mapping(statement.get("context"), "context")
+    activities = _mapping(context.get("contextActivities"), "context.contextActivities")
+    result = _mapping(statement.get("result"), "result")
+    definition_type = str(_mapping(obj.get("definition"), "object.definition").get("type", "")).lower()
     fmt = "video" if any(t in definition_type for t in VIDEO_TYPES) or "video" in verb["id"] else (
         "image" if any(t in definition_type for t in IMAGE_TYPES) else "text")
     score = None
-    raw_score = result.get("score") or {}
+    raw_score = _mapping(result.get("score"), "result.score")
     if "scaled" in raw_score:
         score = raw_score["scaled"]
     elif "raw" in raw_score and raw_score.get("max"):
@@ -149,11 +158,13 @@ def map_statement(statement) -> dict:
     elif "success" in result:
         score = 1.0 if result["success"] else 0.0
     duration = parse_duration(result["duration"]) if result.get("duration") else None
-    session = context.get("registration") or _extension(context.get("extensions") or {}, re.compile("sessionid", re.I))
+    session = context.get("registration") or _extension(_mapping(context.get("extensions"), "context.extensions"),
+                                                        re.compile("sessionid", re.I))
     course_id = _first_id(activities.get("grouping")) or _first_id(activities.get("parent")) or "xapi"
     is_answer = event_type == "quiz_attempt"
-    hint = _extension(result.get("extensions") or {}, HINT_EXT)
-    confidence = _extension(result.get("extensions") or {}, CONFIDENCE_EXT)
+    result_ext = _mapping(result.get("extensions"), "result.extensions")
+    hint = _extension(result_ext, HINT_EXT)
+    confidence = _extension(result_ext, CONFIDENCE_EXT)
     event_id = statement.get("id") or hashlib.sha1(json.dumps(statement, sort_keys=True).encode()).hexdigest()
     return {
         "event_id": str(event_id),
