@@ -91,3 +91,21 @@ def test_ingest_lands_events_creates_learners_and_quarantines_rejects(tmp_path):
     assert again["new_learners"] == 0 and again["events_landed"] == 6
     n = con.execute(f"SELECT count(*) FROM read_parquet('{lake}/raw/events/**/*.parquet', union_by_name=true)").fetchone()[0]
     assert n == 6, "re-ingesting the same file replaces its events, never doubles them"
+
+
+def test_direct_identifiers_are_pseudonymised_with_a_keyed_hash():
+    import hashlib
+
+    from assets.ingest.xapi import map_statement
+
+    base = {"verb": {"id": "http://adlnet.gov/expapi/verbs/experienced"}, "object": {"id": "http://x/page"},
+            "timestamp": "2026-03-01T10:00:00Z"}
+    by_mbox = map_statement({**base, "actor": {"mbox": "mailto:Ada@Example.org"}}, key="k1")["user_id"]
+    by_sha = map_statement({**base, "actor": {"mbox_sha1sum": hashlib.sha1(b"mailto:ada@example.org").hexdigest()}}, key="k1")["user_id"]
+    assert by_mbox == by_sha and "ada" not in by_mbox.lower()
+    # another key, another pseudonym: without the key the hash cannot be matched to an e-mail list
+    assert map_statement({**base, "actor": {"mbox": "mailto:ada@example.org"}}, key="k2")["user_id"] != by_mbox
+    email_account = map_statement({**base, "actor": {"account": {"name": "ada@example.org", "homePage": "x"}}}, key="k1")["user_id"]
+    assert email_account.startswith("acct:") and "@" not in email_account
+    assert map_statement({**base, "actor": {"account": {"name": "edx-4417"}}}, key="k1")["user_id"] == "edx-4417"
+    assert map_statement({**base, "actor": {"openid": "https://ada.example.org/"}}, key="k1")["user_id"].startswith("openid:")

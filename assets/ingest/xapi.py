@@ -24,6 +24,7 @@ profile and course rows so their events pass the contract's reference checks.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import re
 from dataclasses import dataclass, field
@@ -76,18 +77,26 @@ def parse_duration(text: str) -> float:
     return sum(float(m[k] or 0) * mult for k, mult in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)))
 
 
-def _actor_id(actor) -> str:
+def pseudonym(key: str, kind: str, value: str) -> str:
+    """A keyed hash for a direct identifier (e-mail, OpenID URL, an account name that is an e-mail)."""
+    return f"{kind}:" + hmac.new(key.encode(), str(value).strip().lower().encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _actor_id(actor, key: str) -> str:
+    """The learner id of a statement's actor; direct identifiers are replaced by a keyed hash at ingest."""
     if not isinstance(actor, dict):
         raise StatementError("actor", "missing or not an object")
     account = actor.get("account") or {}
     if isinstance(account, dict) and account.get("name"):
-        return str(account["name"])
+        name = str(account["name"])
+        return pseudonym(key, "acct", name) if "@" in name or " " in name.strip() else name
     if actor.get("mbox_sha1sum"):
-        return f"mbox:{actor['mbox_sha1sum']}"
+        return pseudonym(key, "mbox", str(actor["mbox_sha1sum"]))
     if actor.get("mbox"):
-        return "mbox:" + hashlib.sha1(str(actor["mbox"]).lower().encode()).hexdigest()
+        # the hash of the sha1 xAPI defines, so the same person matches whether the LRS sent mbox or mbox_sha1sum
+        return pseudonym(key, "mbox", hashlib.sha1(str(actor["mbox"]).strip().lower().encode()).hexdigest())
     if actor.get("openid"):
-        return f"openid:{actor['openid']}"
+        return pseudonym(key, "openid", str(actor["openid"]))
     raise StatementError("actor", "has no account, mbox, mbox_sha1sum or openid")
 
 
@@ -128,11 +137,11 @@ def _mapping(value, field: str) -> dict:
     return value
 
 
-def map_statement(statement) -> dict:
+def map_statement(statement, key: str = "") -> dict:
     """One statement → one contract event (raises StatementError naming the field)."""
     if not isinstance(statement, dict):
         raise StatementError("(statement)", "not a JSON object")
-    user_id = _actor_id(statement.get("actor"))
+    user_id = _actor_id(statement.get("actor"), key)
     verb = statement.get("verb")
     if not isinstance(verb, dict) or not verb.get("id"):
         raise StatementError("verb.id", "missing")
@@ -211,14 +220,15 @@ def read_statements(path: Path) -> list[tuple[int, object]]:
     return list(enumerate(doc, start=1))
 
 
-def convert(path: Path) -> XapiResult:
+def convert(path: Path, key: str = "") -> XapiResult:
+    """Statements → contract events; ``key`` is the pseudonymisation key (orchestration.privacy.privacy_key)."""
     out = XapiResult()
     for position, item in read_statements(path):
         if isinstance(item, StatementError):
             out.rejects.append({"row_number": position or None, "field": item.field, "reason": item.reason, "record": None})
             continue
         try:
-            event = map_statement(item)
+            event = map_statement(item, key)
         except StatementError as exc:
             out.rejects.append({"row_number": position, "field": exc.field, "reason": exc.reason,
                                 "record": json.dumps(item, default=str)[:20000]})
@@ -262,7 +272,9 @@ def ingest_xapi(path: Path, inbox: Path, lake: Path) -> dict:
     from assets.ingest.validate import ensure_schema_files, ingest_entity
 
     path = Path(path)
-    result = convert(path)
+    from orchestration.privacy import privacy_key
+
+    result = convert(path, privacy_key(Path(lake).parent))
     write_rejects(lake, path, result.rejects)
     ensure_schema_files(lake)
     con = duckdb.connect()
