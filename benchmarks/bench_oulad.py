@@ -44,6 +44,13 @@ def main() -> None:
     rows = run_study(t, splits, mlflow=ml)
     with_clicks = presentations_with_clicks(t)
     print(report(rows))
+    from models.fairness import largest_gaps
+
+    for r in rows:
+        if r.result.day == "end" and r.fairness is not None:
+            gaps = largest_gaps(r.fairness)
+            print(f"\nfairness, {r.module} {r.test} end of course (groups of 20+; largest gaps first):")
+            print(gaps.head(6).to_markdown(index=False))
     print(f"\npresentations with a click stream: {sorted(with_clicks)}; others use assessments and registrations only")
     print(f"{len(rows)} snapshots in {time.perf_counter() - started:.1f}s")
 

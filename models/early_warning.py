@@ -126,6 +126,7 @@ class SnapshotResult:
     features: list[str] = field(default_factory=list)
     tree: DecisionTreeClassifier | None = None
     params: dict = field(default_factory=dict)
+    test_proba: np.ndarray | None = None  # the tree's P(at risk) per test student, in test order
 
 
 def _metrics(y: np.ndarray, proba: np.ndarray) -> dict:
@@ -173,6 +174,7 @@ def fit_snapshot(train_X: pd.DataFrame, train_y: pd.Series, test_X: pd.DataFrame
         train_rows=len(train_X),
         test_rows=len(test_X),
         tree_metrics=_metrics(test_y.to_numpy(), tree.predict_proba(test_X[features])[:, 1]),
+        test_proba=tree.predict_proba(test_X[features])[:, 1],
         baseline_metrics=_metrics(test_y.to_numpy(), gb.predict_proba(test_X[features])[:, 1]),
         rules=export_text(tree, feature_names=features, decimals=2),
         features=features,

@@ -140,6 +140,35 @@ def test_each_snapshot_is_logged_to_mlflow(excerpt, tmp_path):
         assert sorted(runs["tags.snapshot_day"]) == ["30", "end"]
         for metric in ("tree_auc", "tree_f1", "tree_precision", "tree_recall", "baseline_auc", "baseline_f1"):
             assert runs[f"metrics.{metric}"].notna().all(), metric
-        assert "rules.txt" in {a.path for a in ml.MlflowClient().list_artifacts(runs["run_id"].iloc[0])}
+        artifacts = {a.path for a in ml.MlflowClient().list_artifacts(runs["run_id"].iloc[0])}
+        assert {"rules.txt", "fairness_by_group.json"} <= artifacts
+        assert any(c.startswith("metrics.fairness_gap_recall_") for c in runs.columns)
     finally:
         ml.set_tracking_uri(None)
+
+
+def test_fairness_report_covers_every_group_of_the_test_students(excerpt):
+    from assets.training.oulad_study import run_study
+    from models.fairness import GROUP_ATTRIBUTES, largest_gaps
+
+    rows = run_study(read_oulad(excerpt), [("AAA", ["2013J"], "2014J")], days=("end",))
+    fair = rows[0].fairness
+    assert set(fair["attribute"]) == set(GROUP_ATTRIBUTES)
+    for attr, part in fair.groupby("attribute"):
+        assert part["n"].sum() == rows[0].result.test_rows, attr  # every test student in exactly one group
+    assert fair[["recall", "false_positive_rate"]].stack().between(0, 1).all()
+    gaps = largest_gaps(fair)
+    assert (gaps["gap"] >= 0).all() and gaps["gap"].is_monotonic_decreasing
+
+
+def test_group_metrics_hand_computed():
+    import numpy as np
+    import pandas as pd
+
+    from models.fairness import group_metrics
+
+    y = np.array([1, 1, 0, 0, 1, 0])
+    p = np.array([0.9, 0.2, 0.6, 0.1, 0.8, 0.3])
+    t = group_metrics(y, p, pd.DataFrame({"gender": ["F", "F", "F", "M", "M", "M"]})).set_index("group")
+    assert t.loc["F", "recall"] == 0.5 and t.loc["F", "false_positive_rate"] == 1.0 and t.loc["F", "precision"] == 0.5
+    assert t.loc["M", "recall"] == 1.0 and t.loc["M", "false_positive_rate"] == 0.0 and t.loc["M", "auc"] == 1.0

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from models.early_warning import OuladTables, SnapshotResult, at_risk_labels, fit_snapshot, snapshot_features
+from models.fairness import GROUP_ATTRIBUTES, group_metrics, largest_gaps
 
 DEFAULT_DAYS = (30, 60, 90, 120, "end")
 
@@ -51,6 +52,16 @@ class StudyRow:
     train: str
     test: str
     result: SnapshotResult
+    fairness: pd.DataFrame | None = None
+
+
+def fairness_table(t: OuladTables, module: str, presentation: str, students, y, proba) -> pd.DataFrame:
+    """The tree's held-out metrics per gender, age band, disability and deprivation band of the test students."""
+    info = t.student_info
+    key = (info["code_module"] == module) & (info["code_presentation"] == presentation)
+    cols = [c for c in GROUP_ATTRIBUTES if c in info.columns]
+    groups = info.loc[key].drop_duplicates("id_student").set_index("id_student")[cols].reindex(students)
+    return group_metrics(y, proba, groups.reset_index(drop=True))
 
 
 def run_study(t: OuladTables, splits, days=DEFAULT_DAYS, mlflow=None) -> list[StudyRow]:
@@ -61,7 +72,8 @@ def run_study(t: OuladTables, splits, days=DEFAULT_DAYS, mlflow=None) -> list[St
             test_X, test_y = _features(t, module, [test_pres], day)
             test_X = test_X.reindex(columns=train_X.columns)
             result = fit_snapshot(train_X, train_y, test_X, test_y, day)
-            rows.append(StudyRow(module, "+".join(train_pres), test_pres, result))
+            fair = fairness_table(t, module, test_pres, test_X.index, test_y.to_numpy(), result.test_proba)
+            rows.append(StudyRow(module, "+".join(train_pres), test_pres, result, fair))
             if mlflow is not None:
                 with mlflow.start_run(run_name=f"oulad-{module}-{test_pres}-day-{day}"):
                     mlflow.set_tags({"study": "oulad_early_warning", "module": module, "train": "+".join(train_pres),
@@ -72,6 +84,10 @@ def run_study(t: OuladTables, splits, days=DEFAULT_DAYS, mlflow=None) -> list[St
                     mlflow.log_metrics({f"baseline_{k}": v for k, v in result.baseline_metrics.items()})
                     mlflow.log_metrics({"train_rows": result.train_rows, "test_rows": result.test_rows})
                     mlflow.log_text(result.rules, "rules.txt")
+                    mlflow.log_table(fair, "fairness_by_group.json")
+                    gaps = largest_gaps(fair)
+                    for g in gaps.itertuples():
+                        mlflow.log_metric(f"fairness_gap_{g.metric}_{g.attribute}", g.gap)
     return rows
 
 
