@@ -205,3 +205,18 @@ def test_sigkill_during_publish_leaves_the_old_table_whole(pg_url, tmp_path, mom
         assert conn.execute("SELECT count(*), min(v) FROM serving.kill_probe").fetchone() == (7, "next")
         left = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'serving' AND tablename LIKE 'kill\\_probe\\_\\_%'").fetchone()[0]
         assert left == 0
+
+
+def test_serving_carries_no_demographics():
+    import re
+
+    from assets.serving.tables import DEMOGRAPHIC_FIELDS, GAMIFICATION_TABLES, LEARNER_DECISIONS, LEARNING_TABLES
+    from models.decision_trees import TREE_SPECS
+    from tests.conftest import PROJECT_ROOT
+
+    for spec in (LEARNER_DECISIONS, *LEARNING_TABLES, *GAMIFICATION_TABLES):
+        assert not {c.name for c in spec.columns} & DEMOGRAPHIC_FIELDS, spec.name
+    for spec in TREE_SPECS.values():  # input_attributes are the trees' features
+        assert not set(spec.features) & DEMOGRAPHIC_FIELDS, spec.tree_id
+    template = (PROJECT_ROOT / "models" / "prompt_templates" / "tutor_intervention.txt").read_text()
+    assert not set(re.findall(r"\$(\w+)", template)) & DEMOGRAPHIC_FIELDS

@@ -184,3 +184,12 @@ def render_markdown(specs=(*LEARNING_TABLES, *GAMIFICATION_TABLES)) -> str:
         out.extend(f"| {c.name} | {c.pg_type} | {'yes' if c.nullable else 'no'} |" for c in spec.columns)
         out.append("")
     return "\n".join(out)
+
+
+# Learner attributes the serving layer may carry, and those it never carries (docs/serving_contract.md).
+# Decisions' input_attributes are the trees' features (behaviour, learner_level, gpa); streaks carry the
+# learner's time zone, needed to count local days. Demographics stay in the lake for the fairness report.
+DEMOGRAPHIC_FIELDS = frozenset({
+    "age", "age_band", "gender", "disability", "imd_band", "region", "highest_education", "ethnicity",
+    "class_year", "signed_up_at", "name", "email",
+})
