@@ -191,5 +191,5 @@ def render_markdown(specs=(*LEARNING_TABLES, *GAMIFICATION_TABLES)) -> str:
 # learner's time zone, needed to count local days. Demographics stay in the lake for the fairness report.
 DEMOGRAPHIC_FIELDS = frozenset({
     "age", "age_band", "gender", "disability", "imd_band", "region", "highest_education", "ethnicity",
-    "class_year", "signed_up_at", "name", "email",
+    "class_year", "signed_up_at", "full_name", "first_name", "last_name", "email",
 })
