@@ -196,3 +196,26 @@ def test_generated_data_in_every_format_ingests_without_quarantine(tmp_path, fmt
     assert results["events"].rows_good == summary.events
     assert results["chat_messages"].rows_good == summary.chat_messages
     assert sum(r.rows_quarantined for r in results.values()) == 0
+
+
+def test_identifiers_in_chat_text_are_masked_at_ingest(tmp_path):
+    import duckdb
+
+    from assets.ingest.contract import BY_NAME
+    from assets.ingest.validate import ingest_entity
+
+    inbox, lake = tmp_path / "inbox", tmp_path / "lake"
+    (inbox / "profiles").mkdir(parents=True)
+    (inbox / "profiles" / "p.csv").write_text("user_id\nu1\n")
+    (inbox / "chat").mkdir()
+    (inbox / "chat" / "2026-03-01.csv").write_text(
+        "message_id,user_id,session_id,timestamp,message_direction,message_text\n"
+        "m1,u1,s1,2026-03-01T10:00:00Z,user,mail me at ada.l@example.org or call +44 20 7946 0958 about loops\n"
+        "m2,u1,s1,2026-03-01T10:01:00Z,user,for loop 3 times in 2026\n")
+    ingest_entity(BY_NAME["profiles"], inbox, lake)
+    result = ingest_entity(BY_NAME["chat_messages"], inbox, lake)
+    assert result.rows_good == 2
+    texts = dict(duckdb.connect().execute(
+        f"SELECT message_id, message_text FROM read_parquet('{lake}/raw/chat_messages/**/*.parquet')").fetchall())
+    assert texts["m1"] == "mail me at [email] or call [phone] about loops"
+    assert texts["m2"] == "for loop 3 times in 2026"

@@ -33,6 +33,7 @@ class Field:
     min: float | None = None
     max: float | None = None
     description: str = ""
+    free_text: bool = False  # e-mail addresses and phone numbers in it are masked at ingest
 
 
 @dataclass(frozen=True)
@@ -238,7 +239,8 @@ CHAT_MESSAGES = Entity(
         Field("session_id", "VARCHAR", True),
         Field("timestamp", "TIMESTAMPTZ", True),
         Field("message_direction", "VARCHAR", True, enum=("user", "system")),
-        Field("message_text", "VARCHAR", True),
+        Field("message_text", "VARCHAR", True, free_text=True,
+              description="Free text; e-mail addresses and phone numbers are masked at ingest ([email], [phone])."),
         Field("course_id", "VARCHAR", False),
         Field("contextual_topic_id", "VARCHAR", False),
         Field("related_skill", "VARCHAR", False),

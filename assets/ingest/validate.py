@@ -390,7 +390,9 @@ def ingest_file(
     result.rows_in, result.rows_good = counts[0] + result.rows_forgotten, counts[1]
     result.rows_quarantined = counts[0] - counts[1]
 
-    typed = ", ".join(f"TRY_CAST({q(f.name)} AS {f.type}) AS {q(f.name)}" for f in entity.fields)
+    typed = ", ".join(
+        f"{_masked(f'TRY_CAST({q(f.name)} AS {f.type})') if f.free_text else f'TRY_CAST({q(f.name)} AS {f.type})'} AS {q(f.name)}"
+        for f in entity.fields)
     meta = f"{lit(str(path))} AS _source_file, {lit(skey)} AS _source_key, _row AS _source_row, now() AS _ingested_at"
     date_col = ""
     if entity.partition_by_date_of:
@@ -447,6 +449,15 @@ def ingest_file(
     _write_log(lake, entity, path, skey, result)
     con.execute("DROP TABLE IF EXISTS checked")
     return result
+
+
+EMAIL_RE = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
+PHONE_RE = r"\+?[0-9][0-9 ().-]{7,}[0-9]"
+
+
+def _masked(expr: str) -> str:
+    """Direct identifiers inside free text (e-mail addresses, phone numbers) are masked before landing."""
+    return (f"regexp_replace(regexp_replace({expr}, '{EMAIL_RE}', '[email]', 'g'), '{PHONE_RE}', '[phone]', 'g')")
 
 
 def _drop_forgotten(con: duckdb.DuckDBPyConnection, entity: Entity, lake: Path) -> int:
