@@ -1,0 +1,200 @@
+"""The whole pipeline at a given size, per stage: wall time, rows, rows/s and peak memory; then a 1% incremental run.
+
+    python benchmarks/bench_pipeline.py --learners 10000 --days 14      # about 1 million events
+    python benchmarks/bench_pipeline.py --learners 100000 --days 14     # about 10 million events
+
+Runs in a temporary data directory with its own embedded PostgreSQL and MLflow (nothing of the
+project's `.devmentor/` is touched). The last day's files are held back; after the full run they
+arrive and a daily run processes them (the incremental case). Prints a table and JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+STAGES = [  # (stage, predicate on the step key)
+    ("ingest", lambda s: s.startswith("raw__")),
+    ("dbt features", lambda s: s.startswith("dbt_")),
+    ("training", lambda s: s in ("ml__primary_classification", "ml__intervention_strategy", "ml__mastery_model")),
+    ("scoring", lambda s: s == "ml__learner_decisions_scored"),
+    ("learning engine", lambda s: s == "ml__learning_engine"),
+    ("gamification", lambda s: s == "ml__gamification"),
+    ("analytics", lambda s: s.startswith("analytics__")),
+    ("publish", lambda s: s.startswith("serving__")),
+]
+
+
+class MemorySampler:
+    """RSS of this process and its children (dbt runs as a subprocess), sampled every 100 ms."""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self.proc = psutil.Process()
+        self.samples: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import psutil
+
+        while not self._stop.is_set():
+            try:
+                rss = self.proc.memory_info().rss + sum(c.memory_info().rss for c in self.proc.children(recursive=True))
+            except psutil.Error:
+                rss = 0
+            self.samples.append((time.time(), rss))
+            time.sleep(0.1)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def peak(self, start: float, end: float) -> int:
+        return max((r for t, r in self.samples if start <= t <= end), default=0)
+
+
+def step_windows(result) -> dict[str, tuple[float, float]]:
+    out: dict[str, list[float]] = {}
+    for event in result.all_events:
+        if not event.step_key:
+            continue
+        w = out.setdefault(event.step_key, [float("inf"), 0.0])
+        ts = event.timestamp
+        w[0], w[1] = min(w[0], ts), max(w[1], ts)
+    return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+def rows_by_step(result) -> dict[str, int]:
+    rows = {}
+    for e in result.get_asset_materialization_events():
+        md = e.materialization.metadata
+        for key in ("rows", "rows_good", "rows_mastery", "rows_reward_log", "dagster/row_count"):
+            if key in md:
+                rows[e.step_key] = rows.get(e.step_key, 0) + int(md[key].value)
+                break
+    return rows
+
+
+def stage_table(result, sampler: MemorySampler, events: int) -> list[dict]:
+    windows = step_windows(result)
+    rows = rows_by_step(result)
+    out = []
+    for stage, pred in STAGES:
+        steps = [s for s in windows if pred(s)]
+        if not steps:
+            continue
+        start, end = min(windows[s][0] for s in steps), max(windows[s][1] for s in steps)
+        seconds = sum(windows[s][1] - windows[s][0] for s in steps)
+        n = events if stage in ("ingest", "dbt features") else sum(rows.get(s, 0) for s in steps)
+        out.append({"stage": stage, "seconds": round(seconds, 1), "rows": n,
+                    "rows_per_second": round(n / seconds) if seconds > 0 else None,
+                    "peak_rss_mib": round(sampler.peak(start, end) / 2**20)})
+    return out
+
+
+def print_table(title: str, table: list[dict], total: float, peak: int) -> None:
+    print(f"\n{title}")
+    print(f"| {'stage':16} | {'seconds':>8} | {'rows':>11} | {'rows/s':>9} | {'peak MiB':>8} |")
+    print("|---|---|---|---|---|")
+    for r in table:
+        print(f"| {r['stage']:16} | {r['seconds']:8.1f} | {r['rows']:11,} | {r['rows_per_second'] or 0:9,} | {r['peak_rss_mib']:8,} |")
+    print(f"| {'total (wall)':16} | {total:8.1f} | | | {round(peak / 2**20):8,} |")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--learners", type=int, default=10_000)
+    p.add_argument("--days", type=int, default=14)
+    p.add_argument("--keep", help="work directory to keep (default: temporary, removed at the end)")
+    args = p.parse_args()
+    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
+    os.environ.update({"DEVMENTOR_HOME": str(work / "home"), "DEVMENTOR_ENV": "local"})
+    os.environ.pop("DEVMENTOR_DATABASE_URL", None)
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    from assets.ingest.generator import generate
+    from orchestration import postgres
+    from orchestration.cli import run_pipeline
+    from orchestration.settings import load_settings
+
+    settings = load_settings()
+    settings.ensure_dirs()
+    print(f"generating {args.learners:,} learners × {args.days} days in {work}", flush=True)
+    summary = generate(settings.inbox, learners=args.learners, days=args.days, seed=7)
+    days = sorted(pth.stem for pth in (settings.inbox / "events").glob("*.parquet"))
+    held = work / "held"
+    held.mkdir(exist_ok=True)
+    for folder in ("events", "chat"):
+        src = settings.inbox / folder / f"{days[-1]}.parquet"
+        if src.exists():
+            src.rename(held / f"{folder}-{days[-1]}.parquet")
+    import duckdb
+
+    def lake_events() -> int:
+        return duckdb.connect().execute(
+            f"SELECT count(*) FROM read_parquet('{settings.lake}/raw/events/**/*.parquet', union_by_name=true)").fetchone()[0]
+
+    postgres.embedded_url(settings.pg_data_dir)  # start the embedded server outside the timed run
+    with MemorySampler() as sampler:
+        t = time.perf_counter()
+        full = run_pipeline(settings, days=(days[0], days[-2]))
+        full_s = time.perf_counter() - t
+    assert full.success, "the full run failed"
+    events_full = lake_events()
+    full_table = stage_table(full, sampler, events_full)
+    full_peak = max((r for _, r in sampler.samples), default=0)
+
+    for folder in ("events", "chat"):
+        src = held / f"{folder}-{days[-1]}.parquet"
+        if src.exists():
+            src.rename(settings.inbox / folder / f"{days[-1]}.parquet")
+    from orchestration.jobs import MODEL_KEYS
+
+    with MemorySampler() as sampler2:
+        t = time.perf_counter()
+        # the daily job: everything except model refits, for the new day only
+        from orchestration.definitions import build_defs
+
+        graph = build_defs(settings).resolve_asset_graph()
+        keys = [k for k in graph.get_all_asset_keys() if graph.get(k).is_materializable and k not in MODEL_KEYS]
+        select = " or ".join(f'key:"{k.to_user_string()}"' for k in keys)
+        inc = run_pipeline(settings, select=select, days=(days[-1], days[-1]))
+        inc_s = time.perf_counter() - t
+    assert inc.success, "the incremental run failed"
+    events_all = lake_events()
+    inc_table = stage_table(inc, sampler2, events_all - events_full)
+    inc_peak = max((r for _, r in sampler2.samples), default=0)
+
+    print_table(f"Full run: {args.learners:,} learners, {events_full:,} events", full_table, full_s, full_peak)
+    print_table(f"Incremental daily run: {events_all - events_full:,} new events "
+                f"({(events_all - events_full) / events_full:.1%}), no model refit", inc_table, inc_s, inc_peak)
+    print(f"\nincremental / full wall time: {inc_s / full_s:.1%}")
+    result = {
+        "learners": args.learners, "days": args.days, "generated_events": summary.events,
+        "full": {"events": events_full, "wall_seconds": round(full_s, 1), "peak_rss_mib": round(full_peak / 2**20), "stages": full_table},
+        "incremental": {"new_events": events_all - events_full, "wall_seconds": round(inc_s, 1),
+                        "peak_rss_mib": round(inc_peak / 2**20), "share_of_full": round(inc_s / full_s, 3), "stages": inc_table},
+    }
+    print(json.dumps(result, indent=2))
+    postgres.stop_embedded(settings.pg_data_dir)
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
