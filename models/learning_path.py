@@ -13,6 +13,7 @@ from collections import defaultdict
 
 import numpy as np
 import pandas as pd
+import polars as pl
 
 ALGORITHM = "mastery-path-1"
 
@@ -101,8 +102,12 @@ def learning_paths(
         status.rename(columns={"module_id": "prerequisite", "module_mastered": "prereq_mastered"}),
         on=["user_id", "prerequisite"], how="left")
     missing = missing[~missing["prereq_mastered"].fillna(False).astype(bool)]
-    missing = missing.sort_values("prerequisite").groupby(["user_id", "module_id"])["prerequisite"].agg(";".join)
-    grid = grid.merge(missing.rename("missing_prerequisites").reset_index(), on=["user_id", "module_id"], how="left")
+    # string aggregation per learner × module in polars: pandas would call str.join once per group in Python
+    missing = (pl.from_pandas(missing[["user_id", "module_id", "prerequisite"]].astype(str))
+               .group_by(["user_id", "module_id"])
+               .agg(pl.col("prerequisite").sort().str.join(";").alias("missing_prerequisites"))
+               .to_pandas())
+    grid = grid.merge(missing, on=["user_id", "module_id"], how="left")
     grid["status"] = np.where(grid["module_mastered"], "mastered",
                               np.where(grid["missing_prerequisites"].isna(), "open", "locked"))
     grid = grid.sort_values(["user_id", "course_id", "topo_rank"])

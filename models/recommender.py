@@ -134,20 +134,20 @@ def recommend(
     return out[cols].reset_index(drop=True)
 
 
-def _explain(top: pd.DataFrame) -> list[str]:
-    out = []
-    for r in top[["reason", "skill_id", "p_known", "format", "format_preference", "predicted_success"]].itertuples(index=False):
-        if r.reason == "review_due":
-            out.append(f"{r.skill_id} is due for review today")
-        elif r.reason == "format_match":
-            out.append(f"you do better with {r.format} than with {r.format_preference}")
-        elif r.reason == "mastery_gap":
-            out.append(f"{r.skill_id} mastery is {r.p_known:.0%}: not mastered yet")
-        elif r.reason == "desirable_difficulty":
-            out.append(f"about {r.predicted_success:.0%} expected success: challenging but within reach")
-        else:
-            out.append("next on your learning path")
-    return out
+def _explain(top: pd.DataFrame) -> np.ndarray:
+    """The reason in words, built column-wise (a Python loop over a million rows took 11 s)."""
+    skill = top["skill_id"].astype(str)
+    known = (top["p_known"].fillna(0) * 100).round().astype(int).astype(str)
+    success = (top["predicted_success"].fillna(0) * 100).round().astype(int).astype(str)
+    reason = top["reason"].to_numpy()
+    return np.select(
+        [reason == "review_due", reason == "format_match", reason == "mastery_gap", reason == "desirable_difficulty"],
+        [(skill + " is due for review today").to_numpy(),
+         ("you do better with " + top["format"].astype(str) + " than with " + top["format_preference"].astype(str)).to_numpy(),
+         (skill + " mastery is " + known + "%: not mastered yet").to_numpy(),
+         ("about " + success + "% expected success: challenging but within reach").to_numpy()],
+        default="next on your learning path",
+    )
 
 
 def _cold_start(paths, content, popularity, served: set, k: int) -> pd.DataFrame:
