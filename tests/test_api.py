@@ -139,7 +139,7 @@ def test_schemathesis_finds_no_server_error(api):
         calls[op.label] = 0
 
         @given(case=op.as_strategy())
-        @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def run(case):
             calls[op.label] += 1
             case.call_and_validate()
@@ -148,4 +148,4 @@ def test_schemathesis_finds_no_server_error(api):
 
     for op in operations:
         fuzz(op)
-    assert sum(calls.values()) >= 300, calls
+    assert sum(calls.values()) >= 200, calls

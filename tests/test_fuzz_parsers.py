@@ -19,9 +19,9 @@ import os
 # The default suite runs a share of the examples; the full fuzz run (figures in the closing notes):
 #   DEVMENTOR_FUZZ_EXAMPLES=3000 pytest tests/test_fuzz_parsers.py
 FULL = int(os.environ.get("DEVMENTOR_FUZZ_EXAMPLES", "0"))
-FUZZ = settings(max_examples=FULL or 1000, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+FUZZ = settings(max_examples=FULL or 600, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 # ingest runs DuckDB per input (about 50-150 ms each): fewer examples by default
-FUZZ_INGEST = settings(max_examples=FULL or 100, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+FUZZ_INGEST = settings(max_examples=FULL or 60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 
 json_scalars = st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=True) | st.text(max_size=30)
 json_values = st.recursive(json_scalars, lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=12), c, max_size=5),
