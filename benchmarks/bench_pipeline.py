@@ -69,15 +69,17 @@ class MemorySampler:
         return max((r for t, r in self.samples if start <= t <= end), default=0)
 
 
-def step_windows(result) -> dict[str, tuple[float, float]]:
-    out: dict[str, list[float]] = {}
-    for event in result.all_events:
-        if not event.step_key:
-            continue
-        w = out.setdefault(event.step_key, [float("inf"), 0.0])
-        ts = event.timestamp
-        w[0], w[1] = min(w[0], ts), max(w[1], ts)
-    return {k: (v[0], v[1]) for k, v in out.items()}
+def step_windows(result, dagster_home: Path) -> dict[str, tuple[float, float]]:
+    """Start and end of every step, from the run's step stats in the Dagster instance."""
+    import dagster as dg
+    from dagster._core.instance.ref import InstanceRef
+
+    instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(dagster_home)))
+    try:
+        stats = instance.get_run_step_stats(result.run_id)
+    finally:
+        instance.dispose()
+    return {s.step_key: (s.start_time, s.end_time) for s in stats if s.start_time and s.end_time}
 
 
 def rows_by_step(result) -> dict[str, int]:
@@ -91,8 +93,8 @@ def rows_by_step(result) -> dict[str, int]:
     return rows
 
 
-def stage_table(result, sampler: MemorySampler, events: int) -> list[dict]:
-    windows = step_windows(result)
+def stage_table(result, sampler: MemorySampler, events: int, dagster_home: Path) -> list[dict]:
+    windows = step_windows(result, dagster_home)
     rows = rows_by_step(result)
     out = []
     for stage, pred in STAGES:
@@ -156,7 +158,7 @@ def main() -> None:
         full_s = time.perf_counter() - t
     assert full.success, "the full run failed"
     events_full = lake_events()
-    full_table = stage_table(full, sampler, events_full)
+    full_table = stage_table(full, sampler, events_full, settings.dagster_home)
     full_peak = max((r for _, r in sampler.samples), default=0)
 
     for folder in ("events", "chat"):
@@ -177,7 +179,7 @@ def main() -> None:
         inc_s = time.perf_counter() - t
     assert inc.success, "the incremental run failed"
     events_all = lake_events()
-    inc_table = stage_table(inc, sampler2, events_all - events_full)
+    inc_table = stage_table(inc, sampler2, events_all - events_full, settings.dagster_home)
     inc_peak = max((r for _, r in sampler2.samples), default=0)
 
     print_table(f"Full run: {args.learners:,} learners, {events_full:,} events", full_table, full_s, full_peak)
