@@ -21,8 +21,7 @@ from sklearn.metrics import accuracy_score, classification_report, f1_score
 from sklearn.model_selection import train_test_split
 from sklearn.tree import DecisionTreeClassifier, export_text
 
-from models.features import LEVEL_ORDINAL, feature_matrix  # noqa: F401  (re-exported)
-from models.segments import SEGMENT_FEATURES, FEATURE_DESCRIPTIONS
+from models.segments import FEATURE_DESCRIPTIONS
 
 @dataclass
 class TrainedTree:

@@ -11,7 +11,7 @@ import duckdb
 from assets.training.assets import TRAINING_KEYS, load_learner_features, reference_path
 from models.decision_trees import TREE_SPECS
 from models.drift import RetrainPolicy, retraining_reasons
-from models.trees import feature_matrix
+from models.features import feature_matrix
 from orchestration.resources import LakeResource, WarehouseResource
 from orchestration.settings import load_settings
 
@@ -119,6 +119,8 @@ def _inbox_files(inbox) -> dict[str, str]:
     "one run per batch of files, over the days of the event and chat files in it; the same file never starts two runs.",
 )
 def inbox_files(context: dg.SensorEvaluationContext, lake: LakeResource):
+    from pathlib import Path
+
     from assets.ingest.partitions import EVENT_PARTITIONS, file_day, inbox_day_range
 
     seen = json.loads(context.cursor) if context.cursor else {}
@@ -126,8 +128,6 @@ def inbox_files(context: dg.SensorEvaluationContext, lake: LakeResource):
     new = {name: fp for name, fp in now.items() if seen.get(name) != fp}
     if not new:
         return dg.SkipReason(f"no new files in {lake.inbox_path} ({len(now)} known)")
-    from pathlib import Path
-
     days = sorted(d for name in new if (d := file_day(Path(name))))
     if days:
         first, last = days[0], days[-1]

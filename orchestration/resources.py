@@ -40,6 +40,16 @@ class LakeResource(dg.ConfigurableResource):
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
 
+    def write_ml_table(self, name: str, table) -> Path:
+        """Write ``lake/ml/<name>`` atomically (beside, then rename): readers never see half a file."""
+        import pyarrow.parquet as pq
+
+        path = self.ml_path(name)
+        tmp = path.with_suffix(".tmp")
+        pq.write_table(table, tmp)
+        tmp.replace(path)
+        return path
+
 
 class WarehouseResource(dg.ConfigurableResource):
     """The DuckDB warehouse that dbt builds (staging, intermediate, marts)."""

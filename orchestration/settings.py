@@ -30,6 +30,7 @@ fallback.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -131,8 +132,6 @@ def apply_telemetry_off() -> None:
 
 def _shown(value: str) -> str:
     """A bad value, quoted for an error message, with anything that looks like a password masked."""
-    import re
-
     return repr(re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", str(value)))
 
 

@@ -149,3 +149,34 @@ def test_schemathesis_finds_no_server_error(api):
     for op in operations:
         fuzz(op)
     assert sum(calls.values()) >= 200, calls
+
+
+def test_cache_is_dropped_by_every_new_publish(pg_url):
+    """Even when the new publish id sorts before the old one (ids are random hex)."""
+    import time
+    from datetime import datetime, timezone
+
+    import pyarrow as pa
+    from fastapi.testclient import TestClient
+
+    from assets.serving.api import create_app
+    from assets.serving.publish import publish, reader_url
+    from assets.serving.tables import LEARNER_DECISIONS
+
+    def decisions(label: str) -> pa.Table:
+        cols = {c.name: [None] for c in LEARNER_DECISIONS.columns if c.name != "publish_id"}
+        cols.update(user_id=["u1"], tree_id=["primary_classification"], decision_label=[label], decision_version=["1"],
+                    model_uri=["models:/p/1"], decided_at=[datetime.now(timezone.utc)], trace_id=["t1"], event_source=["test"],
+                    flagged_rules_hit=["[]"])
+        return pa.table(cols)
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        publish(conn, LEARNER_DECISIONS, decisions("Fast Tracker"), publish_id="f" * 32)
+    with TestClient(create_app(reader_url(pg_url), min_size=1, max_size=2)) as client:
+        first = client.get("/api/learning/decisions/u1").json()["decisions"][0]["decision_label"]
+        assert first == "Fast Tracker"
+        assert client.get("/api/learning/decisions/u1").json()["decisions"][0]["decision_label"] == first  # cached
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            publish(conn, LEARNER_DECISIONS, decisions("Disengaging"), publish_id="0" * 32)
+        time.sleep(1.1)  # the publish log is checked at most once a second
+        assert client.get("/api/learning/decisions/u1").json()["decisions"][0]["decision_label"] == "Disengaging"

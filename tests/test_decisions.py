@@ -9,7 +9,8 @@ import pytest
 from models.interventions import rule_based_intervention
 from models.prompts import render_prompt
 from models.thresholds import OverrideError, apply_overrides, load_overrides
-from models.trees import decide_with_rules, feature_matrix, leaf_labels, rule_table, train_tree
+from models.features import feature_matrix
+from models.trees import decide_with_rules, leaf_labels, rule_table, train_tree
 from tests.test_trees import _frame
 from models.segments import rule_based_segment
 

@@ -59,7 +59,7 @@ def test_published_labels_match_the_model_on_the_marts(pipeline_run):
     import pandas as pd
 
     from assets.training.assets import LEARNER_FEATURES_SQL
-    from models.trees import feature_matrix
+    from models.features import feature_matrix
 
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     model = mlflow.sklearn.load_model("models:/primary_classification@champion")
@@ -220,7 +220,7 @@ def test_retraining_sensor_skips_when_stable_and_requests_a_run_on_new_data(pipe
 
     from assets.training.assets import load_learner_features, reference_path, write_reference
     from models.drift import reference_profile
-    from models.trees import feature_matrix
+    from models.features import feature_matrix
 
     settings, url, result, summary = pipeline_run
     resources = build_resources(settings)

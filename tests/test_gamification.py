@@ -5,9 +5,8 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 import pandas as pd
-import pytest
 
-from assets.learning.gamification import ACTIVITY_SQL, LEARNER_TZ_SQL
+from assets.learning.gamification import ACTIVITY_SQL
 from models import gamification as g
 
 T0 = pd.Timestamp("2026-03-02 10:00", tz="UTC")
@@ -80,7 +79,7 @@ def test_streak_counts_local_days_across_a_time_zone_boundary():
     profiles = pd.DataFrame({"user_id": ["la", "utc"], "timezone": ["America/Los_Angeles", "Not/AZone"],
                              "leaderboard_opt_out": False, "analytics_opt_out": False})
     con = _tiny_warehouse(events, profiles)
-    activity = con.execute(ACTIVITY_SQL.format(tz=LEARNER_TZ_SQL)).df()
+    activity = con.execute(ACTIVITY_SQL).df()
     s = g.streak_days(activity).set_index(["user_id", "streak"])
     assert g.streak_days(activity).groupby("user_id")["streak"].max().to_dict() == {"la": 2, "utc": 1}
     today = pd.DataFrame({"user_id": ["la", "utc"], "timezone": ["America/Los_Angeles", "UTC"],

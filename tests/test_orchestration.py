@@ -6,7 +6,6 @@ import json
 import os
 
 import dagster as dg
-import pytest
 
 from tests.conftest import PROJECT_ROOT
 

@@ -8,7 +8,8 @@ import pytest
 
 from assets.training.registry import CHAMPION, log_and_register
 from models.segments import rule_based_segment
-from models.trees import feature_matrix, train_tree
+from models.features import feature_matrix
+from models.trees import train_tree
 from tests.test_trees import _frame
 
 

@@ -8,7 +8,8 @@ import pytest
 
 from assets.training.registry import gate_decision
 from models.segments import SEGMENT_FEATURES, choose_labels, rule_based_segment
-from models.trees import explain, feature_matrix, leaf_labels, predict_with_rules, rule_table, train_tree
+from models.features import feature_matrix
+from models.trees import explain, leaf_labels, predict_with_rules, rule_table, train_tree
 
 
 def _frame(n=600, seed=0):

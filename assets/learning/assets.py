@@ -84,6 +84,34 @@ def mastery_model(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     })
 
 
+def _write_outputs(lake: LakeResource, folder: str, frames: dict, version_of) -> dict[str, int]:
+    """Each frame to lake/ml/<folder>/<name>.parquet with its algorithm version; returns row counts."""
+    counts = {}
+    for name, frame in frames.items():
+        table = pa.Table.from_pandas(frame.assign(algorithm_version=version_of(name)), preserve_index=False)
+        lake.write_ml_table(f"{folder}/{name}.parquet", table)
+        counts[name] = table.num_rows
+    return counts
+
+
+def _publish_group(context, lake: LakeResource, serving_db: ServingDatabaseResource, folder: str, specs) -> dg.MaterializeResult:
+    """Publish lake/ml/<folder>/<table>.parquet for every spec, all swapped in one transaction."""
+    tables = [(spec, pq.read_table(lake.ml_path(f"{folder}/{spec.name}.parquet"))) for spec in specs]
+    with serving_db.connect() as conn:
+        results = publish_many(conn, tables, run_id=context.run_id)
+    rows = {r.table: r.rows for r in results}
+    copy_seconds = sum(r.copy_seconds for r in results)
+    copy_rate = sum(rows.values()) / copy_seconds if copy_seconds > 0 else 0.0
+    context.log.info(f"published {rows} in {results[0].seconds:.2f}s ({copy_rate:,.0f} rows/s COPY), one swap transaction")
+    return dg.MaterializeResult(metadata={
+        **{f"rows_{k}": v for k, v in rows.items()},
+        "publish_id": results[0].publish_id,
+        "seconds": round(results[0].seconds, 3),
+        "copy_rows_per_second": round(copy_rate),
+        "database": redact(serving_db.database_url) if serving_db.database_url else "embedded (pgserver)",
+    })
+
+
 ENGINE_VERSIONS = {
     "mastery": mastery.ALGORITHM,
     "review_queue": spaced_repetition.ALGORITHM,
@@ -112,14 +140,8 @@ def learning_engine(context: dg.AssetExecutionContext, warehouse: WarehouseResou
             quiz_no_repeat_days=learning_policy.quiz_no_repeat_days, recommendations=learning_policy.recommendations,
             progress=context.log.info,
         )
-    counts = {}
-    for name, frame in out.tables().items():
-        version = f"{ENGINE_VERSIONS[name]}|{params_version}" if name != "review_queue" else ENGINE_VERSIONS[name]
-        table = pa.Table.from_pandas(frame.assign(algorithm_version=version), preserve_index=False)
-        path = lake.ml_path(f"learning/{name}.parquet")
-        pq.write_table(table, path.with_suffix(".tmp"))
-        path.with_suffix(".tmp").replace(path)
-        counts[name] = table.num_rows
+    counts = _write_outputs(lake, "learning", out.tables(), lambda name: (
+        f"{ENGINE_VERSIONS[name]}|{params_version}" if name != "review_queue" else ENGINE_VERSIONS[name]))
     reasons = out.recommendations["reason"].value_counts().to_dict()
     context.log.info(f"learning engine ({out.mode} mastery): {counts}; recommendation reasons {reasons}")
     return dg.MaterializeResult(metadata={
@@ -144,19 +166,7 @@ def learning_engine(context: dg.AssetExecutionContext, warehouse: WarehouseResou
 def serving_learning_engine(context: dg.AssetExecutionContext, lake: LakeResource,
                             serving_db: ServingDatabaseResource) -> dg.MaterializeResult:
     """serving.mastery, review_queue, learning_path, recommendations and next_quiz, swapped in together in one transaction."""
-    tables = [(spec, pq.read_table(lake.ml_path(f"learning/{spec.name}.parquet"))) for spec in LEARNING_TABLES]
-    with serving_db.connect() as conn:
-        results = publish_many(conn, tables, run_id=context.run_id)
-    rows = {r.table: r.rows for r in results}
-    copy_rate = sum(r.rows for r in results) / max(sum(r.rows / max(r.rows_per_second, 1e-9) for r in results), 1e-9)
-    context.log.info(f"published {rows} in {results[0].seconds:.2f}s ({copy_rate:,.0f} rows/s COPY), one swap transaction")
-    return dg.MaterializeResult(metadata={
-        **{f"rows_{k}": v for k, v in rows.items()},
-        "publish_id": results[0].publish_id,
-        "seconds": round(results[0].seconds, 3),
-        "copy_rows_per_second": round(copy_rate),
-        "database": redact(serving_db.database_url) if serving_db.database_url else "embedded (pgserver)",
-    })
+    return _publish_group(context, lake, serving_db, "learning", LEARNING_TABLES)
 
 
 
@@ -177,13 +187,7 @@ def gamification(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     mastery_rows = pq.read_table(lake.ml_path("learning/mastery.parquet"), columns=["user_id", "skill_id", "mastered"]).to_pandas()
     with warehouse.connect() as con:
         out = run_gamification(con, mastery_rows, lake.ml_path("gamification/badge_ledger.parquet"))
-    counts = {}
-    for name, frame in out.tables().items():
-        table = pa.Table.from_pandas(frame.assign(algorithm_version=gm.ALGORITHM), preserve_index=False)
-        path = lake.ml_path(f"gamification/{name}.parquet")
-        pq.write_table(table, path.with_suffix(".tmp"))
-        path.with_suffix(".tmp").replace(path)
-        counts[name] = table.num_rows
+    counts = _write_outputs(lake, "gamification", out.tables(), lambda name: gm.ALGORITHM)
     xp_by_rule = out.reward_log.groupby("rule")["xp"].sum().to_dict()
     context.log.info(f"gamification: {counts}; XP by rule {xp_by_rule}")
     return dg.MaterializeResult(metadata={
@@ -205,16 +209,7 @@ def gamification(context: dg.AssetExecutionContext, warehouse: WarehouseResource
 def serving_gamification(context: dg.AssetExecutionContext, lake: LakeResource,
                          serving_db: ServingDatabaseResource) -> dg.MaterializeResult:
     """serving.learner_xp, badges, streaks, leaderboards, reward_log and weekly_challenges, swapped in together."""
-    tables = [(spec, pq.read_table(lake.ml_path(f"gamification/{spec.name}.parquet"))) for spec in GAMIFICATION_TABLES]
-    with serving_db.connect() as conn:
-        results = publish_many(conn, tables, run_id=context.run_id)
-    rows = {r.table: r.rows for r in results}
-    context.log.info(f"published {rows} in {results[0].seconds:.2f}s, one swap transaction")
-    return dg.MaterializeResult(metadata={
-        **{f"rows_{k}": v for k, v in rows.items()},
-        "publish_id": results[0].publish_id,
-        "seconds": round(results[0].seconds, 3),
-    })
+    return _publish_group(context, lake, serving_db, "gamification", GAMIFICATION_TABLES)
 
 
 @dg.asset(

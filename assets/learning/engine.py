@@ -19,19 +19,35 @@ import pyarrow.parquet as pq
 from models import learning_path, mastery, quiz, recommender, spaced_repetition
 from models.mastery_eval import Evaluation
 
+# Each learner's time zone from the profile; anything DuckDB does not know becomes UTC (the documented default).
+LEARNER_TZ_SQL = """
+SELECT p.user_id,
+       CASE WHEN p.timezone IN (SELECT name FROM pg_timezone_names()) THEN p.timezone ELSE 'UTC' END AS timezone,
+       p.leaderboard_opt_out OR p.analytics_opt_out AS excluded
+FROM staging.stg_devmentor__profiles AS p
+"""
+
+
+def local_day(column: str) -> str:
+    """SQL for the learner's local calendar day of a timestamp (needs ``tz`` joined from LEARNER_TZ_SQL)."""
+    return f"date_trunc('day', timezone(coalesce(tz.timezone, 'UTC'), {column}))"
+
+
 ATTEMPTS_SQL = """
+WITH tz AS ({tz})
 SELECT a.user_id, a.event_id, a.event_at, a.question_id, a.skill_tag AS skill_id, a.topic_id, a.module_id, a.course_id,
-       a.is_correct, a.hint_used, a.retries, a.confidence
+       a.is_correct, a.hint_used, a.retries, a.confidence{local}
 FROM intermediate.int_quiz_attempts_enriched AS a
-WHERE a.skill_tag IS NOT NULL AND a.question_id IS NOT NULL {where}
+LEFT JOIN tz USING (user_id)
+WHERE a.skill_tag IS NOT NULL AND a.question_id IS NOT NULL
 ORDER BY a.user_id, a.event_at, a.event_id
 """
 
 
-def load_attempts(con: duckdb.DuckDBPyConnection, after=None) -> pd.DataFrame:
-    where = "" if after is None else "AND a.event_at > ?"
-    params = [] if after is None else [after]
-    df = con.execute(ATTEMPTS_SQL.format(where=where), params).df()
+def load_attempts(con: duckdb.DuckDBPyConnection, local_dates: bool = False) -> pd.DataFrame:
+    """Every usable quiz attempt in learner and time order; with ``local_dates``, the learner's local day too."""
+    local = f", {local_day('a.event_at')} AS local_date" if local_dates else ""
+    df = con.execute(ATTEMPTS_SQL.format(tz=LEARNER_TZ_SQL, local=local)).df()
     df["is_correct"] = df["is_correct"].astype(bool)
     return df
 
@@ -292,11 +308,9 @@ def run_engine(
     previous = MasteryState.load(state_dir)
     mode = "full"
     if previous is not None and previous.watermark is not None:
-        through = con.execute(
-            "SELECT count(*) FROM intermediate.int_quiz_attempts_enriched WHERE skill_tag IS NOT NULL AND question_id IS NOT NULL AND event_at <= ?",
-            [pd.Timestamp(previous.watermark)]).fetchone()[0]
-        newer = attempts[attempts["event_at"] > pd.Timestamp(previous.watermark)]
-        state, mode = trace_mastery(params, params_version, newer, previous, int(through))
+        newer_mask = attempts["event_at"] > pd.Timestamp(previous.watermark)
+        through = int((~newer_mask).sum())  # attempts at or before the watermark, as loaded above
+        state, mode = trace_mastery(params, params_version, attempts[newer_mask], previous, through)
         if mode == "full":  # late or changed history, or new parameters: trace everything again
             state, mode = trace_mastery(params, params_version, attempts, None, None)
     else:

@@ -10,21 +10,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from assets.learning.engine import data_as_of, load_attempts, reviews_on_time
+from assets.learning.engine import LEARNER_TZ_SQL, data_as_of, load_attempts, local_day, reviews_on_time
 from models import gamification as g
 
-# Profiles' time zones, with anything DuckDB does not know replaced by UTC (the documented default).
-LEARNER_TZ_SQL = """
-SELECT p.user_id,
-       CASE WHEN p.timezone IN (SELECT name FROM pg_timezone_names()) THEN p.timezone ELSE 'UTC' END AS timezone,
-       p.leaderboard_opt_out OR p.analytics_opt_out AS excluded
-FROM staging.stg_devmentor__profiles AS p
-"""
-
-ACTIVITY_SQL = """
-WITH tz AS ({tz}),
+ACTIVITY_SQL = f"""
+WITH tz AS ({LEARNER_TZ_SQL}),
 ev AS (
-    SELECT e.event_id, e.user_id, e.event_at, e.course_id, date_trunc('day', timezone(coalesce(tz.timezone, 'UTC'), e.event_at)) AS local_date
+    SELECT e.event_id, e.user_id, e.event_at, e.course_id, {local_day('e.event_at')} AS local_date
     FROM staging.stg_devmentor__events AS e LEFT JOIN tz USING (user_id)
 )
 SELECT user_id, local_date, arg_min(event_id, event_at) AS first_event_id, min(event_at) AS first_event_at,
@@ -32,10 +24,9 @@ SELECT user_id, local_date, arg_min(event_id, event_at) AS first_event_id, min(e
 FROM ev GROUP BY user_id, local_date
 """
 
-COMPLETIONS_SQL = """
-WITH tz AS ({tz})
-SELECT e.event_id, e.user_id, e.event_at, e.course_id, e.module_id,
-       date_trunc('day', timezone(coalesce(tz.timezone, 'UTC'), e.event_at)) AS local_date
+COMPLETIONS_SQL = f"""
+WITH tz AS ({LEARNER_TZ_SQL})
+SELECT e.event_id, e.user_id, e.event_at, e.course_id, e.module_id, {local_day('e.event_at')} AS local_date
 FROM staging.stg_devmentor__events AS e LEFT JOIN tz USING (user_id)
 WHERE e.event_type = 'module_complete' AND e.module_id IS NOT NULL
 """
@@ -58,12 +49,10 @@ def run_gamification(con: duckdb.DuckDBPyConnection, mastery: pd.DataFrame, ledg
                      rules: g.XPRules = g.XPRules()) -> GamificationOutputs:
     as_of = data_as_of(con)
     learners = con.execute(LEARNER_TZ_SQL).df()
-    tz_sql = LEARNER_TZ_SQL
-    activity = con.execute(ACTIVITY_SQL.format(tz=tz_sql)).df()
-    completions = con.execute(COMPLETIONS_SQL.format(tz=tz_sql)).df()
-    attempts = load_attempts(con)
+    activity = con.execute(ACTIVITY_SQL).df()
+    completions = con.execute(COMPLETIONS_SQL).df()
+    attempts = load_attempts(con, local_dates=True)
     attempts["review_on_time"] = reviews_on_time(attempts)
-    attempts["local_date"] = pd.to_datetime(_local_dates(con, attempts))
     for frame in (activity, completions):
         frame["local_date"] = pd.to_datetime(frame["local_date"])
     today = learners[["user_id", "timezone"]].copy()
@@ -92,17 +81,3 @@ def run_gamification(con: duckdb.DuckDBPyConnection, mastery: pd.DataFrame, ledg
         reward_log=full_log,
         weekly_challenges=g.weekly_challenges(attempts, completions, activity, today),
     )
-
-
-def _local_dates(con: duckdb.DuckDBPyConnection, attempts: pd.DataFrame) -> pd.Series:
-    """Local dates of many attempts, computed by DuckDB (row order kept)."""
-    frame = attempts[["user_id", "event_at"]].reset_index(drop=True).assign(rn=lambda d: d.index)
-    con.register("_attempts_local", frame)
-    try:
-        out = con.execute(
-            f"""WITH tz AS ({LEARNER_TZ_SQL})
-                SELECT date_trunc('day', timezone(coalesce(tz.timezone, 'UTC'), a.event_at)) AS d
-                FROM _attempts_local a LEFT JOIN tz USING (user_id) ORDER BY a.rn""").df()["d"]
-    finally:
-        con.unregister("_attempts_local")
-    return out.to_numpy()

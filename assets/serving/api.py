@@ -338,7 +338,8 @@ def create_app(database_url: str, min_size: int = 2, max_size: int = 10) -> Fast
         if now - cache.checked_at < 1.0:
             return
         cache.checked_at = now
-        rows = await fetch("SELECT max(publish_id || published_at::text) AS p FROM serving.publish_log")
+        # publish_log is append-only: its size and newest time change with every publish
+        rows = await fetch("SELECT count(*) || ':' || coalesce(max(published_at)::text, '') AS p FROM serving.publish_log")
         latest = rows[0]["p"] if rows else None
         if latest != cache.publish_id:
             cache.data.clear()

@@ -15,17 +15,16 @@ from datetime import datetime, timezone
 import dagster as dg
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from assets.training.registry import load_champion, log_and_register
 from models.decision_trees import TREE_SPECS, TreeSpec
 from models.drift import reference_profile
+from models.features import feature_matrix
 from models.prompts import render_prompt
 from models.thresholds import apply_overrides, load_overrides
 from models.trees import (
     decide_with_rules,
     describe_rule,
-    feature_matrix,
     input_attributes,
     leaf_confidence,
     leaf_labels,
@@ -268,12 +267,8 @@ def learner_decisions_scored(
             )
         )
     table = pa.concat_tables(rows)
-    path = lake.ml_path("learner_decisions.parquet")
-    pq.write_table(table, path.with_suffix(".tmp"))
-    path.with_suffix(".tmp").replace(path)
-    snap_path = lake.ml_path("threshold_snapshots.parquet")
-    pq.write_table(pa.Table.from_pylist(snapshots), snap_path.with_suffix(".tmp"))
-    snap_path.with_suffix(".tmp").replace(snap_path)
+    path = lake.write_ml_table("learner_decisions.parquet", table)
+    lake.write_ml_table("threshold_snapshots.parquet", pa.Table.from_pylist(snapshots))
     counts = {tree_id: pd.Series(t["labels"]).value_counts().to_dict() for tree_id, t in per_tree.items()}
     context.log.info(f"decided {len(frame):,} learners × {len(per_tree)} trees: {counts}")
     return dg.MaterializeResult(
