@@ -20,7 +20,7 @@ MACRO_FILE = Path(__file__).resolve().parents[2] / "dbt_project" / "macros" / "s
 def _terms_expression() -> str:
     """The dbt macro's tokenizer, so the query is tokenized exactly as the index was."""
     text = MACRO_FILE.read_text()
-    match = re.search(r"macro search_terms\(text_expr\) -%\}\s*(.*?)\s*\{%- endmacro", text, re.S)
+    match = re.search(r"macro default__search_terms\(text_expr\) -%\}\s*(.*?)\s*\{%- endmacro", text, re.S)
     if not match:
         raise RuntimeError(f"cannot find the search_terms macro in {MACRO_FILE}")
     return match.group(1).replace("{{ text_expr }}", "?")

@@ -9,5 +9,5 @@
 
 {# Share of a in b, null-safe, rounded. #}
 {% macro safe_ratio(a, b, digits=4) -%}
-    round(cast({{ a }} as double) / nullif(cast({{ b }} as double), 0), {{ digits }})
+    round(cast({{ a }} as double precision) / nullif(cast({{ b }} as double precision), 0), {{ digits }})
 {%- endmacro %}

@@ -12,11 +12,11 @@
 
 {% macro incremental_bounds(date_col, lookback_days=0) -%}
     {%- if var('window_start', none) -%}
-        {%- set lower = "date '" ~ var('window_start') ~ "' - interval " ~ lookback_days ~ " day" -%}
+        {%- set lower = "date '" ~ var('window_start') ~ "' - interval '" ~ lookback_days ~ " day'" -%}
         {{ return(["cast(" ~ lower ~ " as date)", "date '" ~ var('window_end') ~ "'"]) }}
     {%- elif execute -%}
         {%- set q -%}
-            select cast(coalesce(max({{ date_col }}), date '1970-01-01') - interval {{ 1 + lookback_days }} day as date) from {{ this }}
+            select cast(coalesce(max({{ date_col }}), date '1970-01-01') - interval '{{ 1 + lookback_days }} day' as date) from {{ this }}
         {%- endset -%}
         {%- set lower = run_query(q).columns[0].values()[0] -%}
         {{ return(["date '" ~ lower ~ "'", "date '9999-12-31'"]) }}
@@ -31,7 +31,7 @@
 {% macro in_incremental_window(date_col, lookback_days=0, upper_slack_days=0, target_col=none, lower_slack_days=0) -%}
     {%- if is_incremental() -%}
         {%- set b = incremental_bounds(target_col or date_col, lookback_days) -%}
-        ({{ date_col }} >= {{ b[0] }} - interval {{ lower_slack_days }} day and {{ date_col }} < {{ b[1] }} + interval {{ upper_slack_days }} day)
+        ({{ date_col }} >= {{ b[0] }} - interval '{{ lower_slack_days }} day' and {{ date_col }} < {{ b[1] }} + interval '{{ upper_slack_days }} day')
     {%- else -%}
         true
     {%- endif -%}

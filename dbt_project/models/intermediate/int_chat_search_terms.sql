@@ -11,8 +11,8 @@ with messages as (
 ),
 
 final as (
-    select message_id, user_id, event_date, term, count(*) as tf, any_value(len(terms)) as doc_len
-    from (select message_id, user_id, event_date, terms, unnest(terms) as term from messages)
+    select message_id, user_id, event_date, term, count(*) as tf, any_value({{ list_len('terms') }}) as doc_len
+    from (select message_id, user_id, event_date, terms, unnest(terms) as term from messages) as m
     group by message_id, user_id, event_date, term
 )
 

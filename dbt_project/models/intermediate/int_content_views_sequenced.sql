@@ -31,8 +31,18 @@ sequenced as (
         coalesce(c.completed_so_far, 0) + 1 as expected_module_position
     from views as v
     left join modules as m on m.module_id = v.module_id
+    {% if target.type == 'duckdb' -%}
     asof left join completions as c
         on c.user_id = v.user_id and c.course_id = v.course_id and v.event_at > c.event_at
+    {%- else -%}
+    -- the latest completion before the view (what DuckDB's ASOF join does)
+    left join lateral (
+        select c.completed_so_far from completions as c
+        where c.user_id = v.user_id and c.course_id = v.course_id and c.event_at < v.event_at
+        order by c.event_at desc, c.completed_so_far desc
+        limit 1
+    ) as c on true
+    {%- endif %}
 ),
 
 final as (

@@ -21,7 +21,7 @@ view_formats as (
 ),
 
 session_format as (
-    select session_id, user_id, arg_max(format, format_seconds) as session_format
+    select session_id, user_id, {{ arg_max('format', 'format_seconds') }} as session_format
     from view_formats
     group by session_id, user_id
 ),
@@ -30,7 +30,7 @@ sessions as (
     select
         user_id,
         session_id,
-        arg_min(course_id, event_at) as course_id,
+        {{ arg_min('course_id', 'event_at') }} as course_id,
         min(event_at) as started_at,
         min(event_date) as session_date,
         max(event_at) as ended_at,
@@ -48,11 +48,11 @@ final as (
         s.started_at,
         s.session_date,
         s.ended_at,
-        coalesce(s.reported_duration_s, cast(epoch(s.ended_at - s.started_at) as decimal(12, 3))) as duration_s,
+        coalesce(s.reported_duration_s, cast(extract(epoch from s.ended_at - s.started_at) as decimal(12, 3))) as duration_s,
         s.event_count,
         f.session_format,
-        hour(timezone(coalesce(p.timezone, 'UTC'), s.started_at)) as local_start_hour,
-        cast(timezone(coalesce(p.timezone, 'UTC'), s.started_at) as date) as local_date
+        cast(extract(hour from s.started_at at time zone coalesce(p.timezone, 'UTC')) as bigint) as local_start_hour,
+        cast(s.started_at at time zone coalesce(p.timezone, 'UTC') as date) as local_date
     from sessions as s
     left join profiles as p on p.user_id = s.user_id
     left join session_format as f on f.session_id = s.session_id and f.user_id = s.user_id

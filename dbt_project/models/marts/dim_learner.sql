@@ -31,12 +31,12 @@ final as (
         p.leaderboard_opt_out,
         p.analytics_opt_out,
         p.signed_up_at,
-        {
-            'avg_sentence_length': c.avg_sentence_length,
-            'type_token_ratio': c.type_token_ratio,
-            'pronoun_usage': c.pronoun_usage,
-            'contractions_count': coalesce(c.contractions_count, 0)
-        } as writing_metrics,
+        {{ record([
+            ('avg_sentence_length', 'c.avg_sentence_length'),
+            ('type_token_ratio', 'c.type_token_ratio'),
+            ('pronoun_usage', 'c.pronoun_usage'),
+            ('contractions_count', 'coalesce(c.contractions_count, 0)'),
+        ]) }} as writing_metrics,
         c.avg_sentence_length,
         c.type_token_ratio,
         c.pronoun_usage,

@@ -6,8 +6,8 @@ with messages as (
 user_messages as (
     select
         *,
-        regexp_extract_all(lower(message_text), '[a-z]+(?:''[a-z]+)?') as tokens,
-        len(list_filter(string_split_regex(message_text, '[.!?]+'), lambda s: trim(s) <> '')) as sentences
+        {{ regexp_all('lower(message_text)', "[a-z]+(?:''[a-z]+)?") }} as tokens,
+        {{ sentence_count('message_text') }} as sentences
     from messages
     where message_direction = 'user'
 ),
@@ -32,24 +32,24 @@ message_agg as (
         user_id,
         count(*) as user_messages,
         sum(greatest(sentences, 1)) as sentence_count,
-        sum(case when hint_used or regexp_matches(lower(message_text), '\bhint\b') then 1 else 0 end) as hint_requests,
-        sum(case when list_contains(feedback_flags, 'confused')
-                   or regexp_matches(lower(message_text), 'confus|don''t get|do not understand|stuck|still don''t|lost') then 1 else 0 end) as confusion_signals,
+        sum(case when hint_used or {{ regexp_contains('lower(message_text)', '\\bhint\\b') }} then 1 else 0 end) as hint_requests,
+        sum(case when 'confused' = any(feedback_flags)
+                   or {{ regexp_contains('lower(message_text)', "confus|don''t get|do not understand|stuck|still don''t|lost") }} then 1 else 0 end) as confusion_signals,
         sum(case when message_text = lower(message_text) then 1 else 0 end) as lowercase_messages,
-        list(distinct contextual_topic_id order by contextual_topic_id) filter (where contextual_topic_id is not null) as chat_topics,
+        array_agg(distinct contextual_topic_id order by contextual_topic_id) filter (where contextual_topic_id is not null) as chat_topics,
         max(sent_at) as last_message_at
     from user_messages
     group by user_id
 ),
 
 topic_rank as (
-    select user_id, list(contextual_topic_id order by n desc, contextual_topic_id)[1:3] as top_chat_topics
+    select user_id, (array_agg(contextual_topic_id order by n desc, contextual_topic_id))[1:3] as top_chat_topics
     from (
         select user_id, contextual_topic_id, count(*) as n
         from user_messages
         where contextual_topic_id is not null
         group by user_id, contextual_topic_id
-    )
+    ) as per_topic
     group by user_id
 ),
 
@@ -63,11 +63,11 @@ final as (
         m.chat_topics,
         t.top_chat_topics,
         m.last_message_at,
-        round(coalesce(w.word_count, 0) * 1.0 / nullif(m.sentence_count, 0), 3) as avg_sentence_length,
+        {{ safe_ratio('coalesce(w.word_count, 0)', 'm.sentence_count', 3) }} as avg_sentence_length,
         {{ safe_ratio('w.distinct_words', 'w.word_count') }} as type_token_ratio,
         {{ safe_ratio('w.pronoun_count', 'w.word_count') }} as pronoun_usage,
         coalesce(w.contractions_count, 0) as contractions_count,
-        round(coalesce(w.word_count, 0) * 1.0 / m.user_messages, 3) as words_per_message,
+        {{ safe_ratio('coalesce(w.word_count, 0)', 'm.user_messages', 3) }} as words_per_message,
         {{ safe_ratio('m.lowercase_messages', 'm.user_messages') }} as lowercase_share
     from message_agg as m
     left join token_agg as w on w.user_id = m.user_id

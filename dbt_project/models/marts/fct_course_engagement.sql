@@ -42,8 +42,8 @@ attempt_agg as (
         sum(retries) as total_retries,
         sum(case when hint_used then 1 else 0 end) as hint_used_count,
         {{ pmi('score', 'hint_used', 'retries') }} as pmi,
-        avg(case when attempt_no > attempt_total / 2 then confidence end)
-            - avg(case when attempt_no <= attempt_total / 2 then confidence end) as confidence_trend
+        avg(case when attempt_no > attempt_total / 2.0 then confidence end)
+            - avg(case when attempt_no <= attempt_total / 2.0 then confidence end) as confidence_trend
     from ranked_attempts
     group by user_id, course_id
 ),
@@ -53,7 +53,8 @@ topic_stats as (
         user_id, course_id, topic_id,
         avg(score) as topic_score,
         avg(confidence) as topic_confidence,
-        regr_slope(confidence, attempt_no) as topic_confidence_slope,
+        -- no slope (not NaN) from fewer than two attempts at distinct positions
+        case when regr_sxx(confidence, attempt_no) > 0 then regr_slope(confidence, attempt_no) end as topic_confidence_slope,
         count(*) as attempts,
         count(*) - count(distinct question_id) as repeated_questions,
         sum(retries) as retries
@@ -65,22 +66,22 @@ topic_stats as (
 topic_agg as (
     select
         user_id, course_id,
-        map_from_entries(list({'key': topic_id, 'value': round(topic_score, 4)} order by topic_id)) as topic_scores,
-        map_from_entries(list({'key': topic_id, 'value': round(topic_confidence, 4)} order by topic_id)) as confidence_score_by_topic,
-        map_from_entries(list({'key': topic_id, 'value': round(coalesce(topic_confidence_slope, 0), 5)} order by topic_id)) as confidence_score_trends,
-        list(topic_id order by topic_id) filter (where repeated_questions > 0 or retries > 0) as redo_topics
+        {{ map_agg('topic_id', 'round(topic_score, 4)') }} as topic_scores,
+        {{ map_agg('topic_id', 'round(topic_confidence, 4)') }} as confidence_score_by_topic,
+        {{ map_agg('topic_id', 'round(coalesce(topic_confidence_slope, 0), 5)') }} as confidence_score_trends,
+        array_agg(topic_id order by topic_id) filter (where repeated_questions > 0 or retries > 0) as redo_topics
     from topic_stats
     group by user_id, course_id
 ),
 
 skill_agg as (
     select user_id, course_id,
-           map_from_entries(list({'key': skill_tag, 'value': skill_score} order by skill_tag)) as skill_scores
+           {{ map_agg('skill_tag', 'skill_score') }} as skill_scores
     from (
         select user_id, course_id, skill_tag, {{ skill_score_0_10('score') }} as skill_score
         from attempts where skill_tag is not null
-        group by all
-    )
+        group by user_id, course_id, skill_tag
+    ) as per_skill
     group by user_id, course_id
 ),
 
@@ -94,8 +95,10 @@ session_agg as (
         count(*) as sessions,
         sum(duration_s) as time_spent_s,
         max(ended_at) as last_activity_at,
-        list({'session_id': session_id, 'started_at': started_at, 'duration_min': round(duration_s / 60.0, 2),
-              'events': event_count, 'format': session_format} order by started_at, session_id) as session_logs
+        {{ record_list([
+            ('session_id', 'session_id'), ('started_at', 'started_at'), ('duration_min', 'round(duration_s / 60.0, 2)'),
+            ('events', 'event_count'), ('format', 'session_format'),
+        ], 'started_at, session_id') }} as session_logs
     from sessions
     group by user_id, course_id
 ),
@@ -103,8 +106,8 @@ session_agg as (
 module_agg as (
     select user_id, course_id,
            count(*) filter (where is_completed) as modules_completed,
-           list(distinct t order by t) filter (where t is not null) as flagged_topics
-    from (select user_id, course_id, is_completed, unnest(case when len(flagged_topics) = 0 then [null] else flagged_topics end) as t from modules)
+           array_agg(distinct t order by t) filter (where t is not null) as flagged_topics
+    from (select user_id, course_id, is_completed, unnest(case when {{ list_len('flagged_topics') }} = 0 then array[null]::varchar[] else flagged_topics end) as t from modules) as m
     group by user_id, course_id
 ),
 
@@ -123,15 +126,15 @@ final as (
         t.confidence_score_by_topic,
         t.confidence_score_trends,
         round(a.confidence_trend, 4) as confidence_trend,
-        coalesce(t.redo_topics, []::varchar[]) as redo_topics,
+        coalesce(t.redo_topics, array[]::varchar[]) as redo_topics,
         s.skill_scores,
-        coalesce(m.flagged_topics, []::varchar[]) as flagged_topics,
+        coalesce(m.flagged_topics, array[]::varchar[]) as flagged_topics,
         coalesce(m.modules_completed, 0) as modules_completed,
         round(coalesce(m.modules_completed, 0) * 1.0 / nullif(cm.modules_in_course, 0), 4) as completion_rate,
         coalesce(ss.sessions, 0) as sessions,
         round(coalesce(ss.time_spent_s, 0) / 60.0, 2) as time_spent_min,
         ss.last_activity_at,
-        coalesce(ss.session_logs, []) as session_logs,
+        coalesce(ss.session_logs, {{ empty_record_list() }}) as session_logs,
         round(f.preferred_format_score, 4) as preferred_format_score,
         round(f.best_other_format_score, 4) as best_other_format_score,
         {{ format_mismatch('f') }} as format_performance_mismatch

@@ -48,8 +48,8 @@ session_agg as (
 
 peak_hour as (
     -- most frequent local start hour; ties go to the earliest hour
-    select user_id, arg_max(local_start_hour, sessions * 100 - local_start_hour) as peak_local_hour
-    from (select user_id, local_start_hour, count(*) as sessions from sessions group by all)
+    select user_id, {{ arg_max('local_start_hour', 'sessions * 100 - local_start_hour') }} as peak_local_hour
+    from (select user_id, local_start_hour, count(*) as sessions from sessions group by user_id, local_start_hour) as per_hour
     group by user_id
 ),
 
@@ -62,16 +62,16 @@ view_agg as (
         sum(case when format = 'image' then duration_s else 0 end) as image_time_s,
         avg(case when is_path_deviation then 1.0 else 0.0 end) as module_order_deviation_rate,
         count(distinct content_id) * 1.0 / count(*) as content_variety,
-        list(distinct module_id order by module_id) filter (where is_path_deviation) as deviated_modules
+        array_agg(distinct module_id order by module_id) filter (where is_path_deviation) as deviated_modules
     from views
     group by user_id
 ),
 
 format_time as (
-    select user_id, arg_max(format, seconds) as dominant_format
+    select user_id, {{ arg_max('format', 'seconds') }} as dominant_format
     from (
         select user_id, format, sum(duration_s) as seconds from views group by user_id, format
-    )
+    ) as per_format
     group by user_id
 ),
 
@@ -104,16 +104,16 @@ event_agg as (
         sum(d.topic_flags) as topic_flags,
         sum(d.modules_completed) as modules_completed,
         max(d.last_event_at) as last_activity_at,
-        sum(case when d.event_date > cast(a.as_of_at as date) - interval 7 day then d.events else 0 end) as events_last_7d,
-        sum(case when d.event_date <= cast(a.as_of_at as date) - interval 7 day
-                  and d.event_date > cast(a.as_of_at as date) - interval 21 day then d.events else 0 end) / 2.0 as events_prior_7d_avg
+        sum(case when d.event_date > cast(a.as_of_at as date) - interval '7 day' then d.events else 0 end) as events_last_7d,
+        sum(case when d.event_date <= cast(a.as_of_at as date) - interval '7 day'
+                  and d.event_date > cast(a.as_of_at as date) - interval '21 day' then d.events else 0 end) / 2.0 as events_prior_7d_avg
     from daily as d
     cross join as_of as a
     group by d.user_id
 ),
 
 flag_reasons as (
-    select user_id, list(distinct flag_reason order by flag_reason) as content_flag_reasons
+    select user_id, array_agg(distinct flag_reason order by flag_reason) as content_flag_reasons
     from milestones
     where event_type = 'content_flag' and flag_reason is not null
     group by user_id
@@ -135,15 +135,15 @@ final as (
         coalesce(qa.quiz_attempts, 0) as quiz_attempts,
         ft.dominant_format,
         cast(ev.last_activity_at as date) as last_activity_date,
-        date_diff('day', ev.last_activity_at, a.as_of_at) as days_since_last_activity,
+        cast(a.as_of_at as date) - cast(ev.last_activity_at as date) as days_since_last_activity,
         round(coalesce(s.total_time_s, 0) / 60.0, 2) as total_time_spent_min,
-        {
-            'quiz_time': round(coalesce(qa.quiz_time_s, 0) / 60.0, 2),
-            'video_time': round(coalesce(v.video_time_s, 0) / 60.0, 2),
-            'reading_time': round(coalesce(v.reading_time_s, 0) / 60.0, 2),
-            'image_time': round(coalesce(v.image_time_s, 0) / 60.0, 2),
-            'hint_usage_count': coalesce(ev.hint_requests, 0)
-        } as content_type_engagement,
+        {{ record([
+            ('quiz_time', 'round(coalesce(qa.quiz_time_s, 0) / 60.0, 2)'),
+            ('video_time', 'round(coalesce(v.video_time_s, 0) / 60.0, 2)'),
+            ('reading_time', 'round(coalesce(v.reading_time_s, 0) / 60.0, 2)'),
+            ('image_time', 'round(coalesce(v.image_time_s, 0) / 60.0, 2)'),
+            ('hint_usage_count', 'coalesce(ev.hint_requests, 0)'),
+        ]) }} as content_type_engagement,
         round(coalesce(qa.quiz_time_s, 0) / 60.0, 2) as quiz_time_min,
         round(coalesce(v.video_time_s, 0) / 60.0, 2) as video_time_min,
         round(coalesce(v.reading_time_s, 0) / 60.0, 2) as reading_time_min,
@@ -151,20 +151,20 @@ final as (
         coalesce(ev.hint_requests, 0) as hint_usage_count,
         {{ safe_ratio('qa.hinted_attempts', 'qa.quiz_attempts') }} as hint_rate,
         round(coalesce(v.module_order_deviation_rate, 0), 4) as module_order_deviation_rate,
-        coalesce(v.deviated_modules, []::varchar[]) as module_order_log,
+        coalesce(v.deviated_modules, array[]::varchar[]) as module_order_log,
         round(s.mean_session_s / 60.0, 2) as retention_span_min,
         coalesce(s.session_count, 0) as session_count,
         coalesce(s.active_days, 0) as active_days,
-        {
-            'morning': round(coalesce(s.share_morning, 0), 3),
-            'afternoon': round(coalesce(s.share_afternoon, 0), 3),
-            'evening': round(coalesce(s.share_evening, 0), 3),
-            'night': round(coalesce(s.share_night, 0), 3)
-        } as active_time_distribution,
+        {{ record([
+            ('morning', 'round(coalesce(s.share_morning, 0), 3)'),
+            ('afternoon', 'round(coalesce(s.share_afternoon, 0), 3)'),
+            ('evening', 'round(coalesce(s.share_evening, 0), 3)'),
+            ('night', 'round(coalesce(s.share_night, 0), 3)'),
+        ]) }} as active_time_distribution,
         ph.peak_local_hour,
         round(0.5 * coalesce(v.module_order_deviation_rate, 0) + 0.5 * coalesce(v.content_variety, 0), 4) as exploratory_behavior_score,
         coalesce(ev.content_flags, 0) as content_flags,
-        coalesce(fr.content_flag_reasons, []::varchar[]) as content_flag_reasons,
+        coalesce(fr.content_flag_reasons, array[]::varchar[]) as content_flag_reasons,
         coalesce(ev.topic_flags, 0) as topic_flags,
         coalesce(ev.modules_completed, 0) as modules_completed,
         coalesce(ev.event_count, 0) as event_count,

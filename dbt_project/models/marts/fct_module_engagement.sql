@@ -30,33 +30,33 @@ attempt_agg as (
         sum(case when hint_used then 1 else 0 end) as hint_used_count,
         avg(confidence) as avg_confidence,
         {{ pmi('score', 'hint_used', 'retries') }} as pmi,
-        list({
-            'question_id': question_id, 'score': score, 'skill_tag': skill_tag, 'objective_tag': objective_tag,
-            'retries': retries, 'hint_used': hint_used, 'attempted_at': event_at
-        } order by event_at, event_id) as quiz_attempts_log
+        {{ record_list([
+            ('question_id', 'question_id'), ('score', 'score'), ('skill_tag', 'skill_tag'), ('objective_tag', 'objective_tag'),
+            ('retries', 'retries'), ('hint_used', 'hint_used'), ('attempted_at', 'event_at'),
+        ], 'event_at, event_id') }} as quiz_attempts_log
     from attempts
     group by user_id, course_id, module_id
 ),
 
 topic_agg as (
     select user_id, course_id, module_id,
-           map_from_entries(list({'key': topic_id, 'value': round(topic_score, 4)} order by topic_id)) as topic_scores
+           {{ map_agg('topic_id', 'round(topic_score, 4)') }} as topic_scores
     from (
         select user_id, course_id, module_id, topic_id, avg(score) as topic_score
         from attempts where topic_id is not null
-        group by all
-    )
+        group by user_id, course_id, module_id, topic_id
+    ) as per_topic
     group by user_id, course_id, module_id
 ),
 
 skill_agg as (
     select user_id, course_id, module_id,
-           map_from_entries(list({'key': skill_tag, 'value': skill_score} order by skill_tag)) as skill_scores
+           {{ map_agg('skill_tag', 'skill_score') }} as skill_scores
     from (
         select user_id, course_id, module_id, skill_tag, {{ skill_score_0_10('score') }} as skill_score
         from attempts where skill_tag is not null
-        group by all
-    )
+        group by user_id, course_id, module_id, skill_tag
+    ) as per_skill
     group by user_id, course_id, module_id
 ),
 
@@ -71,7 +71,7 @@ view_agg as (
 
 flags as (
     select user_id, course_id, module_id,
-           list(distinct topic_id order by topic_id) filter (where event_type in ('topic_flag', 'content_flag') and topic_id is not null) as flagged_topics,
+           array_agg(distinct topic_id order by topic_id) filter (where event_type in ('topic_flag', 'content_flag') and topic_id is not null) as flagged_topics,
            max(case when event_type = 'module_complete' then event_at end) as completed_at
     from milestones
     where event_type in ('topic_flag', 'content_flag', 'module_complete')
@@ -91,7 +91,7 @@ final as (
         coalesce(a.hint_used_count, 0) as hint_used_count,
         round(a.avg_confidence, 4) as avg_confidence,
         a.pmi,
-        coalesce(a.quiz_attempts_log, []) as quiz_attempts_log,
+        coalesce(a.quiz_attempts_log, {{ empty_record_list() }}) as quiz_attempts_log,
         t.topic_scores,
         s.skill_scores,
         coalesce(v.content_views, 0) as content_views,
@@ -99,7 +99,7 @@ final as (
         v.first_seen_at,
         f.completed_at,
         f.completed_at is not null as is_completed,
-        coalesce(f.flagged_topics, []::varchar[]) as flagged_topics
+        coalesce(f.flagged_topics, array[]::varchar[]) as flagged_topics
     from keys as k
     left join attempt_agg as a using (user_id, course_id, module_id)
     left join topic_agg as t using (user_id, course_id, module_id)

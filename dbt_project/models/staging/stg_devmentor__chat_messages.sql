@@ -16,10 +16,10 @@ renamed as (
         related_skill,
         related_objective,
         coalesce(hint_used, false) as hint_used,
-        case when feedback_flags is null or trim(feedback_flags) = '' then []::varchar[]
-             else string_split(feedback_flags, ';') end as feedback_flags,
-        case when searchable_tags is null or trim(searchable_tags) = '' then []::varchar[]
-             else string_split(searchable_tags, ';') end as searchable_tags
+        case when feedback_flags is null or trim(feedback_flags) = '' then array[]::varchar[]
+             else string_to_array(feedback_flags, ';') end as feedback_flags,
+        case when searchable_tags is null or trim(searchable_tags) = '' then array[]::varchar[]
+             else string_to_array(searchable_tags, ';') end as searchable_tags
     from source
 )
 

@@ -9,8 +9,8 @@ renamed as (
         position as module_position,
         title as module_title,
         case
-            when prerequisites is null or trim(prerequisites) = '' then []::varchar[]
-            else list_transform(string_split(prerequisites, ';'), lambda p: trim(p))
+            when prerequisites is null or trim(prerequisites) = '' then array[]::varchar[]
+            else {{ split_trimmed('prerequisites', ';') }}
         end as prerequisite_module_ids
     from source
 )

@@ -7,13 +7,13 @@ with sessions as (
 final as (
     select
         course_id,
-        isodow(local_date) as local_weekday,
+        cast(extract(isodow from local_date) as bigint) as local_weekday,
         local_start_hour as local_hour,
         count(*) as sessions,
         count(distinct user_id) as learners,
         round(sum(duration_s) / 60.0, 1) as minutes
     from sessions
-    group by course_id, isodow(local_date), local_start_hour
+    group by 1, 2, 3
 )
 
 select * from final
