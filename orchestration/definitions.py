@@ -11,7 +11,9 @@ import warnings
 
 import dagster as dg
 
-from orchestration.settings import Settings, apply_telemetry_off, load_settings
+import os
+
+from orchestration.settings import ConfigurationError, Settings, apply_telemetry_off, load_settings
 
 apply_telemetry_off()
 # Single-run backfills of the daily event partitions are a beta Dagster API we rely on deliberately.
@@ -42,6 +44,38 @@ def stage_definitions() -> list[dg.Definitions]:
     ]
 
 
+# DEVMENTOR_EXECUTOR → (module, executor attribute, pip package): the scale-out path by configuration only.
+EXECUTORS = {
+    "celery": ("dagster_celery", "celery_executor", "dagster-celery"),
+    "k8s": ("dagster_k8s", "k8s_job_executor", "dagster-k8s"),
+    "celery-k8s": ("dagster_celery_k8s", "celery_k8s_job_executor", "dagster-celery-k8s"),
+    "docker": ("dagster_docker", "docker_executor", "dagster-docker"),
+}
+
+
+def executor_from_env(environ=None) -> dg.ExecutorDefinition | None:
+    """The executor every job uses: Dagster's default (a process per step) unless DEVMENTOR_EXECUTOR names another.
+
+    Its settings (broker, namespace, image, max_concurrent, ...) go in the run config's ``execution``
+    section or the launchpad, as Dagster documents for each executor; docs/operator.md has examples.
+    """
+    name = ((environ if environ is not None else os.environ).get("DEVMENTOR_EXECUTOR") or "default").strip()
+    if name in ("default", "multiprocess"):
+        return None
+    if name == "in_process":
+        return dg.in_process_executor
+    if name not in EXECUTORS:
+        raise ConfigurationError(
+            f"DEVMENTOR_EXECUTOR={name!r} is not known; use default, in_process, {', '.join(EXECUTORS)}.")
+    module, attr, package = EXECUTORS[name]
+    try:
+        return getattr(__import__(module), attr)
+    except ImportError:
+        raise ConfigurationError(
+            f"DEVMENTOR_EXECUTOR={name} needs the {package} package: pip install {package} "
+            "(with the version matching dagster's), then restart.") from None
+
+
 def build_defs(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or load_settings()
     return dg.Definitions.merge(
@@ -49,6 +83,7 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
         dg.Definitions(
             resources=build_resources(settings),
             loggers={"console": dg.colored_console_logger, "progress": progress_logger},
+            executor=executor_from_env(),
         ),
     )
 

@@ -24,6 +24,8 @@ fallback.
 | ``DEVMENTOR_QUIZ_SIZE`` | ``5`` | questions in each learner's next quiz |
 | ``DEVMENTOR_QUIZ_NO_REPEAT_DAYS`` | ``7`` | a question attempted this many days before is not asked again |
 | ``DEVMENTOR_RECOMMENDATIONS`` | ``10`` | recommendations per learner |
+| ``DEVMENTOR_EXECUTOR`` | ``default`` (a process per step) | ``in_process``, or a distributed executor: ``celery``, ``k8s``, ``celery-k8s``, ``docker`` (docs/operator.md) |
+| ``DEVMENTOR_DBT_TARGET`` | ``duckdb`` | dbt target; ``postgres`` builds the features on PostgreSQL (``devmentor warehouse postgres``) |
 | ``DEVMENTOR_THRESHOLD_OVERRIDES`` | ``orchestration/threshold_overrides.yml`` | instructors' threshold overrides (versioned YAML) |
 """
 

@@ -112,3 +112,20 @@ def test_thresholds_resolve_in_settings_and_bad_values_name_the_variable():
         load_settings({"DEVMENTOR_MAX_QUARANTINE_SHARE": "lots"})
     with pytest.raises(ConfigurationError, match="DEVMENTOR_MAX_QUARANTINE_SHARE=1.5 is out of range"):
         load_settings({"DEVMENTOR_MAX_QUARANTINE_SHARE": "1.5"})
+
+
+def test_executor_is_chosen_by_configuration(monkeypatch):
+    """The scale-out path: DEVMENTOR_EXECUTOR swaps every job's executor without code changes."""
+    import dagster as dg
+
+    from orchestration.definitions import build_defs, executor_from_env
+    from orchestration.settings import ConfigurationError
+
+    assert executor_from_env({}) is None  # Dagster's default: a process per step
+    monkeypatch.setenv("DEVMENTOR_EXECUTOR", "in_process")
+    job = build_defs().resolve_job_def("devmentor_pipeline")
+    assert job.executor_def is dg.in_process_executor
+    with pytest.raises(ConfigurationError, match="pip install dagster-k8s"):
+        executor_from_env({"DEVMENTOR_EXECUTOR": "k8s"})
+    with pytest.raises(ConfigurationError, match="not known"):
+        executor_from_env({"DEVMENTOR_EXECUTOR": "spark"})

@@ -341,9 +341,11 @@ def ingest_file(
     existing_keys_sql = None
     key_expr = " || '\x1f' || ".join(f"CAST({q(k)} AS VARCHAR)" for k in entity.key)
     if existing_files:
+        # Only the lake keys that also occur in this file: a semi-join whose hash table holds the file's
+        # keys, so memory and time do not grow with the lake (a GROUP BY over every key did).
         existing_keys_sql = (
             f"SELECT {key_expr} AS _k, any_value(_source_file) AS _src FROM read_parquet({lit(str(raw_out) + '/**/*.parquet')}, union_by_name=true) "
-            f"WHERE _source_key <> {lit(skey)} GROUP BY 1"
+            f"WHERE _source_key <> {lit(skey)} AND {key_expr} IN (SELECT {key_expr} FROM src_full) GROUP BY 1"
         )
     fk_sql: dict[str, str] = {}
     for fk in entity.foreign_keys:
