@@ -44,7 +44,45 @@ def _context():
     return _CONTEXT
 
 
-def validate_frame(name: str, frame: pd.DataFrame, expectations: list[Expect]) -> QualityReport:
+def _violation_sql(e: Expect, relation: str) -> str:
+    """SQL predicate true for exactly the rows that break the expectation (row-wise kinds, no ``mostly``)."""
+    col = f'"{e.kwargs["column"]}"'
+    if e.kind == "ExpectColumnValuesToNotBeNull":
+        return f"{col} IS NULL"
+    if e.kind == "ExpectColumnValuesToBeUnique":
+        return f"{col} IN (SELECT {col} FROM {relation} WHERE {col} IS NOT NULL GROUP BY 1 HAVING count(*) > 1)"
+    if e.kind == "ExpectColumnValuesToBeInSet":
+        values = ", ".join("'" + str(v).replace("'", "''") + "'" for v in e.kwargs["value_set"])
+        return f"{col} IS NOT NULL AND {col} NOT IN ({values})"
+    if e.kind == "ExpectColumnValuesToBeBetween":
+        parts = []
+        if e.kwargs.get("min_value") is not None:
+            parts.append(f"{col} < {e.kwargs['min_value']}")
+        if e.kwargs.get("max_value") is not None:
+            parts.append(f"{col} > {e.kwargs['max_value']}")
+        return " OR ".join(parts) or "false"
+    raise ValueError(f"no row-wise SQL for {e.kind}; validate the whole frame instead")
+
+
+def evidence_frame(con, relation: str, columns: list[str], expectations: list[Expect], key: str,
+                   sample_rows: int = 100_000) -> tuple[pd.DataFrame, int]:
+    """The rows Great Expectations needs to reach the same verdicts as on the whole relation: every row
+    that breaks an expectation (found by DuckDB in one scan) plus a deterministic sample of about
+    ``sample_rows``. For row-wise expectations without ``mostly`` the outcome and the unexpected
+    counts equal those on the whole relation, at a fraction of the time. Returns (frame, total rows).
+    """
+    if any(e.kwargs.get("mostly") is not None for e in expectations):
+        raise ValueError("evidence_frame cannot preserve 'mostly' expectations; validate the whole frame")
+    total = con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0]
+    every = max(1, total // sample_rows)
+    broken = " OR ".join(f"({_violation_sql(e, relation)})" for e in expectations) or "false"
+    cols = ", ".join(f'"{c}"' for c in columns)
+    frame = con.execute(
+        f"SELECT {cols} FROM {relation} WHERE ({broken}) OR hash(\"{key}\") % {every} = 0").df()
+    return frame, total
+
+
+def validate_frame(name: str, frame: pd.DataFrame, expectations: list[Expect], total_rows: int | None = None) -> QualityReport:
     """Run the expectations on ``frame`` with Great Expectations; failures name the expectation, column and examples."""
     import great_expectations as gx
 
@@ -81,7 +119,8 @@ def validate_frame(name: str, frame: pd.DataFrame, expectations: list[Expect]) -
                 "observed": str(r.result.get("observed_value")) if "observed_value" in r.result else None,
             }
         )
-    return QualityReport(success=bool(result.success), checked_rows=len(frame), failures=failures)
+    return QualityReport(success=bool(result.success), checked_rows=total_rows if total_rows is not None else len(frame),
+                         failures=failures)
 
 
 def record_check(lake_path, asset: str, check: str, passed: bool, metadata: dict, run_id: str | None = None) -> None:
