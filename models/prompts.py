@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from pathlib import Path
 from string import Template
 
@@ -17,6 +18,11 @@ GUIDANCE = {
     "Raise Challenge": "Skip the basics, offer a harder problem or an extension exercise, and invite them to explain their reasoning.",
     "Continue Path": "Encourage steady progress on the next lesson of their path and offer help if they get stuck.",
 }
+
+
+@lru_cache(maxsize=8)
+def _template(name: str) -> Template:
+    return Template((TEMPLATE_DIR / name).read_text())
 
 
 def _pct(value) -> str:
@@ -43,7 +49,7 @@ def render_prompt(
     template: str = TEMPLATE_NAME,
 ) -> str:
     """The tutor prompt for one learner's decisions; missing facts read 'unknown', never raise."""
-    text = Template((TEMPLATE_DIR / template).read_text())
+    text = _template(template)
     weak = learner.get("weak_topics")
     weak = [] if weak is None or (isinstance(weak, float) and math.isnan(weak)) else [str(t) for t in weak]
     return text.substitute(

@@ -12,7 +12,6 @@ scoring).
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -159,11 +158,11 @@ def leaf_labels(model: DecisionTreeClassifier) -> dict[int, str]:
     }
 
 
-def decide_with_rules(rules: pd.DataFrame, leaves: dict[int, str], X: pd.DataFrame) -> list[tuple[str, int, list[str]]]:
-    """Evaluate a rule table (possibly with overridden thresholds) on X without the tree.
+def decide_leaves(rules: pd.DataFrame, X: pd.DataFrame) -> tuple[np.ndarray, dict[int, list[str]]]:
+    """Vectorised rule evaluation: the leaf node id of every row, and the rule ids on each leaf's path.
 
-    Returns, per row, (label, leaf node id, rule ids on the path). Missing values follow the side the
-    tree learned for them.
+    All rows step down the tree together (one NumPy pass per internal node); missing values follow
+    the side the tree learned for them.
     """
     by_node: dict[int, tuple[dict, dict]] = {}
     for node, group in rules.groupby("node_id"):
@@ -172,20 +171,35 @@ def decide_with_rules(rules: pd.DataFrame, leaves: dict[int, str], X: pd.DataFra
         by_node[int(node)] = (left, right)
     values = X.to_numpy(dtype=float)
     col = {c: i for i, c in enumerate(X.columns)}
-    out = []
-    for row in values:
-        node, path = 0, []
-        while node in by_node:
-            left, right = by_node[node]
-            v = row[col[left["feature"]]]
-            if np.isnan(v):
-                taken = left if left["missing_goes_here"] else right
-            else:
-                taken = left if v <= left["threshold"] else right
-            path.append(taken["rule_id"])
-            node = int(taken["child_node_id"])
-        out.append((leaves[node], node, path))
-    return out
+    node = np.zeros(len(values), dtype=np.int64)
+    paths: dict[int, list[str]] = {0: []}
+    frontier = [0]
+    while frontier:
+        nxt = []
+        for n in frontier:
+            if n not in by_node:
+                continue
+            left, right = by_node[n]
+            at = node == n
+            v = values[at, col[left["feature"]]]
+            go_left = np.where(np.isnan(v), bool(left["missing_goes_here"]), v <= left["threshold"])
+            children = np.where(go_left, int(left["child_node_id"]), int(right["child_node_id"]))
+            node[at] = children
+            for side in (left, right):
+                child = int(side["child_node_id"])
+                paths[child] = paths[n] + [side["rule_id"]]
+                nxt.append(child)
+        frontier = nxt
+    return node, {n: p for n, p in paths.items() if n not in by_node}
+
+
+def decide_with_rules(rules: pd.DataFrame, leaves: dict[int, str], X: pd.DataFrame) -> list[tuple[str, int, list[str]]]:
+    """Evaluate a rule table (possibly with overridden thresholds) on X without the tree.
+
+    Returns, per row, (label, leaf node id, rule ids on the path); rows in one leaf share its path list.
+    """
+    node, paths = decide_leaves(rules, X)
+    return [(leaves[n], n, paths[n]) for n in node.tolist()]
 
 
 def predict_with_rules(rules: pd.DataFrame, leaves: dict[int, str], X: pd.DataFrame) -> list[str]:
@@ -224,6 +238,9 @@ def explain(model: DecisionTreeClassifier, features: list[str], X: pd.DataFrame)
 
 
 def input_attributes(X: pd.DataFrame) -> list[str]:
-    """JSON object per row of the features the tree saw (NaN as null)."""
-    records = X.astype(object).where(X.notna(), None).to_dict("records")
-    return [json.dumps({k: (round(v, 6) if isinstance(v, float) else v) for k, v in r.items()}) for r in records]
+    """JSON object per row of the features the tree saw (NaN as null, floats to 6 decimals), encoded column-wise."""
+    import polars as pl
+
+    frame = pl.from_pandas(X.reset_index(drop=True).astype(float), nan_to_null=True).with_columns(
+        pl.all().round(6))
+    return frame.select(pl.struct(pl.all()).struct.json_encode()).to_series().to_list()

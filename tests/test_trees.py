@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,7 +11,7 @@ import pytest
 from assets.training.registry import gate_decision
 from models.segments import SEGMENT_FEATURES, choose_labels, rule_based_segment
 from models.features import feature_matrix
-from models.trees import explain, leaf_labels, predict_with_rules, rule_table, train_tree
+from models.trees import decide_leaves, explain, input_attributes, leaf_labels, predict_with_rules, rule_table, train_tree
 
 
 def _frame(n=600, seed=0):
@@ -35,6 +37,17 @@ def test_rule_table_reproduces_tree_predictions_including_missing_values():
     assert len(rules) == 2 * (trained.model.tree_.node_count - trained.model.get_n_leaves())
     predicted = predict_with_rules(rules, leaf_labels(trained.model), X)
     assert predicted == list(trained.model.predict(X))
+    # the vectorised walk lands every row in the tree's own leaf, and each leaf's path leads to it
+    leaf, paths = decide_leaves(rules, X)
+    assert (leaf == trained.model.apply(X)).all()
+    by_id = rules.set_index("rule_id")
+    for node, path in paths.items():
+        assert not path or int(by_id.loc[path[-1], "child_node_id"]) == node
+
+
+def test_input_attributes_are_json_with_nulls_for_missing_values():
+    X = pd.DataFrame({"a": [0.1234567, np.nan], "b": [3.0, 1e-7]})
+    assert [json.loads(s) for s in input_attributes(X)] == [{"a": 0.123457, "b": 3.0}, {"a": None, "b": 0.0}]
 
 
 def test_threshold_override_changes_exactly_the_rows_across_it():

@@ -23,7 +23,7 @@ from models.features import feature_matrix
 from models.prompts import render_prompt
 from models.thresholds import apply_overrides, load_overrides
 from models.trees import (
-    decide_with_rules,
+    decide_leaves,
     describe_rule,
     input_attributes,
     leaf_confidence,
@@ -199,29 +199,41 @@ def learner_decisions_scored(
             }
         )
         by_rule = rules.set_index("rule_id").to_dict("index")
-        decisions = decide_with_rules(rules, leaf_labels(model), X)
-        confidence = leaf_confidence(model)
+        leaf_of, leaf_paths = decide_leaves(rules, X)
+        labels, confidence = leaf_labels(model), leaf_confidence(model)
+        # Everything about a decision except the learner's inputs is the same for all learners in a leaf:
+        # built once per leaf, then looked up per row.
+        steps = {
+            leaf: [
+                {
+                    "rule_id": r,
+                    "rule": describe_rule(by_rule[r]["feature"], by_rule[r]["operator"], by_rule[r]["threshold"]),
+                    "feature": by_rule[r]["feature"],
+                    "operator": by_rule[r]["operator"],
+                    "threshold": by_rule[r]["threshold"],
+                    "trained_threshold": by_rule[r]["trained_threshold"],
+                    "overridden": bool(by_rule[r]["overridden"]),
+                }
+                for r in path
+            ]
+            for leaf, path in leaf_paths.items()
+        }
+        path_json = {leaf: json.dumps(p) for leaf, p in steps.items()}
+        thresholds_json = {
+            leaf: json.dumps({"snapshot_id": snapshot_id, "overrides_version": overrides.version,
+                              "rules_on_path": {st["rule_id"]: st["threshold"] for st in p}})
+            for leaf, p in steps.items()
+        }
+        leaves = leaf_of.tolist()
         per_tree[spec.tree_id] = {
             "version": str(version.version),
             "run_id": version.run_id,
             "snapshot_id": snapshot_id,
-            "labels": [d[0] for d in decisions],
-            "confidence": [confidence[d[1]] for d in decisions],
-            "paths": [
-                [
-                    {
-                        "rule_id": r,
-                        "rule": describe_rule(by_rule[r]["feature"], by_rule[r]["operator"], by_rule[r]["threshold"]),
-                        "feature": by_rule[r]["feature"],
-                        "operator": by_rule[r]["operator"],
-                        "threshold": by_rule[r]["threshold"],
-                        "trained_threshold": by_rule[r]["trained_threshold"],
-                        "overridden": bool(by_rule[r]["overridden"]),
-                    }
-                    for r in d[2]
-                ]
-                for d in decisions
-            ],
+            "labels": [labels[leaf] for leaf in leaves],
+            "confidence": [confidence[leaf] for leaf in leaves],
+            "reasons": [[st["rule"] for st in steps[leaf]] for leaf in leaves],
+            "paths_json": [path_json[leaf] for leaf in leaves],
+            "thresholds_json": [thresholds_json[leaf] for leaf in leaves],
             "inputs": input_attributes(X),
         }
 
@@ -232,10 +244,10 @@ def learner_decisions_scored(
             learner,
             segment=seg["labels"][i],
             segment_version=seg["version"],
-            segment_reasons=[s["rule"] for s in seg["paths"][i]],
+            segment_reasons=seg["reasons"][i],
             intervention=itv["labels"][i],
             intervention_version=itv["version"],
-            intervention_reasons=[s["rule"] for s in itv["paths"][i]],
+            intervention_reasons=itv["reasons"][i],
         )
         for i, learner in enumerate(learners)
     ]
@@ -252,12 +264,8 @@ def learner_decisions_scored(
                     "decision_version": [t["version"]] * n,
                     "model_uri": [f"models:/{tree_id}/{t['version']}"] * n,
                     "mlflow_run_id": [t["run_id"]] * n,
-                    "flagged_rules_hit": [json.dumps(p) for p in t["paths"]],
-                    "thresholds_at_time": [
-                        json.dumps({"snapshot_id": t["snapshot_id"], "overrides_version": overrides.version,
-                                    "rules_on_path": {s["rule_id"]: s["threshold"] for s in p}})
-                        for p in t["paths"]
-                    ],
+                    "flagged_rules_hit": t["paths_json"],
+                    "thresholds_at_time": t["thresholds_json"],
                     "input_attributes": t["inputs"],
                     "llm_prompt_output": prompts,
                     "decided_at": pa.array([decided_at] * n, pa.timestamp("us", tz="UTC")),
