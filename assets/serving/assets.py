@@ -101,6 +101,7 @@ def serving_learner_decisions(
                 run_id=context.run_id,
                 append_to=DECISION_LOG,
                 in_swap=_support_statements(snapshots, retraining, started),
+                connect=serving_db.connect,
             )
             relay = relay_outbox(conn, serving_db.nats_url) if serving_db.nats_url else None
             pending = conn.execute("SELECT count(*) FROM serving.decision_outbox WHERE relayed_at IS NULL").fetchone()[0]

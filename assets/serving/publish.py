@@ -22,6 +22,7 @@ import pyarrow.csv as pacsv
 
 SCHEMA = "serving"
 COPY_BATCH_ROWS = 50_000
+PARALLEL_COPY_MIN_ROWS = 20_000  # smaller tables are COPYed on one connection
 
 PUBLISH_LOG_DDL = f"""
 CREATE TABLE IF NOT EXISTS {SCHEMA}.publish_log (
@@ -151,15 +152,31 @@ def _prepare(spec: TableSpec, data: pa.Table, publish_id: str) -> pa.Table:
     return data
 
 
-def _build(conn: psycopg.Connection, spec: TableSpec, data: pa.Table, publish_id: str) -> tuple[str, float]:
-    """COPY ``data`` into a new build table beside the live one, index and analyse it; returns (name, copy seconds)."""
+def _build(conn: psycopg.Connection, spec: TableSpec, data: pa.Table, publish_id: str,
+           connect=None, workers: int = 2) -> tuple[str, float]:
+    """COPY ``data`` into a new build table beside the live one, index and analyse it; returns (name, copy seconds).
+
+    With ``connect`` (a factory of new autocommit connections) a large table is COPYed as ``workers``
+    slices over that many connections at once: the server parses each COPY in its own process, so
+    the load uses every core instead of one.
+    """
     drop_leftovers(conn, spec)
     build = f"{spec.name}__new_{publish_id[:12]}"
     with conn.transaction():
         conn.execute(spec.ddl(build))
     t_copy = time.perf_counter()
-    with conn.transaction():
-        _copy_arrow(conn, build, spec, data)
+    if connect is not None and workers > 1 and data.num_rows >= PARALLEL_COPY_MIN_ROWS:
+        step = -(-data.num_rows // workers)
+
+        def copy_slice(start: int) -> None:
+            with connect() as worker, worker.transaction():
+                _copy_arrow(worker, build, spec, data.slice(start, step))
+
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="copy") as pool:
+            list(pool.map(copy_slice, range(0, data.num_rows, step)))
+    else:
+        with conn.transaction():
+            _copy_arrow(conn, build, spec, data)
     copy_seconds = time.perf_counter() - t_copy
     with conn.transaction():
         if spec.primary_key:
@@ -204,6 +221,7 @@ def publish(
     before_swap=None,
     append_to: str | None = None,
     in_swap=None,
+    connect=None,
 ) -> PublishResult:
     """Replace ``serving.<spec.name>`` with ``data`` atomically.
 
@@ -211,12 +229,13 @@ def publish(
     new rows in the same transaction as the swap; ``in_swap(conn, build_table)`` runs more
     statements in that transaction (outbox, delivery log, ...), so they commit with the swap
     or not at all. ``before_swap`` is a test hook called after the build and before the swap.
+    ``connect`` lets the COPY run over several connections (see _build).
     """
     started = time.perf_counter()
     publish_id = publish_id or uuid.uuid4().hex
     data = _prepare(spec, data, publish_id)
     ensure_schema(conn)
-    build, copy_seconds = _build(conn, spec, data, publish_id)
+    build, copy_seconds = _build(conn, spec, data, publish_id, connect=connect)
     if before_swap is not None:
         before_swap()
     with conn.transaction():
@@ -243,25 +262,14 @@ def publish_many(
     """Replace several serving tables together: all are built first, then swapped in ONE transaction.
 
     A reader sees every table's old version or every table's new version, never a mix. With ``connect``
-    (a factory of new autocommit connections) the build tables are filled by ``workers`` connections at
-    once, largest first: COPY parsing is one server process per connection, so this uses more cores.
+    each large table is COPYed over ``workers`` connections at once (see _build).
     """
     started = time.perf_counter()
     publish_id = publish_id or uuid.uuid4().hex
     prepared = [(spec, _prepare(spec, data, publish_id)) for spec, data in tables]
     ensure_schema(conn)
-    if connect is not None and workers > 1 and len(prepared) > 1:
-        def build_one(item):
-            spec, data = item
-            with connect() as worker:
-                return (spec, data, *_build(worker, spec, data, publish_id))
-
-        largest_first = sorted(prepared, key=lambda item: -item[1].nbytes)
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="publish") as pool:
-            built = {b[0].name: b for b in pool.map(build_one, largest_first)}
-        builds = [built[spec.name] for spec, _ in prepared]
-    else:
-        builds = [(spec, data, *_build(conn, spec, data, publish_id)) for spec, data in prepared]
+    builds = [(spec, data, *_build(conn, spec, data, publish_id, connect=connect, workers=workers))
+              for spec, data in prepared]
     build_seconds = time.perf_counter() - started
     if before_swap is not None:
         before_swap()
