@@ -2,7 +2,8 @@
   Incremental windows for event-grain models.
 
   A run processes the dates [lower, upper):
-  - with vars window_start / window_end (set by Dagster from the run's daily partitions): exactly that window,
+  - with vars window_start / window_end, or the environment's DEVMENTOR_DBT_WINDOW_START / _END (set by Dagster
+    from the run's daily partitions; unlike --vars they keep dbt's partial parsing valid): exactly that window,
     so re-running a partition or backfilling a range replaces those dates and nothing else;
   - otherwise, on an incremental run: from one day before the newest date already built (late data) onwards;
   - on the first run or --full-refresh: everything.
@@ -11,9 +12,11 @@
 #}
 
 {% macro incremental_bounds(date_col, lookback_days=0) -%}
-    {%- if var('window_start', none) -%}
-        {%- set lower = "date '" ~ var('window_start') ~ "' - interval '" ~ lookback_days ~ " day'" -%}
-        {{ return(["cast(" ~ lower ~ " as date)", "date '" ~ var('window_end') ~ "'"]) }}
+    {%- set window_start = var('window_start', none) or env_var('DEVMENTOR_DBT_WINDOW_START', '') -%}
+    {%- set window_end = var('window_end', none) or env_var('DEVMENTOR_DBT_WINDOW_END', '') -%}
+    {%- if window_start -%}
+        {%- set lower = "date '" ~ window_start ~ "' - interval '" ~ lookback_days ~ " day'" -%}
+        {{ return(["cast(" ~ lower ~ " as date)", "date '" ~ window_end ~ "'"]) }}
     {%- elif execute -%}
         {%- set q -%}
             select cast(coalesce(max({{ date_col }}), date '1970-01-01') - interval '{{ 1 + lookback_days }} day' as date) from {{ this }}
