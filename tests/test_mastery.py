@@ -139,3 +139,22 @@ def test_assistments_reader_names_the_missing_column(tmp_path):
     bad.write_text("split,user_id,seq,problem_id,correct\ntrain,1,0,5,1\n")
     with pytest.raises(ValueError, match=r"responses.csv: missing column\(s\) skill_id"):
         read_assistments(bad)
+
+
+def test_fit_sample_caps_learners_and_keeps_every_question_and_skill():
+    import pandas as pd
+
+    from assets.learning.engine import fit_sample
+
+    rng = np.random.default_rng(3)
+    n = 6_000
+    frame = pd.DataFrame({
+        "user_id": [f"u{i % 600}" for i in range(n)],
+        "problem_id": rng.choice([f"q{i}" for i in range(40)], n),
+        "skill_id": rng.choice(["s1", "s2", "s3"], n),
+    })
+    frame.loc[n - 1, ["problem_id", "skill_id"]] = ["q_rare", "s_rare"]  # one learner's only attempt at them
+    sample = fit_sample(frame, max_learners=50)
+    assert 50 <= sample["user_id"].nunique() <= 52
+    assert set(sample["problem_id"]) == set(frame["problem_id"]) and set(sample["skill_id"]) == set(frame["skill_id"])
+    assert fit_sample(frame, max_learners=1_000) is frame  # everyone when under the cap

@@ -7,7 +7,7 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from assets.learning.engine import fit_mastery, load_attempts, run_engine
+from assets.learning.engine import FIT_SAMPLE_LEARNERS, fit_mastery, load_attempts, run_engine
 from assets.serving.publish import publish_many
 from assets.serving.tables import GAMIFICATION_TABLES, LEARNING_TABLES
 from models import learning_path, mastery, quiz, recommender, spaced_repetition
@@ -60,11 +60,13 @@ def mastery_model(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     if attempts.empty:
         raise dg.Failure("no quiz attempts in intermediate.int_quiz_attempts_enriched: nothing to fit mastery on")
     params, evaluation = fit_mastery(attempts)
+    learners = int(attempts["user_id"].nunique())
     ml = mlflow.setup(MASTERY_EXPERIMENT)
     with ml.start_run(run_name="bkt", tags={"dagster_run_id": context.run_id, "algorithm": mastery.ALGORITHM}) as run:
         ml.log_params({"algorithm": mastery.ALGORITHM, "skills": len(params.skills), "items": len(params.items),
                        "ability_weight": params.ability_weight, "em_iterations": params.iterations,
-                       "attempts": len(attempts)})
+                       "attempts": len(attempts), "learners": learners,
+                       "fit_learners": min(learners, FIT_SAMPLE_LEARNERS)})
         ml.log_metrics({"holdout_auc": evaluation.auc, "train_log_likelihood": params.log_likelihood})
         ml.log_dict(params.to_dict(), "bkt_params.json")
     version = f"{mastery.ALGORITHM}:{run.info.run_id[:12]}"

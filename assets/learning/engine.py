@@ -90,8 +90,29 @@ def data_as_of(con: duckdb.DuckDBPyConnection) -> pd.Timestamp:
 # ---------------------------------------------------------------------------------------------- mastery model
 
 
-def fit_mastery(attempts: pd.DataFrame, holdout_share: float = 0.2, seed: int = 0) -> tuple[mastery.BKTParams, Evaluation]:
-    """Fit BKT on attempts; the held-out figure comes from a fit on 80% of learners, predicting the other 20%."""
+FIT_SAMPLE_LEARNERS = 20_000
+
+
+def fit_sample(frame: pd.DataFrame, max_learners: int, seed: int = 0) -> pd.DataFrame:
+    """At most ``max_learners`` learners' attempts (all of them when fewer), plus, for any question or skill
+    the sample misses, the first learner who attempted it: BKT's parameters are per skill and question,
+    so a fixed-size sample estimates them as well as everyone does, at a fixed cost."""
+    users = frame["user_id"].unique()
+    if len(users) <= max_learners:
+        return frame
+    chosen = set(np.random.default_rng(seed).choice(users, size=max_learners, replace=False))
+    sample = frame["user_id"].isin(chosen)
+    for col in ("problem_id", "skill_id"):
+        missing = ~frame[col].isin(set(frame.loc[sample, col]))
+        chosen |= set(frame.loc[missing].drop_duplicates(col)["user_id"])
+        sample = frame["user_id"].isin(chosen)
+    return frame[sample]
+
+
+def fit_mastery(attempts: pd.DataFrame, holdout_share: float = 0.2, seed: int = 0,
+                max_learners: int = FIT_SAMPLE_LEARNERS) -> tuple[mastery.BKTParams, Evaluation]:
+    """Fit BKT on attempts (of at most ``max_learners`` learners, see fit_sample); the held-out figure
+    comes from a fit on 80% of those learners, predicting the other 20%."""
     from models.mastery_eval import evaluate_next_response, fit_assistments
 
     frame = pd.DataFrame({
@@ -100,6 +121,7 @@ def fit_mastery(attempts: pd.DataFrame, holdout_share: float = 0.2, seed: int = 
         "correct": attempts["is_correct"].astype(int).to_numpy(),
     })
     frame["response_id"] = np.arange(len(frame))
+    frame = fit_sample(frame, max_learners, seed)
     users = frame["user_id"].unique()
     rng = np.random.default_rng(seed)
     test_users = set(rng.choice(users, size=max(1, int(len(users) * holdout_share)), replace=False))
