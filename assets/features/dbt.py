@@ -3,6 +3,7 @@
 
 import os
 from datetime import date, timedelta
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any, Mapping
@@ -116,4 +117,18 @@ def dbt_feature_models(
         args.append("--full-refresh")
     elif days:
         context.log.info(f"incremental window for days {days[0]}..{days[1]}: {window}")
-    yield from dbt.cli(args, context=context).stream()
+    invocation = dbt.cli(args, context=context)
+    yield from invocation.stream()
+    keep_partial_parse(Path(invocation.target_path))
+
+
+def keep_partial_parse(run_target: Path) -> None:
+    """Carry this run's parse cache over to the next run (dagster-dbt gives each run its own target
+    directory and seeds it from the project's): without it every run re-parses the whole project."""
+    fresh = run_target / "partial_parse.msgpack"
+    if fresh.exists():
+        project = Path(DBT_PROJECT.project_dir) / "target"
+        project.mkdir(exist_ok=True)
+        tmp = project / f"partial_parse.msgpack.{os.getpid()}"
+        shutil.copyfile(fresh, tmp)
+        os.replace(tmp, project / "partial_parse.msgpack")
