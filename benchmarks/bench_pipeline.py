@@ -99,8 +99,7 @@ def hold_back(day_file: Path, held: Path, share: float, total_events: int) -> in
 
     events = pl.read_parquet(day_file)
     n = min(len(events) - 1, max(1, round(total_events * share)))
-    time_col = next(c for c in ("timestamp", "event_time", "ts", "occurred_at") if c in events.columns)
-    events = events.sort(time_col)
+    events = events.sort("timestamp")
     events.head(len(events) - n).write_parquet(day_file)
     events.tail(n).write_parquet(held / f"{day_file.stem}-late.parquet")
     return n
@@ -157,7 +156,7 @@ def main() -> None:
     days = sorted(pth.stem for pth in (settings.inbox / "events").glob("*.parquet"))
     held = work / "held"
     held.mkdir(exist_ok=True)
-    new_events = hold_back(settings.inbox / "events" / f"{days[-1]}.parquet", held, args.new_share, summary.events)
+    hold_back(settings.inbox / "events" / f"{days[-1]}.parquet", held, args.new_share, summary.events)
     import duckdb
 
     def lake_events() -> int:

@@ -311,21 +311,15 @@ def cmd_db(args: argparse.Namespace) -> int:
 def cmd_warehouse(args: argparse.Namespace) -> int:
     """The scale-out path: the lake into PostgreSQL, then the same dbt project built there."""
     settings = _settings()
-    from assets.features.postgres_warehouse import dbt_env, load_lake
+    from assets.features.postgres_warehouse import dbt_build, load_lake
     from orchestration import postgres
-    from orchestration.resources import dbt_executable
-    from orchestration.settings import DBT_PROJECT_DIR, TELEMETRY_ENV
 
     url = args.url or settings.database_url or postgres.embedded_url(settings.pg_data_dir)
     _say(f"loading the lake {settings.lake} into schema lake of {postgres.redact(url)}")
     with postgres.connect(url, autocommit=True) as conn:
         rows = load_lake(settings.lake, conn, progress=_say)
     _say(f"{sum(rows.values()):,} rows loaded; dbt build --target postgres")
-    env = {**os.environ, **TELEMETRY_ENV, **dbt_env(url), "PGTZ": "UTC"}
-    cmd = [dbt_executable(), "build", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-           "--target-path", str(settings.home / "dbt-target-postgres")]
-    code = subprocess.run(cmd, env=env, cwd=DBT_PROJECT_DIR).returncode
-    if code:
+    if dbt_build(url, settings.home / "dbt-target-postgres").returncode:
         raise CliError("dbt build on PostgreSQL failed; its log above names the model and the error.")
     _say("feature tables built in schemas staging, intermediate, marts and analytics of that database")
     return 0

@@ -4,10 +4,7 @@ model holds the same rows as the DuckDB build of the same lake."""
 from __future__ import annotations
 
 import math
-import os
 import re
-import subprocess
-import sys
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -17,26 +14,13 @@ import numpy as np
 import psycopg
 import pytest
 
-from assets.features.postgres_warehouse import dbt_env, load_lake
+from assets.features.postgres_warehouse import dbt_build, load_lake
 from assets.ingest.generator import generate
-from orchestration.settings import DBT_PROJECT_DIR, TELEMETRY_ENV
 from tests.conftest import _with_database
 from tests.test_features import ingest_all, run_dbt
 
 SCHEMAS = ("staging", "intermediate", "marts", "analytics")
 ISO_TS = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}")
-
-
-def run_dbt_postgres(url: str, work: Path, *args: str) -> str:
-    env = {**os.environ, **TELEMETRY_ENV, **dbt_env(url), "PGTZ": "UTC"}
-    dbt = str(Path(sys.executable).parent / "dbt")
-    proc = subprocess.run(
-        [dbt, "build", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-         "--target-path", str(work / "dbt-target-pg"), "--log-path", str(work / "dbt-logs-pg"), *args],
-        capture_output=True, text=True, env=env, cwd=DBT_PROJECT_DIR,
-    )
-    assert proc.returncode == 0, proc.stdout[-4000:]
-    return proc.stdout
 
 
 def canon(v):
@@ -130,7 +114,9 @@ def both_builds(tmp_path_factory, pg_server_url):
     url = _with_database(pg_server_url, name)
     with psycopg.connect(url, autocommit=True) as conn:
         loaded = load_lake(work / "lake", conn, progress=lambda _msg: None)
-    out = run_dbt_postgres(url, work)
+    proc = dbt_build(url, work / "dbt-target-pg", capture=True)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    out = proc.stdout
     yield {"warehouse": warehouse, "url": url, "loaded": loaded, "stdout": out, "work": work}
     with psycopg.connect(pg_server_url, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

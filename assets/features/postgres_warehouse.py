@@ -11,7 +11,8 @@ See docs/operator.md ("Scaling out") for when to use it and how.
 
 from __future__ import annotations
 
-import io
+import os
+import subprocess
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -19,14 +20,16 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import duckdb
 import psycopg
 import pyarrow as pa
-import pyarrow.csv as pacsv
+
+from assets.ingest.contract import ENTITIES
+from assets.serving.publish import copy_arrow
+from orchestration.settings import DBT_PROJECT_DIR, TELEMETRY_ENV
 
 SCHEMA = "lake"
-# dbt source name → lake folder glob (relative to the lake); the same list as models/staging/_sources.yml.
+# dbt source name → lake folder glob (relative to the lake), as in models/staging/_sources.yml: one per
+# contract entity, plus the quarantine.
 SOURCES = {
-    **{name: f"raw/{name}/**/*.parquet" for name in (
-        "profiles", "courses", "modules", "content_items", "questions", "enrolments", "learner_labels",
-        "events", "chat_messages")},
+    **{e.name: f"raw/{e.name}/**/*.parquet" for e in ENTITIES},
     "quarantine": "quarantine/*/*.parquet",
 }
 QUARANTINE_COLUMNS = pa.schema([
@@ -34,7 +37,6 @@ QUARANTINE_COLUMNS = pa.schema([
     ("reason", pa.string()), ("errors", pa.string()), ("record", pa.string()),
     ("quarantined_at", pa.timestamp("us", tz="UTC")),
 ])
-COPY_BATCH_ROWS = 100_000
 
 
 def pg_type(t: pa.DataType) -> str:
@@ -75,16 +77,6 @@ def read_source(lake: Path, name: str) -> pa.Table | None:
         con.close()
 
 
-def _copy(conn: psycopg.Connection, table: str, data: pa.Table) -> None:
-    cols = ", ".join(f'"{c}"' for c in data.column_names)
-    options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
-    with conn.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv)") as copy:
-        for start in range(0, data.num_rows, COPY_BATCH_ROWS):
-            buf = io.BytesIO()
-            pacsv.write_csv(data.slice(start, COPY_BATCH_ROWS), buf, options)
-            copy.write(buf.getvalue())
-
-
 def load_lake(lake: Path, conn: psycopg.Connection, schema: str = SCHEMA, progress=print) -> dict[str, int]:
     """Replace ``<schema>.<source>`` with the lake's current rows for every dbt source; returns rows per table.
 
@@ -108,7 +100,7 @@ def load_lake(lake: Path, conn: psycopg.Connection, schema: str = SCHEMA, progre
         with conn.transaction():
             conn.execute(f"DROP TABLE IF EXISTS {build}")
             conn.execute(f"CREATE TABLE {build} ({cols})")
-            _copy(conn, build, data)
+            copy_arrow(conn, build, data)
         built.append(name)
         rows[name] = data.num_rows
         progress(f"  lake.{name}: {data.num_rows:,} rows in {time.perf_counter() - t:.1f}s")
@@ -133,3 +125,13 @@ def dbt_env(url: str) -> dict[str, str]:
         "DEVMENTOR_PG_PASSWORD": unquote(parts.password or ""),
         "DEVMENTOR_PG_DBNAME": parts.path.lstrip("/") or "postgres",
     }
+
+
+def dbt_build(url: str, target_path: Path, capture: bool = False) -> subprocess.CompletedProcess:
+    """``dbt build --target postgres`` of the project against the database at ``url`` (sessions in UTC)."""
+    from orchestration.resources import dbt_executable
+
+    env = {**os.environ, **TELEMETRY_ENV, **dbt_env(url), "PGTZ": "UTC"}
+    cmd = [dbt_executable(), "build", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+           "--target-path", str(target_path), "--log-path", str(target_path / "logs")]
+    return subprocess.run(cmd, env=env, cwd=DBT_PROJECT_DIR, capture_output=capture, text=True)

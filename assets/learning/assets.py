@@ -66,7 +66,7 @@ def mastery_model(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         ml.log_params({"algorithm": mastery.ALGORITHM, "skills": len(params.skills), "items": len(params.items),
                        "ability_weight": params.ability_weight, "em_iterations": params.iterations,
                        "attempts": len(attempts), "learners": learners,
-                       "fit_learners": min(learners, FIT_SAMPLE_LEARNERS)})
+                       "fit_sample_learners": FIT_SAMPLE_LEARNERS})
         ml.log_metrics({"holdout_auc": evaluation.auc, "train_log_likelihood": params.log_likelihood})
         ml.log_dict(params.to_dict(), "bkt_params.json")
     version = f"{mastery.ALGORITHM}:{run.info.run_id[:12]}"

@@ -64,7 +64,6 @@ class PublishResult:
     seconds: float
     copy_seconds: float
     publish_id: str
-    build_seconds: float = 0.0  # wall time of building every table of the group (COPY, indexes, ANALYZE)
 
     @property
     def rows_per_second(self) -> float:
@@ -131,16 +130,20 @@ def drop_leftovers(conn: psycopg.Connection, spec: TableSpec) -> list[str]:
     return [r[0] for r in rows]
 
 
-def _copy_arrow(conn: psycopg.Connection, table_name: str, spec: TableSpec, data: pa.Table) -> None:
-    cols = ", ".join(c.name for c in spec.columns)
-    data = data.select([c.name for c in spec.columns])
+def copy_arrow(conn: psycopg.Connection, qualified_table: str, data: pa.Table) -> None:
+    """COPY every column of ``data`` into the table of the same column names, as CSV in batches."""
+    cols = ", ".join(f'"{c}"' for c in data.column_names)
     options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
     with conn.cursor() as cur:
-        with cur.copy(f"COPY {SCHEMA}.{table_name} ({cols}) FROM STDIN WITH (FORMAT csv)") as copy:
+        with cur.copy(f"COPY {qualified_table} ({cols}) FROM STDIN WITH (FORMAT csv)") as copy:
             for start in range(0, data.num_rows, COPY_BATCH_ROWS):
                 buf = io.BytesIO()
                 pacsv.write_csv(data.slice(start, COPY_BATCH_ROWS), buf, options)
                 copy.write(buf.getvalue())
+
+
+def _copy_arrow(conn: psycopg.Connection, table_name: str, spec: TableSpec, data: pa.Table) -> None:
+    copy_arrow(conn, f"{SCHEMA}.{table_name}", data.select([c.name for c in spec.columns]))
 
 
 def _prepare(spec: TableSpec, data: pa.Table, publish_id: str) -> pa.Table:
@@ -270,7 +273,6 @@ def publish_many(
     ensure_schema(conn)
     builds = [(spec, data, *_build(conn, spec, data, publish_id, connect=connect, workers=workers))
               for spec, data in prepared]
-    build_seconds = time.perf_counter() - started
     if before_swap is not None:
         before_swap()
     with conn.transaction():
@@ -278,8 +280,7 @@ def publish_many(
             _swap(conn, spec, build, publish_id)
             _log(conn, publish_id, spec, data.num_rows, run_id, time.perf_counter() - started)
     seconds = time.perf_counter() - started
-    return [PublishResult(spec.name, data.num_rows, seconds, copy_s, publish_id, build_seconds)
-            for spec, data, _, copy_s in builds]
+    return [PublishResult(spec.name, data.num_rows, seconds, copy_s, publish_id) for spec, data, _, copy_s in builds]
 
 
 def _quote(text: str) -> str:
