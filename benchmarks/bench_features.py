@@ -22,11 +22,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from assets.features.dbt import dbt_window_vars  # noqa: E402
-from assets.ingest.contract import ENTITIES  # noqa: E402
-from assets.ingest.generator import generate  # noqa: E402
-from assets.ingest.validate import ingest_entity  # noqa: E402
-from orchestration.settings import DBT_PROJECT_DIR, TELEMETRY_ENV  # noqa: E402
+from devmentor.ingest.days import window_for_days  # noqa: E402
+from devmentor.ingest.contract import ENTITIES  # noqa: E402
+from devmentor.generator import generate  # noqa: E402
+from devmentor.ingest.validate import ingest_entity  # noqa: E402
+from devmentor.settings import DBT_PROJECT_DIR, TELEMETRY_ENV  # noqa: E402
 
 
 def dbt_build(lake: Path, warehouse: Path, *extra: str) -> tuple[float, float]:
@@ -91,7 +91,7 @@ def main() -> None:
     inc_ingest_s = time.perf_counter() - t
     events_all = duckdb.connect().execute(
         f"SELECT count(*) FROM read_parquet('{lake}/raw/events/**/*.parquet', union_by_name=true)").fetchone()[0]
-    inc_dbt_s, _ = dbt_build(lake, wh, "--vars", json.dumps(dbt_window_vars(days[-1], days[-1])))
+    inc_dbt_s, _ = dbt_build(lake, wh, "--vars", json.dumps(window_for_days(days[-1], days[-1])))
 
     result = {
         "learners": args.learners,

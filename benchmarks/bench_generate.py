@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from assets.ingest.generator import generate  # noqa: E402
+from devmentor.generator import generate  # noqa: E402
 
 
 def main() -> None:

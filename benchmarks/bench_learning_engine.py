@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from assets.learning.engine import fit_mastery, load_attempts, run_engine  # noqa: E402
+from devmentor.learning.engine import fit_mastery, load_attempts, run_engine  # noqa: E402
 
 
 def main() -> None:

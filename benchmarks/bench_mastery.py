@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from assets.ingest.assistments import read_assistments  # noqa: E402
+from devmentor.importers.assistments import read_assistments  # noqa: E402
 from models.mastery_eval import evaluate_next_response, fit_assistments  # noqa: E402
 
 VARIANTS = [

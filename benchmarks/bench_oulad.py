@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from assets.ingest.oulad import presentations_with_clicks, read_oulad  # noqa: E402
-from assets.training.oulad_study import default_splits, report, run_study  # noqa: E402
+from devmentor.importers.oulad import presentations_with_clicks, read_oulad  # noqa: E402
+from devmentor.studies.oulad import default_splits, report, run_study  # noqa: E402
 
 
 def main() -> None:
@@ -35,12 +35,9 @@ def main() -> None:
     splits = default_splits(t) if args.all_modules else [(args.module, args.train.split(","), args.test)]
     ml = None
     if not args.no_mlflow:
-        from orchestration.resources import MlflowResource
-        from orchestration.settings import load_settings
+        from devmentor.settings import load_settings
 
-        settings = load_settings()
-        ml = MlflowResource(tracking_uri=settings.mlflow_tracking_uri, artifact_root=str(settings.mlflow_artifact_root),
-                            experiment="oulad_early_warning").setup()
+        ml = load_settings().mlflow_store("oulad_early_warning").setup()
     rows = run_study(t, splits, mlflow=ml)
     with_clicks = presentations_with_clicks(t)
     print(report(rows))

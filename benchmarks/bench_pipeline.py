@@ -144,10 +144,10 @@ def main() -> None:
     os.environ.update({"DEVMENTOR_HOME": str(work / "home"), "DEVMENTOR_ENV": "local"})
     os.environ.pop("DEVMENTOR_DATABASE_URL", None)
     os.environ.pop("MLFLOW_TRACKING_URI", None)
-    from assets.ingest.generator import generate
-    from orchestration import postgres
-    from orchestration.cli import run_pipeline
-    from orchestration.settings import load_settings
+    from devmentor.generator import generate
+    from devmentor.storage import postgres
+    from orchestration.runner import run_pipeline
+    from devmentor.settings import load_settings
 
     settings = load_settings()
     settings.ensure_dirs()

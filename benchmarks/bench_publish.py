@@ -26,9 +26,9 @@ import numpy as np  # noqa: E402
 import psycopg  # noqa: E402
 import pyarrow as pa  # noqa: E402
 
-from assets.serving.assets import _support_statements  # noqa: E402
-from assets.serving.publish import publish  # noqa: E402
-from assets.serving.tables import DECISION_LOG, LEARNER_DECISIONS  # noqa: E402
+from devmentor.serving.decisions import support_statements  # noqa: E402
+from devmentor.serving.publish import publish  # noqa: E402
+from devmentor.serving.tables import DECISION_LOG, LEARNER_DECISIONS  # noqa: E402
 
 CURRENT_DECISION_SQL = (
     "SELECT decision_label, confidence, decision_version, flagged_rules_hit, llm_prompt_output, decided_at, trace_id "
@@ -76,7 +76,7 @@ def main() -> None:
         for _ in range(2):  # the second publish replaces a live table (the usual case)
             started = time.perf_counter()
             result = publish(conn, LEARNER_DECISIONS, table, append_to=DECISION_LOG,
-                             in_swap=_support_statements([], [], started))
+                             in_swap=support_statements([], [], started))
             runs.append(result)
     with psycopg.connect(url, autocommit=True) as conn:
         users = [f"u{i:06d}" for i in np.random.default_rng(1).integers(0, args.learners, args.reads)]

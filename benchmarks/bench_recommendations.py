@@ -26,10 +26,10 @@ def offline_evaluation(work: Path, learners: int, days: int, seed: int = 11) -> 
     import duckdb
     import pandas as pd
 
-    from assets.ingest.contract import ENTITIES
-    from assets.ingest.generator import generate
-    from assets.ingest.validate import ingest_entity
-    from assets.learning.engine import fit_mastery, load_attempts, run_engine
+    from devmentor.ingest.contract import ENTITIES
+    from devmentor.generator import generate
+    from devmentor.ingest.validate import ingest_entity
+    from devmentor.learning.engine import fit_mastery, load_attempts, run_engine
     from models import recommender
 
     sys.path.insert(0, str(ROOT / "benchmarks"))

@@ -10,7 +10,7 @@ pages = [
     st.Page("pages/learner.py", title="Learner drill-down"),
     st.Page("pages/skills.py", title="Skill matrix"),
     st.Page("pages/engagement.py", title="Engagement"),
-    st.Page("pages/models.py", title="Models"),
+    st.Page("pages/model_registry.py", title="Models"),
     st.Page("pages/quality.py", title="Data quality"),
 ]
 st.navigation(pages).run()

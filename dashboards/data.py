@@ -8,16 +8,22 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from orchestration import postgres
-from orchestration.settings import load_settings
+from devmentor.settings import Settings, load_settings
+from devmentor.storage import postgres
 
 AT_RISK_SEGMENTS = ("Struggling Novice", "Disengaging")
 
 
 @st.cache_resource(show_spinner=False)
+def settings() -> Settings:
+    """The dashboard's settings, resolved once per server process."""
+    return load_settings()
+
+
+@st.cache_resource(show_spinner=False)
 def database_url() -> str:
-    settings = load_settings()
-    return settings.database_url or postgres.embedded_url(settings.pg_data_dir)
+    """The serving database as the read-only reader role (the dashboard never writes)."""
+    return settings().serving_db().reader_url()
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -32,8 +38,7 @@ def serving_query(sql: str, params: tuple = ()) -> pd.DataFrame:
 def warehouse_query(sql: str, params: tuple = ()) -> pd.DataFrame:
     import duckdb
 
-    settings = load_settings()
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    con = duckdb.connect(str(settings().warehouse_path), read_only=True)
     try:
         return con.execute(sql, list(params)).df()
     finally:
@@ -41,7 +46,7 @@ def warehouse_query(sql: str, params: tuple = ()) -> pd.DataFrame:
 
 
 def lake_path() -> Path:
-    return load_settings().lake
+    return settings().lake
 
 
 @st.cache_data(ttl=60, show_spinner=False)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from orchestration.settings import Settings
+from devmentor.settings import Settings
 
 
 def write_instance_yaml(settings: Settings) -> Path:

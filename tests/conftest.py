@@ -67,7 +67,7 @@ def pg_url(pg_server_url):
 @pytest.fixture
 def settings_factory(tmp_path):
     """Settings for an isolated data directory under tmp_path, optionally with a database URL."""
-    from orchestration.settings import load_settings
+    from devmentor.settings import load_settings
 
     def make(database_url: str | None = None, name: str = "home"):
         home = tmp_path / name
@@ -99,9 +99,9 @@ def pipeline_run(tmp_path_factory, pg_server_url):
     The read-only tests (API, dashboards) run before test_e2e.py, which then changes the data
     (a daily run, a bad partition, reruns).
     """
-    from assets.ingest.generator import generate
-    from orchestration.cli import run_pipeline
-    from orchestration.settings import load_settings
+    from devmentor.generator import generate
+    from orchestration.runner import run_pipeline
+    from devmentor.settings import load_settings
 
     db = f"e2e_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(pg_server_url, autocommit=True) as conn:

@@ -14,8 +14,8 @@ pytestmark = pytest.mark.e2e
 def api(pipeline_run):
     from fastapi.testclient import TestClient
 
-    from assets.serving.api import create_app
-    from assets.serving.publish import reader_url
+    from devmentor.api.app import create_app
+    from devmentor.serving.publish import reader_url
 
     _, url, _, _ = pipeline_run
     app = create_app(reader_url(url), min_size=1, max_size=4)
@@ -159,9 +159,9 @@ def test_cache_is_dropped_by_every_new_publish(pg_url):
     import pyarrow as pa
     from fastapi.testclient import TestClient
 
-    from assets.serving.api import create_app
-    from assets.serving.publish import publish, reader_url
-    from assets.serving.tables import LEARNER_DECISIONS
+    from devmentor.api.app import create_app
+    from devmentor.serving.publish import publish, reader_url
+    from devmentor.serving.tables import LEARNER_DECISIONS
 
     def decisions(label: str) -> pa.Table:
         cols = {c.name: [None] for c in LEARNER_DECISIONS.columns if c.name != "publish_id"}

@@ -105,7 +105,7 @@ def test_engagement_page_shows_format_performance(app, pipeline_run):
 
 def test_models_page_shows_versions_rules_drift_and_mastery(app):
     at, url = app
-    at.switch_page("pages/models.py").run()
+    at.switch_page("pages/model_registry.py").run()
     assert not at.exception, [e.value for e in at.exception]
     versions = at.dataframe[0].value
     assert set(versions["tree_id"]) == {"primary_classification", "intervention_strategy"}

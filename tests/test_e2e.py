@@ -8,8 +8,8 @@ import duckdb
 import psycopg
 import pytest
 
-from assets.ingest.contract import SEGMENTS
-from orchestration.cli import run_pipeline
+from devmentor.ingest.contract import SEGMENTS
+from orchestration.runner import run_pipeline
 
 pytestmark = pytest.mark.e2e
 
@@ -58,7 +58,7 @@ def test_published_labels_match_the_model_on_the_marts(pipeline_run):
     import mlflow
     import pandas as pd
 
-    from assets.training.assets import LEARNER_FEATURES_SQL
+    from devmentor.training.features import LEARNER_FEATURES_SQL
     from models.features import feature_matrix
 
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
@@ -213,12 +213,15 @@ def test_every_decision_carries_the_seed_decision_log_attributes(pipeline_run):
 def test_retraining_sensor_skips_when_stable_and_requests_a_run_on_new_data(pipeline_run, monkeypatch):
     import dagster as dg
 
-    from orchestration.jobs import retrain_on_drift_or_new_data
+    import dataclasses
+
     from orchestration.resources import build_resources
+    from orchestration.sensors import retrain_on_drift_or_new_data
 
     import json
 
-    from assets.training.assets import load_learner_features, reference_path, write_reference
+    from devmentor.training.features import load_learner_features
+    from devmentor.training.trees import reference_path, write_reference
     from models.drift import reference_profile
     from models.features import feature_matrix
 
@@ -231,10 +234,12 @@ def test_retraining_sensor_skips_when_stable_and_requests_a_run_on_new_data(pipe
         ref["features"] = reference_profile(feature_matrix(frame, list(ref["features"])))
         ref["events_at_training"] = int(frame["event_count"].sum())
         write_reference(resources["lake"], tree_id, ref)
-    context = dg.build_sensor_context(resources={"lake": resources["lake"], "warehouse": resources["warehouse"]})
+    context = dg.build_sensor_context(resources={k: resources[k] for k in ("lake", "warehouse", "settings")})
     stable = retrain_on_drift_or_new_data(context)
     assert isinstance(stable, dg.SkipReason) and "no drift" in stable.skip_message
-    monkeypatch.setenv("DEVMENTOR_RETRAIN_NEW_DATA_SHARE", "-0.5")  # any amount of data counts as enough
+    eager = dataclasses.replace(settings, retrain_new_data_share=-0.5)  # any amount of data counts as enough
+    context = dg.build_sensor_context(resources={"lake": resources["lake"], "warehouse": resources["warehouse"],
+                                                 "settings": eager})
     request = retrain_on_drift_or_new_data(context)
     assert isinstance(request, dg.RunRequest)
     assert "new data" in request.tags["retrain_reason"]

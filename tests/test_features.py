@@ -12,23 +12,21 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from assets.ingest.contract import ENTITIES
-from assets.ingest.generator import generate
-from assets.ingest.validate import ingest_entity
-from assets.features.dbt import dbt_window_vars
-from orchestration.settings import DBT_PROJECT_DIR, TELEMETRY_ENV
+from devmentor.ingest.contract import ENTITIES
+from devmentor.generator import generate
+from devmentor.ingest.validate import ingest_entity
+from devmentor.ingest.days import window_for_days
+from devmentor.settings import DBT_PROJECT_DIR, TELEMETRY_ENV
 
 
-def run_dbt(lake: Path, warehouse: Path, *args: str) -> str:
-    env = {**os.environ, **TELEMETRY_ENV, "DEVMENTOR_LAKE": str(lake), "DEVMENTOR_WAREHOUSE": str(warehouse)}
-    dbt = str(Path(sys.executable).parent / "dbt")
-    proc = subprocess.run(
-        [dbt, "build", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-         "--target-path", str(warehouse.parent / "dbt-target"), "--log-path", str(warehouse.parent / "dbt-logs"), *args],
-        capture_output=True, text=True, env=env, cwd=DBT_PROJECT_DIR,
-    )
-    assert proc.returncode == 0, proc.stdout[-4000:]
-    return proc.stdout
+def run_dbt(lake: Path, warehouse: Path, *args: str):
+    """``dbt build`` of the project on this lake and warehouse, the way the pipeline runs dbt (assets.features)."""
+    from assets.features import run_dbt as dbt
+
+    env = {**TELEMETRY_ENV, "DEVMENTOR_LAKE": str(lake), "DEVMENTOR_WAREHOUSE": str(warehouse)}
+    invocation = dbt(["build", *args], env, warehouse.parent / "dbt-target")
+    assert invocation.is_successful(), invocation.get_error()
+    return invocation
 
 
 def ingest_all(inbox: Path, lake: Path) -> None:
@@ -187,7 +185,7 @@ def partitions(tmp_path_factory):
     for folder in ("events", "chat"):
         shutil.copy(root / "all" / folder / f"{last}.parquet", inbox / folder / f"{last}.parquet")
     ingest_all(inbox, root / "lake")
-    window = json.dumps(dbt_window_vars(last, last))
+    window = json.dumps(window_for_days(last, last))
     run_dbt(root / "lake", root / "incr.duckdb", "--vars", window)
     after = snapshot(root / "incr.duckdb")
     return root, last, window, before, after
@@ -223,7 +221,7 @@ def test_incremental_build_equals_a_full_build(partitions):
 
 
 def test_chat_search_ranks_by_bm25_and_filters_by_learner(tiny):
-    from assets.features.chat_search import search
+    from devmentor.features.chat_search import search
 
     hits = search(tiny, "recursion")
     # m1 says "recursion" twice, m4 once: both match, m1 first; messages without the term do not appear.

@@ -50,7 +50,7 @@ statement = st.fixed_dictionaries({}, optional={
 @FUZZ
 @given(doc=st.lists(statement, max_size=4) | statement | json_values)
 def test_xapi_converter_never_crashes(tmp_path_factory, doc):
-    from assets.ingest.xapi import convert
+    from devmentor.importers.xapi import convert
 
     path = tmp_path_factory.mktemp("x") / "statements.json"
     path.write_text(json.dumps(doc, default=str))
@@ -64,7 +64,7 @@ def test_xapi_converter_never_crashes(tmp_path_factory, doc):
 @FUZZ
 @given(text=st.text(max_size=300))
 def test_xapi_reader_survives_any_text(tmp_path_factory, text):
-    from assets.ingest.xapi import convert
+    from devmentor.importers.xapi import convert
 
     path = tmp_path_factory.mktemp("x") / "statements.jsonl"
     path.write_text(text)
@@ -83,7 +83,7 @@ ENV_KEYS = ["DEVMENTOR_ENV", "DEVMENTOR_DATABASE_URL", "DEVMENTOR_PARTITIONS_STA
 @given(env=st.dictionaries(st.sampled_from(ENV_KEYS), st.text(max_size=25) | st.sampled_from(
     ["production", "local", "postgresql://u:secret@h/db", "0.5", "-1", "1e9", "2026-02-30", "nan", "20"]), max_size=6))
 def test_settings_accept_or_explain(env):
-    from orchestration.settings import ConfigurationError, load_settings
+    from devmentor.settings import ConfigurationError, load_settings
 
     env = {k: v.replace("\x00", "") for k, v in env.items()}
     try:
@@ -143,8 +143,8 @@ cell = st.one_of(st.text(alphabet=string.printable, max_size=12), st.sampled_fro
 @pytest.fixture(scope="module")
 def tiny_lake(tmp_path_factory):
     """A lake with one valid profile, so events have a learner to refer to."""
-    from assets.ingest.contract import BY_NAME
-    from assets.ingest.validate import ingest_entity
+    from devmentor.ingest.contract import BY_NAME
+    from devmentor.ingest.validate import ingest_entity
 
     root = tmp_path_factory.mktemp("fuzz")
     inbox, lake = root / "inbox", root / "lake"
@@ -157,8 +157,8 @@ def tiny_lake(tmp_path_factory):
 def _ingest_one(tiny_lake, name: str, payload: bytes):
     import duckdb
 
-    from assets.ingest.contract import BY_NAME
-    from assets.ingest.validate import ingest_file
+    from devmentor.ingest.contract import BY_NAME
+    from devmentor.ingest.validate import ingest_file
 
     inbox, lake = tiny_lake
     folder = inbox / "events"

@@ -6,7 +6,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from assets.learning.gamification import ACTIVITY_SQL
+from devmentor.learning.gamification import ACTIVITY_SQL
 from models import gamification as g
 
 T0 = pd.Timestamp("2026-03-02 10:00", tz="UTC")

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import duckdb
 
-from assets.ingest.contract import BY_NAME
-from assets.ingest.generator import generate
+from devmentor.ingest.contract import BY_NAME
+from devmentor.generator import generate
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -62,7 +62,7 @@ def test_latent_types_drive_behaviour(tmp_path):
 PEAK_SCRIPT = """
 import resource, sys
 from pathlib import Path
-from assets.ingest.generator import generate
+from devmentor.generator import generate
 s = generate(Path(sys.argv[1]), learners=int(sys.argv[2]), days=int(sys.argv[3]), seed=1)
 print(s.events, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """

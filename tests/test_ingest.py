@@ -10,8 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from assets.ingest.contract import BY_NAME, ENTITIES
-from assets.ingest.validate import ingest_entity
+from devmentor.ingest.contract import BY_NAME, ENTITIES
+from devmentor.ingest.validate import ingest_entity
 
 PROFILES_CSV = """user_id,age,learner_level,format_preference,format_comfort_rating_text,gpa,timezone
 u1,20,basic,text,3,3.1,UTC
@@ -189,7 +189,7 @@ def test_every_entity_has_a_schema_file_even_without_input(tmp_path):
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv", "jsonl"])
 def test_generated_data_in_every_format_ingests_without_quarantine(tmp_path, fmt):
-    from assets.ingest.generator import generate
+    from devmentor.generator import generate
 
     summary = generate(tmp_path / "inbox", learners=60, days=2, seed=4, fmt=fmt)
     results = {e.name: ingest_entity(e, tmp_path / "inbox", tmp_path / "lake") for e in ENTITIES}
@@ -201,8 +201,8 @@ def test_generated_data_in_every_format_ingests_without_quarantine(tmp_path, fmt
 def test_identifiers_in_chat_text_are_masked_at_ingest(tmp_path):
     import duckdb
 
-    from assets.ingest.contract import BY_NAME
-    from assets.ingest.validate import ingest_entity
+    from devmentor.ingest.contract import BY_NAME
+    from devmentor.ingest.validate import ingest_entity
 
     inbox, lake = tmp_path / "inbox", tmp_path / "lake"
     (inbox / "profiles").mkdir(parents=True)

@@ -117,7 +117,7 @@ def test_params_round_trip_through_json():
 
 def test_assistments_next_response_auc_meets_target():
     path = requires_shared("assist2009", "responses.csv.gz")
-    from assets.ingest.assistments import read_assistments
+    from devmentor.importers.assistments import read_assistments
     from models.mastery_eval import evaluate_next_response, fit_assistments
 
     df = read_assistments(path)
@@ -133,7 +133,7 @@ def test_assistments_next_response_auc_meets_target():
 
 
 def test_assistments_reader_names_the_missing_column(tmp_path):
-    from assets.ingest.assistments import read_assistments
+    from devmentor.importers.assistments import read_assistments
 
     bad = tmp_path / "responses.csv"
     bad.write_text("split,user_id,seq,problem_id,correct\ntrain,1,0,5,1\n")
@@ -144,7 +144,7 @@ def test_assistments_reader_names_the_missing_column(tmp_path):
 def test_fit_sample_caps_learners_and_keeps_every_question_and_skill():
     import pandas as pd
 
-    from assets.learning.engine import fit_sample
+    from devmentor.learning.engine import fit_sample
 
     rng = np.random.default_rng(3)
     n = 6_000

@@ -20,7 +20,7 @@ def _defs(settings_factory):
 
 
 def test_inbox_sensor_starts_one_run_per_new_file_and_never_twice(settings_factory):
-    from assets.ingest.generator import generate
+    from devmentor.generator import generate
 
     settings, defs = _defs(settings_factory)
     sensor = defs.resolve_sensor_def("inbox_files")

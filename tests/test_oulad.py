@@ -6,7 +6,7 @@ import duckdb
 import numpy as np
 import pytest
 
-from assets.ingest.oulad import OuladError, read_oulad
+from devmentor.importers.oulad import OuladError, read_oulad
 from models.early_warning import snapshot_features
 from tests.conftest import requires_shared
 
@@ -73,7 +73,7 @@ def test_not_an_oulad_directory_is_a_clear_error(tmp_path):
 
 
 def test_study_runs_on_the_excerpt_and_reports_each_snapshot(excerpt):
-    from assets.training.oulad_study import report, run_study
+    from devmentor.studies.oulad import report, run_study
 
     t = read_oulad(excerpt)
     rows = run_study(t, [("AAA", ["2013J"], "2014J")], days=(60, "end"))
@@ -113,7 +113,7 @@ def test_study_runs_on_a_click_stream_of_another_module_without_code_changes(exc
     """Relabel the excerpt so the click stream belongs to module ZZZ: the same code studies ZZZ."""
     import shutil
 
-    from assets.training.oulad_study import default_splits, run_study
+    from devmentor.studies.oulad import default_splits, run_study
 
     other = tmp_path / "other"
     shutil.copytree(excerpt, other)
@@ -129,11 +129,11 @@ def test_study_runs_on_a_click_stream_of_another_module_without_code_changes(exc
 
 
 def test_each_snapshot_is_logged_to_mlflow(excerpt, tmp_path):
-    from assets.training.oulad_study import run_study
-    from orchestration.resources import MlflowResource
+    from devmentor.studies.oulad import run_study
+    from devmentor.training.mlflow_store import MlflowStore
 
-    ml = MlflowResource(tracking_uri=f"sqlite:///{tmp_path / 'm.db'}", artifact_root=str(tmp_path / "a"),
-                        experiment="oulad_early_warning").setup()
+    ml = MlflowStore(tracking_uri=f"sqlite:///{tmp_path / 'm.db'}", artifact_root=tmp_path / "a",
+                     experiment="oulad_early_warning").setup()
     try:
         run_study(read_oulad(excerpt), [("AAA", ["2013J"], "2014J")], days=(30, "end"), mlflow=ml)
         runs = ml.search_runs(experiment_names=["oulad_early_warning"])
@@ -148,7 +148,7 @@ def test_each_snapshot_is_logged_to_mlflow(excerpt, tmp_path):
 
 
 def test_fairness_report_covers_every_group_of_the_test_students(excerpt):
-    from assets.training.oulad_study import run_study
+    from devmentor.studies.oulad import run_study
     from models.fairness import GROUP_ATTRIBUTES, largest_gaps
 
     rows = run_study(read_oulad(excerpt), [("AAA", ["2013J"], "2014J")], days=("end",))

@@ -9,7 +9,7 @@ import psycopg
 import pyarrow as pa
 import pytest
 
-from assets.serving.publish import Column, TableSpec, publish
+from devmentor.serving.publish import Column, TableSpec, publish
 
 SPEC = TableSpec(
     name="things",
@@ -93,7 +93,7 @@ def test_missing_column_is_refused_before_touching_the_database(pg_url):
 
 
 def test_unreachable_database_gives_clear_error_after_bounded_retries(tmp_path):
-    from orchestration.postgres import DatabaseUnavailable, connect
+    from devmentor.storage.postgres import DatabaseUnavailable, connect
 
     started = time.perf_counter()
     with pytest.raises(DatabaseUnavailable, match=r"unreachable after 3 attempts.*nothing was published"):
@@ -102,7 +102,7 @@ def test_unreachable_database_gives_clear_error_after_bounded_retries(tmp_path):
 
 
 def test_redact_hides_passwords():
-    from orchestration.postgres import redact
+    from devmentor.storage.postgres import redact
 
     assert redact("postgresql://u:s3cret@h:5432/db") == "postgresql://u:***@h:5432/db"
     assert "s3cret" not in redact("postgresql://u:s3cret@h/db")
@@ -111,17 +111,17 @@ def test_redact_hides_passwords():
 def test_serving_contract_doc_lists_the_learning_tables_as_declared():
     from pathlib import Path
 
-    from assets.serving.tables import render_markdown
+    from devmentor.serving.tables import render_markdown
 
     doc = (Path(__file__).resolve().parent.parent / "docs" / "serving_contract.md").read_text()
-    start = doc.index("<!-- generated from assets/serving/tables.py: render_markdown() -->\n") + len(
-        "<!-- generated from assets/serving/tables.py: render_markdown() -->\n")
+    start = doc.index("<!-- generated from devmentor/serving/tables.py: render_markdown() -->\n") + len(
+        "<!-- generated from devmentor/serving/tables.py: render_markdown() -->\n")
     assert doc[start:doc.index("<!-- end generated -->")] == render_markdown(), \
         "docs/serving_contract.md is out of date: paste render_markdown() between the markers"
 
 
 def test_publish_many_swaps_every_table_together_or_none(pg_url):
-    from assets.serving.publish import publish_many
+    from devmentor.serving.publish import publish_many
 
     a = TableSpec("pm_a", (Column("id", "integer", False), Column("v", "text"), Column("publish_id", "text")), ("id",))
     b = TableSpec("pm_b", (Column("id", "integer", False), Column("w", "text"), Column("publish_id", "text")), ("id",))
@@ -150,7 +150,7 @@ def test_publish_many_swaps_every_table_together_or_none(pg_url):
 KILL_SCRIPT = """
 import sys, time, pathlib
 import psycopg, pyarrow as pa
-from assets.serving.publish import Column, TableSpec, publish
+from devmentor.serving.publish import Column, TableSpec, publish
 spec = TableSpec("kill_probe", (Column("id", "bigint", False), Column("v", "text"), Column("publish_id", "text")), ("id",))
 n = int(sys.argv[2])
 marker = pathlib.Path(sys.argv[3])
@@ -210,7 +210,7 @@ def test_sigkill_during_publish_leaves_the_old_table_whole(pg_url, tmp_path, mom
 def test_serving_carries_no_demographics():
     import re
 
-    from assets.serving.tables import DEMOGRAPHIC_FIELDS, GAMIFICATION_TABLES, LEARNER_DECISIONS, LEARNING_TABLES
+    from devmentor.serving.tables import DEMOGRAPHIC_FIELDS, GAMIFICATION_TABLES, LEARNER_DECISIONS, LEARNING_TABLES
     from models.decision_trees import TREE_SPECS
     from tests.conftest import PROJECT_ROOT
 

@@ -6,8 +6,12 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from assets.ingest.checks import RAW_EVENT_EXPECTATIONS
-from assets.quality import evidence_frame, validate_frame
+from devmentor.ingest.contract import BY_NAME
+from devmentor.quality import contract_expectations, evidence_frame, validate_frame
+
+# The raw-event suite as the pipeline derives it from the contract, on the columns this test builds.
+RAW_EVENT_EXPECTATIONS = [e for e in contract_expectations(BY_NAME["events"])
+                          if e.kwargs["column"] in {"event_id", "user_id", "event_type", "score", "confidence", "duration_s"}]
 
 
 def events(n: int, rng) -> pd.DataFrame:

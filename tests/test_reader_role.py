@@ -6,7 +6,7 @@ import psycopg
 import pyarrow as pa
 import pytest
 
-from assets.serving.publish import Column, TableSpec, publish, reader_url
+from devmentor.serving.publish import Column, TableSpec, publish, reader_url
 
 
 def test_reader_reads_serving_only_and_writes_nowhere(pg_url):

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from assets.training.registry import CHAMPION, log_and_register
+from devmentor.training.registry import CHAMPION, log_and_register
 from models.segments import rule_based_segment
 from models.features import feature_matrix
 from models.trees import train_tree
@@ -17,9 +17,9 @@ from tests.test_trees import _frame
 def mlflow_in_tmp(tmp_path):
     import mlflow
 
-    from orchestration.resources import MlflowResource
+    from devmentor.training.mlflow_store import MlflowStore
 
-    resource = MlflowResource(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", artifact_root=str(tmp_path / "artifacts"))
+    resource = MlflowStore(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", artifact_root=tmp_path / "artifacts")
     yield resource.setup()
     mlflow.set_tracking_uri(None)
 

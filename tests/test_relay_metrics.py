@@ -17,11 +17,11 @@ import psycopg
 import pyarrow as pa
 import pytest
 
-from assets.serving.assets import _support_statements
-from assets.serving.metrics import write_metrics
-from assets.serving.publish import publish
-from assets.serving.relay import STREAM, relay_outbox
-from assets.serving.tables import DECISION_LOG, LEARNER_DECISIONS
+from devmentor.serving.decisions import support_statements
+from devmentor.serving.metrics import write_metrics
+from devmentor.serving.publish import publish
+from devmentor.serving.relay import STREAM, relay_outbox
+from devmentor.serving.tables import DECISION_LOG, LEARNER_DECISIONS
 
 
 def _decisions(n: int, label: str = "Fast Tracker") -> pa.Table:
@@ -38,7 +38,7 @@ def _decisions(n: int, label: str = "Fast Tracker") -> pa.Table:
 
 def _publish(conn, n, **kw):
     return publish(conn, LEARNER_DECISIONS, _decisions(n, **kw), append_to=DECISION_LOG,
-                   in_swap=_support_statements([], [], time.perf_counter()))
+                   in_swap=support_statements([], [], time.perf_counter()))
 
 
 def _free_port() -> int:
@@ -86,7 +86,7 @@ def test_outbox_rows_commit_with_the_decisions_or_not_at_all(pg_url):
         _publish(conn, 5)
 
         def broken(conn, build):
-            _support_statements([], [], time.perf_counter())(conn, build)
+            support_statements([], [], time.perf_counter())(conn, build)
             raise RuntimeError("crash after the outbox insert, before commit")
 
         with pytest.raises(RuntimeError):

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from orchestration.settings import ConfigurationError, load_settings
+from devmentor.settings import ConfigurationError, load_settings
 
 
 def test_defaults_live_under_one_data_directory(tmp_path):
@@ -87,10 +87,10 @@ def test_cli_generate_writes_the_contract_layout(tmp_path):
 def test_input_contract_doc_is_generated_from_the_code():
     from pathlib import Path
 
-    from assets.ingest.contract import render_markdown
+    from devmentor.ingest.contract import render_markdown
 
     doc = Path(__file__).resolve().parent.parent / "docs" / "input_contract.md"
-    assert doc.read_text() == render_markdown(), "run: python -m assets.ingest.contract > docs/input_contract.md"
+    assert doc.read_text() == render_markdown(), "run: python -m devmentor.ingest.contract > docs/input_contract.md"
 
 
 def test_the_dagster_code_server_can_load_the_definitions(tmp_path):
@@ -118,14 +118,15 @@ def test_executor_is_chosen_by_configuration(monkeypatch):
     """The scale-out path: DEVMENTOR_EXECUTOR swaps every job's executor without code changes."""
     import dagster as dg
 
-    from orchestration.definitions import build_defs, executor_from_env
-    from orchestration.settings import ConfigurationError
+    from devmentor.settings import ConfigurationError, load_settings
+    from orchestration.definitions import build_defs
+    from orchestration.executors import executor_for
 
-    assert executor_from_env({}) is None  # Dagster's default: a process per step
+    assert executor_for(load_settings({}).executor) is None  # Dagster's default: a process per step
     monkeypatch.setenv("DEVMENTOR_EXECUTOR", "in_process")
     job = build_defs().resolve_job_def("devmentor_pipeline")
     assert job.executor_def is dg.in_process_executor
     with pytest.raises(ConfigurationError, match="pip install dagster-k8s"):
-        executor_from_env({"DEVMENTOR_EXECUTOR": "k8s"})
+        executor_for(load_settings({"DEVMENTOR_EXECUTOR": "k8s"}).executor)
     with pytest.raises(ConfigurationError, match="not known"):
-        executor_from_env({"DEVMENTOR_EXECUTOR": "spark"})
+        load_settings({"DEVMENTOR_EXECUTOR": "spark"})

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from assets.training.registry import gate_decision
+from devmentor.training.registry import gate_decision
 from models.segments import SEGMENT_FEATURES, choose_labels, rule_based_segment
 from models.features import feature_matrix
 from models.trees import decide_leaves, explain, input_attributes, leaf_labels, predict_with_rules, rule_table, train_tree

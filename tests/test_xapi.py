@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from assets.ingest.xapi import StatementError, convert, map_statement, parse_duration, read_statements
+from devmentor.importers.xapi import StatementError, convert, map_statement, parse_duration, read_statements
 
 SAMPLE = Path(__file__).parent / "data" / "xapi_openedx_sample.json"
 
@@ -74,21 +74,25 @@ def test_non_object_statement():
         map_statement(["not", "a", "statement"])
 
 
-def test_ingest_lands_events_creates_learners_and_quarantines_rejects(tmp_path):
+def test_ingest_lands_events_creates_learners_and_quarantines_rejects(tmp_path, monkeypatch, capsys):
+    """`devmentor ingest xapi` takes the one ingest path: the importer's inbox files through the ingest assets."""
     import duckdb
 
-    from assets.ingest.xapi import ingest_xapi
+    from orchestration.cli import main
 
-    inbox, lake = tmp_path / "inbox", tmp_path / "lake"
-    counts = ingest_xapi(SAMPLE, inbox, lake)
-    assert counts == {"statements_mapped": 6, "statements_rejected": 4, "events_landed": 6,
-                      "events_quarantined_by_contract": 0, "new_learners": 2, "new_courses": 1}
+    home = tmp_path / "home"
+    monkeypatch.setenv("DEVMENTOR_HOME", str(home))
+    assert main(["ingest", "xapi", str(SAMPLE)]) == 0
+    out = capsys.readouterr().out
+    assert "6 statements mapped, 4 rejected" in out and "6 events landed, 0 quarantined" in out
+    assert "2 new learners, 1 new courses" in out
+    lake = home / "lake"
     con = duckdb.connect()
     events = con.execute(f"SELECT event_type, user_id FROM read_parquet('{lake}/raw/events/**/*.parquet', union_by_name=true)").fetchall()
     rejects = con.execute(f"SELECT row_number, field FROM read_parquet('{lake}/quarantine/xapi/*.parquet') ORDER BY 1").fetchall()
     assert len(events) == 6 and rejects == [(7, "verb.id"), (8, "actor"), (9, "result.duration"), (10, "timestamp")]
-    again = ingest_xapi(SAMPLE, inbox, lake)
-    assert again["new_learners"] == 0 and again["events_landed"] == 6
+    assert main(["ingest", "xapi", str(SAMPLE)]) == 0
+    assert "0 new learners" in capsys.readouterr().out
     n = con.execute(f"SELECT count(*) FROM read_parquet('{lake}/raw/events/**/*.parquet', union_by_name=true)").fetchone()[0]
     assert n == 6, "re-ingesting the same file replaces its events, never doubles them"
 
@@ -96,7 +100,7 @@ def test_ingest_lands_events_creates_learners_and_quarantines_rejects(tmp_path):
 def test_direct_identifiers_are_pseudonymised_with_a_keyed_hash():
     import hashlib
 
-    from assets.ingest.xapi import map_statement
+    from devmentor.importers.xapi import map_statement
 
     base = {"verb": {"id": "http://adlnet.gov/expapi/verbs/experienced"}, "object": {"id": "http://x/page"},
             "timestamp": "2026-03-01T10:00:00Z"}

@@ -1,0 +1,150 @@
+"""Features stage: the dbt project (staging → intermediate → marts, analytics) as Dagster assets, and the one
+way the project runs dbt (dagster-dbt's DbtCliResource), for the assets, the PostgreSQL scale-out build and tests."""
+
+
+import os
+import shutil
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from devmentor.ingest.days import run_day_range, window_for_days
+from devmentor.quality import record_check, validate_behavior_mart
+from devmentor.settings import DBT_PROJECT_DIR, Settings
+from devmentor.storage.lake import Lake
+from devmentor.storage.warehouse import Warehouse
+
+DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+def dbt_executable() -> str:
+    """dbt from this interpreter's environment, so an un-activated virtualenv works."""
+    candidate = Path(sys.executable).parent / "dbt"
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+def dbt_resource(target: str | None = None) -> DbtCliResource:
+    return DbtCliResource(project_dir=DBT_PROJECT, profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=dbt_executable(),
+                          target=target)
+
+
+@contextmanager
+def dbt_environment(env: Mapping[str, str]) -> Iterator[None]:
+    """The variables profiles.yml and the models read, for the one dbt invocation started inside (dagster-dbt
+    hands the process environment to dbt when the invocation starts); restored afterwards."""
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def prepare_manifest() -> Path:
+    """``dbt parse`` (through DbtCliResource) when the manifest is missing or older than a model file."""
+    manifest = Path(DBT_PROJECT.manifest_path)
+    sources = [p for p in DBT_PROJECT_DIR.rglob("*") if p.suffix in {".sql", ".yml", ".yaml"} and "target" not in p.parts]
+    if manifest.exists() and manifest.stat().st_mtime >= max((p.stat().st_mtime for p in sources), default=0):
+        return manifest
+    invocation = dbt_resource().cli(["parse", "--quiet"], target_path=Path(DBT_PROJECT.target_path), raise_on_error=False)
+    if not invocation.wait().is_successful() or not manifest.exists():
+        raise RuntimeError(f"dbt parse failed; fix the dbt project and retry: {invocation.get_error()}")
+    return manifest
+
+
+def run_dbt(args: list[str], env: Mapping[str, str], target_path: Path, target: str | None = None):
+    """A dbt command outside an asset run (the PostgreSQL scale-out build, tests); returns the finished invocation."""
+    with dbt_environment(env):
+        invocation = dbt_resource(target).cli(args, target_path=target_path, raise_on_error=False)
+    return invocation.wait()
+
+
+def build_summary(invocation) -> dict[str, int]:
+    """Counts by status (pass, warn, error, skip, success, ...) of a finished dbt command's models and tests."""
+    counts: dict[str, int] = {}
+    for result in invocation.get_artifact("run_results.json")["results"]:
+        counts[result["status"]] = counts.get(result["status"], 0) + 1
+    return counts
+
+
+class LayeredTranslator(DagsterDbtTranslator):
+    """Asset keys name the layer: sources are raw/<table>, models are <schema>/<model>."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return dg.AssetKey(["raw", dbt_resource_props["name"]])
+        schema = dbt_resource_props.get("config", {}).get("schema") or "marts"
+        return dg.AssetKey([schema, dbt_resource_props["name"]])
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
+        return ["team:analytics-engineering"]
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str:
+        schema = dbt_resource_props.get("config", {}).get("schema")
+        return "analytics" if schema == "analytics" else "features"
+
+
+class DbtBuildConfig(dg.Config):
+    full_refresh: bool = False
+
+
+def keep_partial_parse(run_target: Path) -> None:
+    """Carry this run's parse cache over to the next run (dagster-dbt gives each run its own target
+    directory and seeds it from the project's): without it every run re-parses the whole project."""
+    fresh = run_target / "partial_parse.msgpack"
+    if fresh.exists():
+        project = Path(DBT_PROJECT.project_dir) / "target"
+        project.mkdir(exist_ok=True)
+        tmp = project / f"partial_parse.msgpack.{os.getpid()}"
+        shutil.copyfile(fresh, tmp)
+        os.replace(tmp, project / "partial_parse.msgpack")
+
+
+@dbt_assets(manifest=prepare_manifest(), project=DBT_PROJECT, dagster_dbt_translator=LayeredTranslator())
+def dbt_feature_models(context: dg.AssetExecutionContext, config: DbtBuildConfig, dbt: DbtCliResource,
+                       settings: dg.ResourceParam[Settings]):
+    """dbt build of the feature tables on DuckDB (models and their data tests).
+
+    In a run of daily event partitions the incremental models rebuild exactly those days (with a day of
+    slack each side); otherwise they pick up what is new since their last build.
+    """
+    days = run_day_range(context.run.tags)
+    # The window goes through the environment, not --vars: changed vars force dbt to re-parse the whole
+    # project (4-5 s a run), environment variables read in macros do not.
+    window = window_for_days(*days) if days and not config.full_refresh else {"window_start": "", "window_end": ""}
+    env = {**settings.dbt_env(), "DEVMENTOR_DBT_WINDOW_START": window["window_start"],
+           "DEVMENTOR_DBT_WINDOW_END": window["window_end"]}
+    args = ["build", "--full-refresh"] if config.full_refresh else ["build"]
+    if days and not config.full_refresh:
+        context.log.info(f"incremental window for days {days[0]}..{days[1]}: {window}")
+    with dbt_environment(env):
+        invocation = dbt.cli(args, context=context)
+    yield from invocation.stream()
+    keep_partial_parse(Path(invocation.target_path))
+
+
+@dg.asset_check(
+    asset=dg.AssetKey(["marts", "fct_learner_behavior"]),
+    blocking=True,
+    description="Great Expectations on the behaviour mart: one row per learner, rates within 0-1, non-negative "
+                "times, one row per dim_learner row.",
+)
+def behavior_mart_expectations(context: dg.AssetCheckExecutionContext, warehouse: dg.ResourceParam[Warehouse],
+                               lake: dg.ResourceParam[Lake]) -> dg.AssetCheckResult:
+    report = validate_behavior_mart(warehouse)
+    record_check(lake.lake_path, "marts/fct_learner_behavior", "behavior_mart_expectations", report.success,
+                 report.metadata(), context.run.run_id)
+    return dg.AssetCheckResult(passed=report.success, severity=dg.AssetCheckSeverity.ERROR, metadata=report.metadata())
+
+
+def definitions(settings: Settings) -> dg.Definitions:
+    return dg.Definitions(assets=[dbt_feature_models], asset_checks=[behavior_mart_expectations],
+                          resources={"dbt": dbt_resource()})

@@ -1,0 +1,77 @@
+"""Serving stage: every publication to PostgreSQL, each swapped in atomically (build beside, swap in one transaction)."""
+
+
+import dagster as dg
+
+from devmentor.serving.decisions import publish_decisions, publish_group
+from devmentor.serving.tables import GAMIFICATION_TABLES, LEARNING_TABLES
+from devmentor.settings import Settings
+from devmentor.storage.lake import Lake
+from devmentor.storage.serving import ServingDatabase
+from devmentor.training.mlflow_store import MlflowStore
+
+# Publishing steps retry transient failures (a database restart, a lock timeout): each retry starts a fresh
+# build-beside-and-swap, so a retried publish is as atomic as the first try.
+PUBLISH_RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL)
+
+
+@dg.asset(key=["serving", "learner_decisions"], group_name="serving", retry_policy=PUBLISH_RETRY, kinds={"postgres"},
+          deps=[dg.AssetKey(["ml", "learner_decisions_scored"])], owners=["team:data-platform"])
+def serving_learner_decisions(context: dg.AssetExecutionContext, lake: dg.ResourceParam[Lake],
+                              serving_db: dg.ResourceParam[ServingDatabase],
+                              mlflow: dg.ResourceParam[MlflowStore]) -> dg.MaterializeResult:
+    """Current decision per learner and tree, swapped in atomically with the decision log, outbox and delivery log."""
+    out = publish_decisions(lake, serving_db, mlflow, context.run_id)
+    if out.relay is not None and out.relay.error:
+        context.log.warning(f"NATS relay failed ({out.relay.error}); {out.pending:,} decisions wait in "
+                            "serving.decision_outbox and will be sent by the next run.")
+    r = out.result
+    context.log.info(f"published {r.rows:,} decisions to serving.learner_decisions in {r.seconds:.2f}s "
+                     f"({r.rows_per_second:,.0f} rows/s COPY), with decision_log, outbox and delivery_log rows")
+    return dg.MaterializeResult(metadata={
+        "rows": r.rows,
+        "publish_id": r.publish_id,
+        "seconds": round(r.seconds, 3),
+        "copy_rows_per_second": round(r.rows_per_second),
+        "model_versions": dg.MetadataValue.json(out.versions),
+        "outbox_pending": out.pending,
+        "nats_relayed": out.relay.relayed if out.relay else 0,
+        "metrics_file": dg.MetadataValue.path(str(out.metrics_file)),
+        "database": serving_db.describe(),
+    })
+
+
+def _group_result(context, serving_db: ServingDatabase, results) -> dg.MaterializeResult:
+    rows = {r.table: r.rows for r in results}
+    copy_seconds = sum(r.copy_seconds for r in results)
+    copy_rate = sum(rows.values()) / copy_seconds if copy_seconds > 0 else 0.0
+    context.log.info(f"published {rows} in {results[0].seconds:.2f}s ({copy_rate:,.0f} rows/s COPY over "
+                     "two connections), one swap transaction")
+    return dg.MaterializeResult(metadata={
+        **{f"rows_{k}": v for k, v in rows.items()},
+        "publish_id": results[0].publish_id,
+        "seconds": round(results[0].seconds, 3),
+        "copy_rows_per_second": round(copy_rate),
+        "database": serving_db.describe(),
+    })
+
+
+@dg.asset(key=["serving", "learning_engine"], group_name="serving", retry_policy=PUBLISH_RETRY, kinds={"postgres"},
+          deps=[dg.AssetKey(["ml", "learning_engine"])], owners=["team:data-platform"])
+def serving_learning_engine(context: dg.AssetExecutionContext, lake: dg.ResourceParam[Lake],
+                            serving_db: dg.ResourceParam[ServingDatabase]) -> dg.MaterializeResult:
+    """serving.mastery, review_queue, learning_path, recommendations and next_quiz, swapped in together in one transaction."""
+    return _group_result(context, serving_db, publish_group(lake, serving_db, "learning", LEARNING_TABLES, context.run_id))
+
+
+@dg.asset(key=["serving", "gamification"], group_name="serving", retry_policy=PUBLISH_RETRY, kinds={"postgres"},
+          deps=[dg.AssetKey(["ml", "gamification"])], owners=["team:data-platform"])
+def serving_gamification(context: dg.AssetExecutionContext, lake: dg.ResourceParam[Lake],
+                         serving_db: dg.ResourceParam[ServingDatabase]) -> dg.MaterializeResult:
+    """serving.learner_xp, badges, streaks, leaderboards, reward_log and weekly_challenges, swapped in together."""
+    return _group_result(context, serving_db,
+                         publish_group(lake, serving_db, "gamification", GAMIFICATION_TABLES, context.run_id))
+
+
+def definitions(settings: Settings) -> dg.Definitions:
+    return dg.Definitions(assets=[serving_learner_decisions, serving_learning_engine, serving_gamification])

@@ -1,0 +1,544 @@
+"""Validate input files against the contract and land them in the Parquet lake.
+
+For each source file:
+- it is read as text-like columns (CSV, JSON Lines) or as typed columns (Parquet), with its
+  1-based row number;
+- every row is checked against the entity's contract (type, required, enum, range,
+  not-in-future, conditional requirements, duplicate keys within the file and against the
+  lake, unknown referenced ids) in one vectorised DuckDB query;
+- good rows are written, typed, to ``lake/raw/<entity>/``; bad rows go to
+  ``lake/quarantine/<entity>/`` with source file, row number, field, reason, every error and
+  the raw record as JSON; a file that cannot be read at all is quarantined whole with the reason.
+
+Re-ingesting a file replaces what that file produced before (outputs are keyed by the
+source path), so reruns never double count.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from devmentor.ingest.contract import BY_NAME, ENTITIES, Entity
+
+READABLE_SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
+META_COLUMNS = (
+    ("_source_file", "VARCHAR"),
+    ("_source_key", "VARCHAR"),
+    ("_source_row", "BIGINT"),
+    ("_ingested_at", "TIMESTAMPTZ"),
+)
+QUARANTINE_COLUMNS = (
+    ("entity", "VARCHAR"),
+    ("source_file", "VARCHAR"),
+    ("source_key", "VARCHAR"),
+    ("row_number", "BIGINT"),
+    ("field", "VARCHAR"),
+    ("reason", "VARCHAR"),
+    ("errors", "VARCHAR"),
+    ("record", "VARCHAR"),
+    ("quarantined_at", "TIMESTAMPTZ"),
+)
+FUTURE_TOLERANCE = "INTERVAL 1 HOUR"
+
+
+@dataclass
+class FileResult:
+    entity: str
+    source_file: str
+    rows_in: int = 0
+    rows_good: int = 0
+    rows_quarantined: int = 0
+    rows_forgotten: int = 0
+    file_error: str | None = None
+    skipped: bool = False
+    seconds: float = 0.0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class EntityResult:
+    entity: str
+    files: list[FileResult] = field(default_factory=list)
+
+    @property
+    def rows_good(self) -> int:
+        return sum(f.rows_good for f in self.files)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(f.rows_quarantined for f in self.files)
+
+    @property
+    def files_ingested(self) -> int:
+        return sum(1 for f in self.files if not f.skipped)
+
+    @property
+    def files_rejected(self) -> int:
+        return sum(1 for f in self.files if f.file_error)
+
+    def reasons(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for f in self.files:
+            for k, v in f.reasons.items():
+                out[k] = out.get(k, 0) + v
+        return out
+
+    def metadata(self) -> dict:
+        return {
+            "files_seen": len(self.files),
+            "files_ingested": self.files_ingested,
+            "files_rejected": self.files_rejected,
+            "rows_good": self.rows_good,
+            "rows_quarantined": self.rows_quarantined,
+            "rows_forgotten": sum(f.rows_forgotten for f in self.files),
+            "quarantine_reasons": self.reasons(),
+        }
+
+
+def connect() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("SET TimeZone='UTC'")
+    return con
+
+
+def q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def lit(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def raw_dir(lake: Path, entity: Entity) -> Path:
+    return lake / "raw" / entity.name
+
+
+def quarantine_dir(lake: Path, entity: Entity) -> Path:
+    return lake / "quarantine" / entity.name
+
+
+def log_dir(lake: Path, entity: Entity) -> Path:
+    return lake / "_ingest_log" / entity.name
+
+
+def source_key(inbox: Path, path: Path) -> str:
+    try:
+        rel = path.resolve().relative_to(inbox.resolve())
+    except ValueError:
+        rel = path.resolve()
+    stem = path.stem.replace(" ", "_")[:40]
+    return f"{stem}-{hashlib.sha1(str(rel).encode()).hexdigest()[:10]}"
+
+
+def typed_columns_sql(entity: Entity) -> str:
+    return ", ".join(f"{q(f.name)} {f.type}" for f in entity.fields)
+
+
+def ensure_schema_files(lake: Path) -> None:
+    """Write a zero-row file per entity so downstream readers always find a typed schema."""
+    con = connect()
+    for entity in ENTITIES:
+        cols = [(f.name, f.type) for f in entity.fields] + list(META_COLUMNS)
+        if entity.partition_by_date_of:
+            cols.append(("event_date", "DATE"))
+        target = raw_dir(lake, entity) / "_schema.parquet"
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            select = ", ".join(f"CAST(NULL AS {t}) AS {q(n)}" for n, t in cols)
+            con.execute(f"COPY (SELECT {select} LIMIT 0) TO {lit(str(target))} (FORMAT parquet)")
+        qtarget = quarantine_dir(lake, entity) / "_schema.parquet"
+        if not qtarget.exists():
+            qtarget.parent.mkdir(parents=True, exist_ok=True)
+            select = ", ".join(f"CAST(NULL AS {t}) AS {q(n)}" for n, t in QUARANTINE_COLUMNS)
+            con.execute(f"COPY (SELECT {select} LIMIT 0) TO {lit(str(qtarget))} (FORMAT parquet)")
+    con.close()
+
+
+def discover(inbox: Path, entity: Entity) -> list[Path]:
+    folder = inbox / entity.folder
+    if not folder.exists():
+        return []
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in READABLE_SUFFIXES)
+
+
+def _load_source(con: duckdb.DuckDBPyConnection, path: Path, entity: Entity) -> list[str]:
+    """Register the file as view ``src`` with a ``_row`` column; return the column names found."""
+    kind = READABLE_SUFFIXES[path.suffix.lower()]
+    if kind == "parquet":
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW src AS SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS _row "
+            f"FROM read_parquet({lit(str(path))}, file_row_number=true)"
+        )
+    elif kind == "csv":
+        with open(path, "rb") as f:
+            if b"\x00" in f.readline():
+                raise ValueError("the header line contains a NUL byte")
+        try:
+            frame = pl.read_csv(path, infer_schema=False, row_index_name="_row", row_index_offset=1)
+            arrow = frame.to_arrow()
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # polars raises Rust panics as BaseException subclasses
+            raise ValueError(f"not readable as CSV: {_first_line(exc)}") from None
+        con.register("src_frame", arrow)
+        con.execute("CREATE OR REPLACE TEMP VIEW src AS SELECT * FROM src_frame")
+    else:
+        text = path.read_bytes().decode("utf-8", errors="strict")
+        lines = text.splitlines()
+        frame = pl.DataFrame({"_row": list(range(1, len(lines) + 1)), "_line": lines}, schema={"_row": pl.Int64, "_line": pl.String})
+        frame = frame.filter(pl.col("_line").str.strip_chars() != "")
+        con.register("src_lines", frame.to_arrow())
+        # Every JSON function below only ever sees valid JSON: invalid lines become 'null' first.
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW src_docs AS SELECT _row, _line, "
+            "CASE WHEN json_valid(_line) THEN _line ELSE 'null' END AS _doc, json_valid(_line) AS _valid FROM src_lines"
+        )
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW src_objs AS SELECT *, json_type(_doc) AS _kind, "
+            "CASE WHEN json_type(_doc) = 'OBJECT' THEN _doc ELSE '{}' END AS _obj FROM src_docs"
+        )
+        extracts = ", ".join(f"json_extract_string(_obj, {lit('$.' + f.name)}) AS {q(f.name)}" for f in entity.fields)
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW src AS SELECT _row, "
+            "CASE WHEN NOT _valid THEN 'line is not valid JSON' "
+            "WHEN _kind <> 'OBJECT' THEN 'line is not a JSON object' END AS _json_error, "
+            f"_line AS _raw_line, {extracts} FROM src_objs"
+        )
+    return [r[0] for r in con.execute("DESCRIBE src").fetchall()]
+
+
+def _checks(entity: Entity, present: set[str], check_lake_duplicates: bool, fk_sql: dict[str, str]) -> list[tuple[str, str, str]]:
+    """(field, condition, reason expression) triples; a true condition means the row fails on that field."""
+    checks: list[tuple[str, str, str]] = []
+    if "_json_error" in present:
+        checks.append(("(record)", "_json_error IS NOT NULL", "_json_error"))
+    for f in entity.fields:
+        col = q(f.name)
+        typed = f"TRY_CAST({col} AS {f.type})"
+        if f.required:
+            checks.append((f.name, f"{col} IS NULL OR trim(CAST({col} AS VARCHAR)) = ''", lit("required field is missing")))
+        checks.append(
+            (
+                f.name,
+                f"{col} IS NOT NULL AND trim(CAST({col} AS VARCHAR)) <> '' AND {typed} IS NULL",
+                f"'not a valid {f.type.lower()}: ' || left(CAST({col} AS VARCHAR), 80)",
+            )
+        )
+        if f.enum:
+            allowed = ", ".join(lit(v) for v in f.enum)
+            checks.append(
+                (
+                    f.name,
+                    f"{typed} IS NOT NULL AND CAST({typed} AS VARCHAR) NOT IN ({allowed})",
+                    f"'unknown value ''' || left(CAST({col} AS VARCHAR), 80) || ''' (expected one of {', '.join(f.enum)})'",
+                )
+            )
+        if f.min is not None or f.max is not None:
+            cond = []
+            if f.min is not None:
+                cond.append(f"{typed} < {f.min}")
+            if f.max is not None:
+                cond.append(f"{typed} > {f.max}")
+            checks.append(
+                (
+                    f.name,
+                    f"{typed} IS NOT NULL AND ({' OR '.join(cond)})",
+                    f"'out of range [{f.min:g}, {f.max:g}]: ' || CAST({typed} AS VARCHAR)",
+                )
+            )
+    for name in entity.not_in_future:
+        typed = f"TRY_CAST({q(name)} AS TIMESTAMPTZ)"
+        checks.append((name, f"{typed} > now() + {FUTURE_TOLERANCE}", f"'timestamp in the future: ' || CAST({typed} AS VARCHAR)"))
+    for disc, value, fields in entity.required_when:
+        for name in fields:
+            checks.append(
+                (
+                    name,
+                    f"CAST({q(disc)} AS VARCHAR) = {lit(value)} AND ({q(name)} IS NULL OR trim(CAST({q(name)} AS VARCHAR)) = '')",
+                    lit(f"required when {disc} = {value}"),
+                )
+            )
+    key_label = "+".join(entity.key)
+    checks.append(
+        (
+            key_label,
+            "_dup_rank > 1",
+            f"'duplicate {key_label} (first seen at row ' || CAST(_dup_first AS VARCHAR) || ')'",
+        )
+    )
+    if check_lake_duplicates:
+        checks.append((key_label, "_already IS NOT NULL", f"'duplicate {key_label}: already ingested from ' || _already"))
+    for fk in entity.foreign_keys:
+        if fk.field in fk_sql:
+            col = q(fk.field)
+            checks.append(
+                (
+                    fk.field,
+                    f"{col} IS NOT NULL AND trim(CAST({col} AS VARCHAR)) <> '' AND _fk_{fk.field} IS NULL",
+                    f"'unknown {fk.field} ''' || left(CAST({col} AS VARCHAR), 80) || ''' (not in {fk.entity})'",
+                )
+            )
+    return checks
+
+
+def ingest_file(
+    con: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    path: Path,
+    inbox: Path,
+    lake: Path,
+) -> FileResult:
+    started = time.perf_counter()
+    result = FileResult(entity=entity.name, source_file=str(path))
+    skey = source_key(inbox, path)
+    raw_out = raw_dir(lake, entity)
+    q_out = quarantine_dir(lake, entity)
+    raw_out.mkdir(parents=True, exist_ok=True)
+    q_out.mkdir(parents=True, exist_ok=True)
+    tmp_tag = uuid.uuid4().hex[:8]
+    try:
+        columns = _load_source(con, path, entity)
+    except Exception as exc:  # unreadable/corrupt/truncated file: quarantine it whole
+        result.file_error = f"file could not be read as {path.suffix.lstrip('.')}: {_first_line(exc)}"
+        _write_file_rejection(con, entity, path, skey, q_out, result.file_error)
+        _remove_outputs(raw_out, skey)
+        result.reasons = {"file could not be read": 1}
+        result.seconds = time.perf_counter() - started
+        _write_log(lake, entity, path, skey, result)
+        return result
+
+    present = set(columns)
+    missing_required = [f.name for f in entity.fields if f.required and f.name not in present]
+    if missing_required:
+        result.file_error = f"missing required column(s): {', '.join(missing_required)}"
+        result.rows_in = con.execute("SELECT count(*) FROM src").fetchone()[0]
+        _write_file_rejection(con, entity, path, skey, q_out, result.file_error)
+        _remove_outputs(raw_out, skey)
+        result.rows_quarantined = result.rows_in
+        result.reasons = {"missing required column": result.rows_in}
+        result.seconds = time.perf_counter() - started
+        _write_log(lake, entity, path, skey, result)
+        return result
+
+    # Columns the file does not have are NULL.
+    select_cols = [q(f.name) if f.name in present else f"NULL AS {q(f.name)}" for f in entity.fields]
+    extra = ["_json_error", "_raw_line"] if "_json_error" in present else []
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW src_full AS SELECT _row, {', '.join(extra + select_cols)} FROM src"
+    )
+
+    # Keys already in the lake from other sources.
+    existing_files = [p for p in raw_out.rglob("*.parquet") if f"__{skey}__" not in p.name]
+    existing_keys_sql = None
+    key_expr = " || '\x1f' || ".join(f"CAST({q(k)} AS VARCHAR)" for k in entity.key)
+    if existing_files:
+        # Only the lake keys that also occur in this file: a semi-join whose hash table holds the file's
+        # keys, so memory and time do not grow with the lake (a GROUP BY over every key did).
+        existing_keys_sql = (
+            f"SELECT {key_expr} AS _k, any_value(_source_file) AS _src FROM read_parquet({lit(str(raw_out) + '/**/*.parquet')}, union_by_name=true) "
+            f"WHERE _source_key <> {lit(skey)} AND {key_expr} IN (SELECT {key_expr} FROM src_full) GROUP BY 1"
+        )
+    fk_sql: dict[str, str] = {}
+    for fk in entity.foreign_keys:
+        target = BY_NAME[fk.entity]
+        target_dir = raw_dir(lake, target)
+        if any(target_dir.rglob("*.parquet")) if target_dir.exists() else False:
+            fk_sql[fk.field] = (
+                f"SELECT DISTINCT CAST({q(fk.target_field)} AS VARCHAR) AS _v FROM read_parquet({lit(str(target_dir) + '/**/*.parquet')}, union_by_name=true)"
+            )
+    joins = []
+    join_cols = []
+    if existing_keys_sql is not None:
+        key_expr_s = " || '\x1f' || ".join(f"CAST(s.{q(k)} AS VARCHAR)" for k in entity.key)
+        joins.append(f"LEFT JOIN ({existing_keys_sql}) ek ON ek._k = {key_expr_s}")
+        join_cols.append("ek._src AS _already")
+    for fld, sql in fk_sql.items():
+        alias = f"fk_{fld}"
+        joins.append(f"LEFT JOIN ({sql}) {alias} ON {alias}._v = CAST(s.{q(fld)} AS VARCHAR)")
+        join_cols.append(f"{alias}._v AS _fk_{fld}")
+    key_partition = ", ".join(f"CAST(s.{q(k)} AS VARCHAR)" for k in entity.key)
+    error_items = ", ".join(
+        f"CASE WHEN {cond} THEN {{'field': {lit(fld)}, 'reason': {reason}}} END"
+        for fld, cond, reason in _checks(entity, present, existing_keys_sql is not None, fk_sql)
+    )
+    # Rows whose key is null are not duplicates of each other.
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE checked AS
+        WITH base AS (
+            SELECT s.*,
+                   CASE WHEN {' AND '.join(f's.{q(k)} IS NOT NULL' for k in entity.key)}
+                        THEN row_number() OVER (PARTITION BY {key_partition} ORDER BY s._row) ELSE 1 END AS _dup_rank,
+                   min(s._row) OVER (PARTITION BY {key_partition}) AS _dup_first
+                   {(', ' + ', '.join(join_cols)) if join_cols else ''}
+            FROM src_full s
+            {' '.join(joins)}
+        )
+        SELECT *, list_filter([{error_items}], lambda x: x IS NOT NULL) AS _errors
+        FROM base
+        """
+    )
+    result.rows_forgotten = _drop_forgotten(con, entity, lake)
+    counts = con.execute("SELECT count(*), count(*) FILTER (WHERE len(_errors) = 0) FROM checked").fetchone()
+    result.rows_in, result.rows_good = counts[0] + result.rows_forgotten, counts[1]
+    result.rows_quarantined = counts[0] - counts[1]
+
+    typed = ", ".join(
+        f"{_masked(f'TRY_CAST({q(f.name)} AS {f.type})') if f.free_text else f'TRY_CAST({q(f.name)} AS {f.type})'} AS {q(f.name)}"
+        for f in entity.fields)
+    meta = f"{lit(str(path))} AS _source_file, {lit(skey)} AS _source_key, _row AS _source_row, now() AS _ingested_at"
+    date_col = ""
+    if entity.partition_by_date_of:
+        date_col = f", CAST(timezone('UTC', TRY_CAST({q(entity.partition_by_date_of)} AS TIMESTAMPTZ)) AS DATE) AS event_date"
+    good_sql = f"SELECT {typed}, {meta}{date_col} FROM checked WHERE len(_errors) = 0"
+    if entity.partition_by_date_of:
+        stage = lake / "_staging" / f"{entity.name}-{skey}-{tmp_tag}"
+        if result.rows_good:
+            con.execute(
+                f"COPY ({good_sql}) TO {lit(str(stage))} (FORMAT parquet, PARTITION_BY (event_date), "
+                f"FILENAME_PATTERN {lit('part__' + skey + '__' + tmp_tag + '_{i}')}, WRITE_PARTITION_COLUMNS true)"
+            )
+        _remove_outputs(raw_out, skey)
+        if result.rows_good:
+            for f in stage.rglob("*.parquet"):
+                dest = raw_out / f.parent.name / f.name
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(f, dest)
+        _rmtree(stage)
+    else:
+        tmp = lake / "_staging" / f"{entity.name}-{skey}-{tmp_tag}.parquet"
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        if result.rows_good:
+            con.execute(f"COPY ({good_sql}) TO {lit(str(tmp))} (FORMAT parquet)")
+        _remove_outputs(raw_out, skey)
+        if result.rows_good:
+            os.replace(tmp, raw_out / f"part__{skey}__{tmp_tag}.parquet")
+
+    # Quarantine: one row per bad input row, first error in field/reason, all errors as JSON.
+    record_cols = [c for c in columns if c not in ("_row", "_json_error", "_raw_line")]
+    if "_raw_line" in present:
+        record_expr = "_raw_line"
+    else:
+        record_expr = "to_json({" + ", ".join(f"{lit(c)}: CAST({q(c)} AS VARCHAR)" for c in record_cols if c in {f.name for f in entity.fields}) + "})"
+    q_path = q_out / f"part__{skey}.parquet"
+    for old in q_out.glob(f"part__{skey}*.parquet"):
+        old.unlink()
+    if result.rows_quarantined:
+        con.execute(
+            f"""COPY (
+                SELECT {lit(entity.name)} AS entity, {lit(str(path))} AS source_file, {lit(skey)} AS source_key,
+                       _row AS row_number, _errors[1].field AS field, _errors[1].reason AS reason,
+                       to_json(_errors) AS errors, {record_expr} AS record, now() AS quarantined_at
+                FROM checked WHERE len(_errors) > 0 ORDER BY _row
+            ) TO {lit(str(q_path))} (FORMAT parquet)"""
+        )
+        result.reasons = dict(
+            con.execute(
+                "SELECT _errors[1].field || ': ' || regexp_replace(_errors[1].reason, '[:(].*$', '') AS r, count(*) "
+                "FROM checked WHERE len(_errors) > 0 GROUP BY 1 ORDER BY 2 DESC"
+            ).fetchall()
+        )
+    result.seconds = time.perf_counter() - started
+    _write_log(lake, entity, path, skey, result)
+    con.execute("DROP TABLE IF EXISTS checked")
+    return result
+
+
+EMAIL_RE = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
+PHONE_RE = r"\+?[0-9][0-9 ().-]{7,}[0-9]"
+
+
+def _masked(expr: str) -> str:
+    """Direct identifiers inside free text (e-mail addresses, phone numbers) are masked before landing."""
+    return (f"regexp_replace(regexp_replace({expr}, '{EMAIL_RE}', '[email]', 'g'), '{PHONE_RE}', '[phone]', 'g')")
+
+
+def _drop_forgotten(con: duckdb.DuckDBPyConnection, entity: Entity, lake: Path) -> int:
+    """Rows of learners who were forgotten (`devmentor forget`) never reach the lake, nor the quarantine."""
+    from devmentor.privacy import privacy_key, tombstone_filter_sql, tombstone_path
+
+    if "user_id" not in {f.name for f in entity.fields} or not tombstone_path(lake).exists():
+        return 0
+    condition = tombstone_filter_sql(lake, privacy_key(Path(lake).parent))
+    return con.execute(f"DELETE FROM checked WHERE {condition}").fetchone()[0]
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:300]
+
+
+def _rmtree(path: Path) -> None:
+    if not path.exists():
+        return
+    for p in sorted(path.rglob("*"), reverse=True):
+        p.unlink() if p.is_file() else p.rmdir()
+    path.rmdir()
+
+
+def _remove_outputs(raw_out: Path, skey: str) -> None:
+    """Delete what an earlier ingest of this source produced (the source is being replaced)."""
+    for p in raw_out.rglob(f"part__{skey}__*.parquet"):
+        p.unlink()
+
+
+def _write_file_rejection(con, entity: Entity, path: Path, skey: str, q_out: Path, reason: str) -> None:
+    for old in q_out.glob(f"part__{skey}*.parquet"):
+        old.unlink()
+    con.execute(
+        f"""COPY (SELECT {lit(entity.name)} AS entity, {lit(str(path))} AS source_file, {lit(skey)} AS source_key,
+                   CAST(NULL AS BIGINT) AS row_number, '(file)' AS field, {lit(reason)} AS reason,
+                   to_json([{{'field': '(file)', 'reason': {lit(reason)}}}]) AS errors,
+                   CAST(NULL AS VARCHAR) AS record, now() AS quarantined_at)
+           TO {lit(str(q_out / f'part__{skey}.parquet'))} (FORMAT parquet)"""
+    )
+
+
+def _fingerprint(path: Path) -> dict:
+    st = path.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _write_log(lake: Path, entity: Entity, path: Path, skey: str, result: FileResult) -> None:
+    d = log_dir(lake, entity)
+    d.mkdir(parents=True, exist_ok=True)
+    payload = {**asdict(result), "source_key": skey, "fingerprint": _fingerprint(path), "ingested_at": time.time()}
+    tmp = d / f".{skey}.json.tmp"
+    tmp.write_text(json.dumps(payload, indent=1))
+    os.replace(tmp, d / f"{skey}.json")
+
+
+def _already_ingested(lake: Path, entity: Entity, path: Path, skey: str) -> bool:
+    log = log_dir(lake, entity) / f"{skey}.json"
+    if not log.exists():
+        return False
+    try:
+        return json.loads(log.read_text()).get("fingerprint") == _fingerprint(path)
+    except (OSError, ValueError):
+        return False
+
+
+def ingest_entity(entity: Entity, inbox: Path, lake: Path, force: bool = False, files: list[Path] | None = None) -> EntityResult:
+    """Ingest every new or changed file of ``entity`` found in ``inbox`` (or the given ``files``)."""
+    ensure_schema_files(lake)
+    out = EntityResult(entity.name)
+    con = connect()
+    try:
+        for path in files if files is not None else discover(inbox, entity):
+            skey = source_key(inbox, path)
+            if not force and _already_ingested(lake, entity, path, skey):
+                out.files.append(FileResult(entity.name, str(path), skipped=True))
+                continue
+            out.files.append(ingest_file(con, entity, path, inbox, lake))
+    finally:
+        con.close()
+    return out

@@ -1,0 +1,83 @@
+"""Gamification plumbing: events in each learner's local time from the warehouse, then models/gamification.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from devmentor.learning.engine import LEARNER_TZ_SQL, data_as_of, load_attempts, local_day, reviews_on_time
+from models import gamification as g
+
+ACTIVITY_SQL = f"""
+WITH tz AS ({LEARNER_TZ_SQL}),
+ev AS (
+    SELECT e.event_id, e.user_id, e.event_at, e.course_id, {local_day('e.event_at')} AS local_date
+    FROM staging.stg_devmentor__events AS e LEFT JOIN tz USING (user_id)
+)
+SELECT user_id, local_date, arg_min(event_id, event_at) AS first_event_id, min(event_at) AS first_event_at,
+       arg_min(course_id, event_at) AS course_id
+FROM ev GROUP BY user_id, local_date
+"""
+
+COMPLETIONS_SQL = f"""
+WITH tz AS ({LEARNER_TZ_SQL})
+SELECT e.event_id, e.user_id, e.event_at, e.course_id, e.module_id, {local_day('e.event_at')} AS local_date
+FROM staging.stg_devmentor__events AS e LEFT JOIN tz USING (user_id)
+WHERE e.event_type = 'module_complete' AND e.module_id IS NOT NULL
+"""
+
+
+@dataclass
+class GamificationOutputs:
+    learner_xp: pd.DataFrame
+    badges: pd.DataFrame
+    streaks: pd.DataFrame
+    leaderboards: pd.DataFrame
+    reward_log: pd.DataFrame
+    weekly_challenges: pd.DataFrame
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {k: getattr(self, k) for k in ("learner_xp", "badges", "streaks", "leaderboards", "reward_log", "weekly_challenges")}
+
+
+def run_gamification(con: duckdb.DuckDBPyConnection, mastery: pd.DataFrame, ledger_path: Path,
+                     rules: g.XPRules = g.XPRules()) -> GamificationOutputs:
+    as_of = data_as_of(con)
+    learners = con.execute(LEARNER_TZ_SQL).df()
+    activity = con.execute(ACTIVITY_SQL).df()
+    completions = con.execute(COMPLETIONS_SQL).df()
+    attempts = load_attempts(con, local_dates=True)
+    attempts["review_on_time"] = reviews_on_time(attempts)
+    for frame in (activity, completions):
+        frame["local_date"] = pd.to_datetime(frame["local_date"])
+    today = learners[["user_id", "timezone"]].copy()
+    today["today"] = [as_of.tz_convert(z).date() for z in today["timezone"]]
+
+    log = g.reward_log(attempts, completions, activity, rules)
+    ledger = pq.read_table(ledger_path).to_pandas() if ledger_path.exists() else None
+    earned = g.earned_badges(attempts, completions, activity, mastery[mastery["mastered"]], as_of)
+    earned["earned_at"] = pd.to_datetime(earned["earned_at"], utc=True)
+    ledger = g.merge_badge_ledger(ledger, earned)
+    ledger_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = ledger_path.with_suffix(".tmp")
+    pq.write_table(pa.Table.from_pandas(ledger, preserve_index=False), tmp)
+    tmp.replace(ledger_path)
+    full_log = pd.concat([log, g.badge_log_rows(ledger)], ignore_index=True)
+    full_log["awarded_at"] = pd.to_datetime(full_log["awarded_at"], utc=True)
+    week_start = (as_of.normalize() - pd.Timedelta(days=as_of.weekday()))
+    names = {b.badge_id: (b.name, b.description) for b in g.BADGES}
+    badges = ledger.assign(name=ledger["badge_id"].map(lambda b: names[b][0]),
+                           description=ledger["badge_id"].map(lambda b: names[b][1]))
+    return GamificationOutputs(
+        learner_xp=g.learner_xp(full_log, learners["user_id"], week_start),
+        badges=badges,
+        streaks=g.streak_table(activity, today),
+        leaderboards=g.leaderboards(full_log, set(learners.loc[learners["excluded"], "user_id"]), week_start),
+        reward_log=full_log,
+        weekly_challenges=g.weekly_challenges(attempts, completions, activity, today),
+    )

@@ -1,0 +1,86 @@
+"""Training the Decision Tree Manager's trees: features from the marts, labels, fit, MLflow, champion gate.
+
+Plain functions (no Dagster): the training assets call ``train_and_register`` and report what it returns.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from devmentor.storage.lake import Lake
+from devmentor.storage.warehouse import Warehouse
+from devmentor.training.features import load_annotations, load_learner_features
+from devmentor.training.mlflow_store import MlflowStore
+from devmentor.training.registry import RegisteredTree, log_and_register
+from models.decision_trees import TreeSpec
+from models.drift import reference_profile
+from models.features import feature_matrix
+from models.trees import TrainedTree, train_tree
+
+
+@dataclass
+class TrainingOutcome:
+    trained: TrainedTree
+    registered: RegisteredTree
+    seconds: float
+
+    def summary(self) -> str:
+        t, r = self.trained, self.registered
+        return (f"{t.tree_id} v{r.version}: held-out accuracy {t.metrics['holdout_accuracy']:.3f}, "
+                f"macro F1 {t.metrics['holdout_macro_f1']:.3f} on {t.holdout_rows} learners "
+                f"({t.label_source}); champion gate: {r.gate['reason']}")
+
+
+def reference_path(lake: Lake, tree_id: str) -> Path:
+    return lake.ml_path(f"reference/{tree_id}.json")
+
+
+def write_reference(lake: Lake, tree_id: str, reference: dict) -> None:
+    path = reference_path(lake, tree_id)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(reference))
+    tmp.replace(path)
+
+
+def read_references(lake: Lake, tree_ids) -> dict[str, dict]:
+    """The champions' training distributions (what the drift sensor compares today's features with)."""
+    out = {}
+    for tree_id in tree_ids:
+        path = reference_path(lake, tree_id)
+        if path.exists():
+            out[tree_id] = json.loads(path.read_text())
+    return out
+
+
+def train_and_register(spec: TreeSpec, warehouse: Warehouse, mlflow: MlflowStore, lake: Lake,
+                       run_tags: dict[str, str]) -> TrainingOutcome:
+    started = time.perf_counter()
+    frame = load_learner_features(warehouse)
+    # Learners who opted out of analytics are never used for training.
+    frame = frame[~frame["analytics_opt_out"].fillna(False).astype(bool)].reset_index(drop=True)
+    labels, source = spec.labels(frame, load_annotations(warehouse))
+    labelled = labels.notna()
+    X = feature_matrix(frame, list(spec.features))[labelled]
+    y = labels[labelled].astype(str)
+    trained = train_tree(spec.tree_id, X, y, source, max_depth=spec.max_depth, min_samples_leaf=spec.min_samples_leaf)
+    ml = mlflow.setup()
+    registered = log_and_register(ml, trained, X.loc[trained.holdout_index], y.loc[trained.holdout_index],
+                                  tags=run_tags, label_counts=y.value_counts().to_dict())
+    if registered.promoted:
+        reference = {
+            "tree_id": spec.tree_id,
+            "version": registered.version,
+            "trained_at": datetime.now(timezone.utc).isoformat(),
+            "events_at_training": int(pd.to_numeric(frame["event_count"], errors="coerce").fillna(0).sum()),
+            "learners_at_training": int(len(frame)),
+            "features": reference_profile(X),
+        }
+        write_reference(lake, spec.tree_id, reference)
+        ml.MlflowClient().log_dict(registered.run_id, reference, "feature_reference.json")
+    return TrainingOutcome(trained, registered, time.perf_counter() - started)

@@ -1,0 +1,87 @@
+"""Running the pipeline (or a selection of it) in this process on the project's Dagster instance."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from devmentor.ingest.contract import ENTITIES
+from devmentor.ingest.days import file_day, inbox_day_range
+from devmentor.ingest.validate import discover
+from devmentor.settings import Settings
+from orchestration.instance import write_instance_yaml
+
+
+class RunError(Exception):
+    """A run cannot start as asked; the message says what to change."""
+
+
+def _has_undated_files(settings: Settings) -> bool:
+    """Event or chat files without a day in their name (an importer's whole-dataset files)."""
+    return any(file_day(p) is None for e in ENTITIES if e.partition_by_date_of for p in discover(settings.inbox, e))
+
+
+def clip_days(days: tuple[str, str], keys: list[str]) -> tuple[str, str]:
+    first, last = days
+    if last < keys[0] or first > keys[-1]:
+        raise RunError(
+            f"days {first}..{last} are outside the event partitions {keys[0]}..{keys[-1]}; "
+            "set DEVMENTOR_PARTITIONS_START earlier (YYYY-MM-DD) or check the file dates.")
+    return max(first, keys[0]), min(last, keys[-1])
+
+
+def _selected_keys(graph, select: str | None) -> set:
+    keys = set(graph.get_all_asset_keys())
+    if select:
+        try:
+            keys = dg.AssetSelection.from_string(select).resolve(graph)
+        except Exception as exc:  # bad selection syntax or unknown key
+            raise RunError(f"--select {select!r} is not a valid asset selection: {exc}") from None
+        if not keys:
+            raise RunError(f"--select {select!r} matches no asset; try `group:ml` or `key:serving/*`.")
+    return {k for k in keys if graph.get(k).is_materializable}
+
+
+def run_pipeline(settings: Settings, select: str | None = None, days: tuple[str, str] | None | str = "inbox",
+                 full_refresh: bool = False, tags: dict[str, str] | None = None):
+    """Execute the pipeline job (or a selection of it) on the project's Dagster instance.
+
+    ``days`` is the range of daily event partitions to process: ``"inbox"`` (default) takes the days of
+    the dated files in the inbox (undated files, such as an importer's, are taken by the latest day),
+    a (first, last) tuple names them, None runs no partitioned asset.
+    """
+    from dagster._core.instance.ref import InstanceRef
+
+    from orchestration.definitions import build_defs
+
+    write_instance_yaml(settings)
+    defs = build_defs(settings)
+    if settings.database_url:
+        # dagster.yaml reads the URL from the environment (it is never written to disk).
+        os.environ["DEVMENTOR_DAGSTER_STORAGE_URL"] = settings.dagster_storage_url
+    graph = defs.resolve_asset_graph()
+    keys = _selected_keys(graph, select)
+    partitioned = {k for k in keys if graph.get(k).partitions_def is not None}
+    run_tags = {"launched_by": "devmentor-cli", **(tags or {})}
+    if partitioned:
+        partition_keys = graph.get(next(iter(partitioned))).partitions_def.get_partition_keys()
+        if days == "inbox":
+            days = inbox_day_range(settings.inbox)
+            if days is None and _has_undated_files(settings):
+                days = (partition_keys[-1], partition_keys[-1])
+        if days is None:
+            keys -= partitioned  # no event files: nothing for the event partitions to ingest
+        else:
+            first, last = clip_days(days, partition_keys)
+            run_tags.update({"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last})
+    run_config: dict = {"loggers": {"progress": {}}}
+    if full_refresh:
+        run_config["ops"] = {"dbt_feature_models": {"config": {"full_refresh": True}}}
+    instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(settings.dagster_home)))
+    try:
+        return defs.resolve_job_def("devmentor_pipeline").execute_in_process(
+            instance=instance, asset_selection=sorted(keys, key=lambda k: k.to_user_string()),
+            run_config=run_config, raise_on_error=False, tags=run_tags)
+    finally:
+        instance.dispose()
