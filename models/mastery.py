@@ -20,8 +20,14 @@ are the same as pyBKT's ``forgets=True`` model.
 
 Tracing (``trace``) runs per learner with all skills interleaved in time order, so a
 learner's first attempt at a new skill starts from an individualised prior: the skill's
-prior shifted by how the learner did on earlier skills (one weight, chosen on the
-training data). This lifts next-response AUC on ASSISTments 2009 from 0.754 to 0.762.
+prior shifted by how the learner did on earlier answers (one weight, chosen on the
+training data). One answer to a question tagged with several skills arrives as one row per
+skill; ``trace(..., response=ids)`` treats those rows as one answer: every copy is predicted
+from the state before the answer, and the learner's residual is updated once, after all
+copies, with the outcome minus the copies' mean prediction. (Tracing the copies as
+consecutive answers lets the first copy's outcome reach the second copy's prior — a leak
+that was worth 0.001 AUC on ASSISTments 2009.) This lifts next-response AUC there from
+0.754 to 0.761 (``benchmarks/bench_mastery.py``).
 
 The incremental path: ``trace(..., start=state)`` continues from a stored state with the
 same parameters, which equals tracing the whole history again; parameters are refitted
@@ -134,8 +140,8 @@ class TraceState:
     p_next: np.ndarray  # P(known) before the next attempt; NaN where the skill was never attempted
     p_known: np.ndarray  # P(known | attempts so far); NaN where never attempted
     attempts: np.ndarray  # attempts per learner × skill
-    resid_sum: np.ndarray  # per learner: sum of (correct - predicted) over all attempts
-    resid_n: np.ndarray  # per learner: attempts counted in resid_sum
+    resid_sum: np.ndarray  # per learner: sum of (correct - predicted) over all answers
+    resid_n: np.ndarray  # per learner: answers counted in resid_sum (a multi-skill answer once)
 
     @classmethod
     def empty(cls, n_learners: int, n_skills: int) -> TraceState:
@@ -173,12 +179,39 @@ def _logit(p):
 def individual_prior(params: BKTParams, skill_idx: np.ndarray, resid_sum: np.ndarray, resid_n: np.ndarray) -> np.ndarray:
     """P(known) before a learner's first attempt at a skill: the skill's prior shifted by the learner's ability.
 
-    Ability is the learner's mean residual (correct minus predicted) on every earlier attempt,
-    shrunk toward zero by ``ability_shrinkage`` pseudo-attempts (Pardos & Heffernan's
+    Ability is the learner's mean residual (correct minus predicted) on every earlier answer,
+    shrunk toward zero by ``ability_shrinkage`` pseudo-answers (Pardos & Heffernan's
     individualised prior, estimated online so it works for learners never seen in training).
     """
     ability = resid_sum / (resid_n + params.ability_shrinkage)
     return 1 / (1 + np.exp(-(_logit(params.prior[skill_idx]) + params.ability_weight * ability)))
+
+
+def _last_of_response(pk, response: np.ndarray) -> np.ndarray:
+    """Per packed row: True where the next row of the same learner belongs to another answer (or there is none).
+
+    Raises when an answer's rows are not consecutive in its learner's order, or span learners.
+    """
+    resp = pk.to_packed(response)
+    last = np.ones(len(resp), dtype=bool)
+    for k in range(pk.max_len - 1):
+        sl, _ = pk.step(k)
+        sl1, a1 = pk.step(k + 1)
+        last[sl.start:sl.start + a1] = resp[sl.start:sl.start + a1] != resp[sl1]
+    if int(last.sum()) != len(np.unique(response)):
+        raise ValueError("trace: the rows of one response must be consecutive in one learner's order "
+                         "(a response id repeats across learners or is interleaved with other answers)")
+    return last
+
+
+def _check_responses(response: np.ndarray, skill_idx: np.ndarray, correct: np.ndarray) -> None:
+    """Every answer has one row per skill and one outcome."""
+    by = np.lexsort((skill_idx, response))
+    same = np.diff(response[by]) == 0
+    if np.any(same & (np.diff(skill_idx[by]) == 0)):
+        raise ValueError("trace: a response lists the same skill twice; pass one row per response × skill")
+    if np.any(same & (np.diff(correct[by].astype(np.int8)) != 0)):
+        raise ValueError("trace: the rows of one response disagree on its outcome")
 
 
 def trace(
@@ -190,14 +223,22 @@ def trace(
     item_idx=None,
     start: TraceState | None = None,
     n_learners: int | None = None,
+    response=None,
 ) -> tuple[np.ndarray, TraceState]:
     """Run the forward filter over every learner's attempts, all skills interleaved in time order.
 
     ``learner`` ids are 0..L-1, ``skill_idx`` each row's parameter row, ``item_idx`` its item row
     (-1 or None: the skill's guess and slip), ``correct`` 0/1, ``order`` the time order within a
-    learner. Returns P(correct) predicted before each row (the caller's row order) and the state
-    after the last row. ``start`` continues from a stored state: tracing new attempts from it
-    gives exactly what tracing the whole history again gives.
+    learner. ``response`` (any integer ids) marks the rows that are copies of one answer, one per
+    skill of a multi-skill question: they must be consecutive in the learner's order and share the
+    outcome. All copies are predicted from the state before the answer (no copy's outcome reaches
+    another copy's prediction); each copy updates its own skill; the learner's residual is updated
+    once per answer, after its last copy, by the outcome minus the copies' mean prediction. Without
+    ``response`` every row is its own answer.
+
+    Returns P(correct) predicted before each row (the caller's row order) and the state after the
+    last row. ``start`` continues from a stored state: tracing new attempts from it gives exactly
+    what tracing the whole history again gives (split the history between answers, not inside one).
     """
     learner = np.asarray(learner, dtype=np.int64)
     skill_idx = np.asarray(skill_idx, dtype=np.int64)
@@ -207,9 +248,16 @@ def trace(
     if len(learner) == 0:
         return np.zeros(0), state
     pk = pack(learner, order)
+    if response is not None:
+        response = np.asarray(response, dtype=np.int64)
+        _check_responses(response, skill_idx, np.asarray(correct, dtype=bool))
+        last = _last_of_response(pk, response)
+    else:
+        last = None
     ranks = pk.group_of_rank
     p_next, p_known, attempts = state.p_next[ranks], state.p_known[ranks], state.attempts[ranks]
     rsum, rn = state.resid_sum[ranks], state.resid_n[ranks]
+    pend_sum, pend_n = np.zeros(len(ranks)), np.zeros(len(ranks))  # the open answer's predictions per learner
     row_guess, row_slip = params.emission(skill_idx, item_idx)
     guess, slip = pk.to_packed(row_guess), pk.to_packed(row_slip)
     skills = pk.to_packed(skill_idx)
@@ -231,11 +279,31 @@ def trace(
         p_known[r, sk] = post
         p_next[r, sk] = post * (1 - params.forget[sk]) + (1 - post) * params.learn[sk]
         attempts[r, sk] += 1
-        rsum[:a] += o - pr
-        rn[:a] += 1
+        if last is None:
+            rsum[:a] += o - pr
+            rn[:a] += 1
+        else:
+            pend_sum[:a] += pr
+            pend_n[:a] += 1
+            done = last[sl]
+            rsum[:a] += np.where(done, o - pend_sum[:a] / np.maximum(pend_n[:a], 1), 0.0)
+            rn[:a] += done
+            pend_sum[:a] = np.where(done, 0.0, pend_sum[:a])
+            pend_n[:a] = np.where(done, 0.0, pend_n[:a])
     state.p_next[ranks], state.p_known[ranks], state.attempts[ranks] = p_next, p_known, attempts
     state.resid_sum[ranks], state.resid_n[ranks] = rsum, rn
     return pk.to_rows(pred), state
+
+
+def per_response(pred: np.ndarray, correct, response=None) -> tuple[np.ndarray, np.ndarray]:
+    """One prediction and one outcome per answer: the mean of its copies' predictions (rows if no ``response``)."""
+    pred = np.asarray(pred, dtype=float)
+    correct = np.asarray(correct)
+    if response is None:
+        return pred, correct
+    _, first, inv = np.unique(np.asarray(response), return_index=True, return_inverse=True)
+    mean = np.bincount(inv, weights=pred) / np.bincount(inv)
+    return mean, correct[first]
 
 
 def current_mastery(params: BKTParams, state: TraceState) -> np.ndarray:
@@ -246,15 +314,20 @@ def current_mastery(params: BKTParams, state: TraceState) -> np.ndarray:
 
 
 def fit_ability_weight(params: BKTParams, learner, skill_idx, correct, order=None, item_idx=None,
-                       grid=(0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 16.0)) -> float:
-    """The ability weight with the best log-likelihood on the training attempts (a 1-D grid search)."""
+                       grid=(0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 16.0), response=None) -> float:
+    """The ability weight with the best log-likelihood on the training answers (a 1-D grid search).
+
+    With ``response`` the trace groups the copies of a multi-skill answer (see ``trace``) and the
+    log-likelihood counts each answer once, at the mean of its copies' predictions.
+    """
     correct = np.asarray(correct, dtype=bool)
     best, best_ll = 0.0, -np.inf
     for w in grid:
         params.ability_weight = w
-        pred, _ = trace(params, learner, skill_idx, correct, order, item_idx)
+        pred, _ = trace(params, learner, skill_idx, correct, order, item_idx, response=response)
+        pred, obs = per_response(pred, correct, response)
         pred = np.clip(pred, 1e-9, 1 - 1e-9)
-        ll = float(np.where(correct, np.log(pred), np.log(1 - pred)).sum())
+        ll = float(np.where(obs, np.log(pred), np.log(1 - pred)).sum())
         if ll > best_ll:
             best, best_ll = w, ll
     params.ability_weight = best

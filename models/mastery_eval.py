@@ -1,4 +1,13 @@
-"""Next-response evaluation of a mastery model on held-out learners (no I/O)."""
+"""Next-response evaluation of a mastery model on held-out learners (no I/O).
+
+Protocol: fit on the train learners, then predict every response of the test learners before it is
+seen. A problem tagged with several skills arrives as one row per skill sharing a ``response_id``;
+the copies are traced as one answer (``mastery.trace(..., response=...)``: all predicted from the
+state before the answer, the learner's residual updated once) and the answer is scored once, at
+the mean of its copies' predictions. ``leaky=True`` keeps the earlier path, which traced the copies
+as consecutive answers so one copy's outcome reached the next copy's individualised prior; it is
+there only to show what the leak was worth (``benchmarks/bench_mastery.py``).
+"""
 
 from __future__ import annotations
 
@@ -25,8 +34,43 @@ def sequence_groups(df: pd.DataFrame) -> np.ndarray:
     return df.groupby(["user_id", "skill_id"], sort=False).ngroup().to_numpy()
 
 
-def fit_assistments(train: pd.DataFrame, items: bool = True, forgets: bool = True, individual: bool = True) -> mastery.BKTParams:
-    """Fit on ASSISTments-shaped rows (user_id, seq, problem_id, skill_id, correct)."""
+def response_ids(df: pd.DataFrame) -> np.ndarray:
+    """The answer each row belongs to: ``response_id`` (else one answer per user_id × seq), one copy per skill.
+
+    A response that lists a skill again starts a new answer at that row (the reader's rule for a
+    problem answered twice in a row with the same outcome; 19 responses in ASSISTments 2009 come
+    merged), so each answer has one row per skill, as ``mastery.trace`` requires.
+    """
+    if "response_id" in df.columns:
+        base = df["response_id"].to_numpy(dtype=np.int64)
+    else:
+        base = df.groupby(["user_id", "seq"], sort=False).ngroup().to_numpy()
+    skills = df["skill_id"].to_numpy()
+    part = np.zeros(len(df), dtype=np.int64)
+    again = pd.DataFrame({"response": base, "skill": skills}).duplicated().to_numpy()
+    repeated = np.isin(base, base[again])
+    order = df["seq"].to_numpy()
+    for rows in pd.Series(np.flatnonzero(repeated)).groupby(base[repeated]).agg(list):
+        rows = np.asarray(rows)[np.argsort(order[rows], kind="stable")]
+        seen: set = set()
+        k = 0
+        for row in rows:
+            if skills[row] in seen:
+                k, seen = k + 1, set()
+            seen.add(skills[row])
+            part[row] = k
+    if not part.any():
+        return base
+    return pd.MultiIndex.from_arrays([base, part]).factorize()[0].astype(np.int64)
+
+
+def fit_assistments(train: pd.DataFrame, items: bool = True, forgets: bool = True, individual: bool = True,
+                    leaky: bool = False) -> mastery.BKTParams:
+    """Fit on ASSISTments-shaped rows (user_id, seq, problem_id, skill_id, correct[, response_id]).
+
+    The ability weight is chosen on traces that group each answer's copies (``leaky=True``: the
+    earlier per-row traces, for comparison only).
+    """
     params = mastery.fit(
         train["skill_id"].to_numpy(), sequence_groups(train), train["correct"].to_numpy(), train["seq"].to_numpy(),
         items_of_rows=train["problem_id"].to_numpy() if items else None, forgets=forgets,
@@ -36,26 +80,33 @@ def fit_assistments(train: pd.DataFrame, items: bool = True, forgets: bool = Tru
             params, train.groupby("user_id", sort=False).ngroup().to_numpy(), params.index(train["skill_id"].to_numpy()),
             train["correct"].to_numpy(), train["seq"].to_numpy(),
             params.item_index(train["problem_id"].to_numpy()) if items else None,
+            response=None if leaky else response_ids(train),
         )
     return params
 
 
-def evaluate_next_response(params: mastery.BKTParams, test: pd.DataFrame) -> Evaluation:
-    """Predict every test response before it is seen; a multi-skill response is predicted once (mean over its skills)."""
+def evaluate_next_response(params: mastery.BKTParams, test: pd.DataFrame, leaky: bool = False) -> Evaluation:
+    """Predict every test response before it is seen; a multi-skill response is predicted once (mean over its skills).
+
+    ``leaky=True`` traces the copies as consecutive answers (the earlier path, for comparison only).
+    """
     p = params.with_default()
     idx = p.index(test["skill_id"].to_numpy())
     unseen = int((idx < 0).sum())
     idx = np.where(idx < 0, len(p.skills) - 1, idx)
     item_idx = p.item_index(test["problem_id"].to_numpy()) if len(p.items) else None
     learners = test.groupby("user_id", sort=False).ngroup().to_numpy()
-    predicted, _ = mastery.trace(p, learners, idx, test["correct"].to_numpy(), test["seq"].to_numpy(), item_idx)
-    per_row = pd.DataFrame({"response_id": test["response_id"].to_numpy(), "pred": predicted,
-                            "correct": test["correct"].to_numpy()})
-    per_response = per_row.groupby("response_id").agg(pred=("pred", "mean"), correct=("correct", "first"))
+    response = response_ids(test)
+    correct = test["correct"].to_numpy()
+    predicted, _ = mastery.trace(p, learners, idx, correct, test["seq"].to_numpy(), item_idx,
+                                 response=None if leaky else response)
+    if leaky and "response_id" in test.columns:
+        response = test["response_id"].to_numpy()  # the earlier scoring too, so the old figure is reproduced exactly
+    pred_resp, correct_resp = mastery.per_response(predicted, correct, response)
     return Evaluation(
-        auc=float(roc_auc_score(per_response["correct"], per_response["pred"])),
-        auc_rows=float(roc_auc_score(per_row["correct"], per_row["pred"])),
-        responses=len(per_response),
-        rows=len(per_row),
+        auc=float(roc_auc_score(correct_resp, pred_resp)),
+        auc_rows=float(roc_auc_score(correct, predicted)),
+        responses=len(pred_resp),
+        rows=len(predicted),
         skills_unseen=unseen,
     )
