@@ -53,7 +53,7 @@ def learning_engine(context: dg.AssetExecutionContext, warehouse: dg.ResourcePar
             con, params, params_version, lake.ml_path("mastery/state"),
             review_daily_limit=settings.review_daily_limit, quiz_size=settings.quiz_size,
             quiz_no_repeat_days=settings.quiz_no_repeat_days, recommendations=settings.recommendations,
-            progress=context.log.info,
+            progress=context.log.info, as_of=settings.as_of,
         )
     counts = write_outputs(lake, "learning", out.tables(), lambda name: engine_version(name, params_version))
     reasons = out.recommendations["reason"].value_counts().to_dict()
@@ -71,12 +71,13 @@ def learning_engine(context: dg.AssetExecutionContext, warehouse: dg.ResourcePar
 @dg.asset(key=["ml", "gamification"], group_name="learning", kinds={"pandas", "parquet"},
           deps=[dg.AssetKey(["ml", "learning_engine"])] + ATTEMPT_MODELS + CATALOG, owners=["team:data-science"])
 def gamification(context: dg.AssetExecutionContext, warehouse: dg.ResourceParam[Warehouse],
-                 lake: dg.ResourceParam[Lake]) -> dg.MaterializeResult:
+                 lake: dg.ResourceParam[Lake], settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult:
     """XP (reward log with anti-farming caps), levels, badges (ledger: once each), streaks, challenges, leaderboards."""
     mastery_rows = pq.read_table(lake.ml_path("learning/mastery.parquet"),
                                  columns=["user_id", "skill_id", "mastered"]).to_pandas()
     with warehouse.connect() as con:
-        out = run_gamification(con, mastery_rows, lake.ml_path("gamification/badge_ledger.parquet"))
+        out = run_gamification(con, mastery_rows, lake.ml_path("gamification/badge_ledger.parquet"),
+                               as_of=settings.as_of)
     counts = write_outputs(lake, "gamification", out.tables(), lambda name: gm.ALGORITHM)
     xp_by_rule = out.reward_log.groupby("rule")["xp"].sum().to_dict()
     context.log.info(f"gamification: {counts}; XP by rule {xp_by_rule}")

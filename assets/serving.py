@@ -4,7 +4,7 @@
 import dagster as dg
 
 from devmentor.serving.decisions import publish_decisions, publish_group
-from devmentor.serving.tables import GAMIFICATION_TABLES, LEARNING_TABLES
+from devmentor.serving.tables import EARLY_WARNING_TABLES, GAMIFICATION_TABLES, LEARNING_TABLES
 from devmentor.settings import Settings
 from devmentor.storage.lake import Lake
 from devmentor.storage.serving import ServingDatabase
@@ -73,5 +73,15 @@ def serving_gamification(context: dg.AssetExecutionContext, lake: dg.ResourcePar
                          publish_group(lake, serving_db, "gamification", GAMIFICATION_TABLES, context.run_id))
 
 
+@dg.asset(key=["serving", "early_warning"], group_name="serving", retry_policy=PUBLISH_RETRY, kinds={"postgres"},
+          deps=[dg.AssetKey(["ml", "early_warning"])], owners=["team:data-platform"])
+def serving_early_warning(context: dg.AssetExecutionContext, lake: dg.ResourceParam[Lake],
+                          serving_db: dg.ResourceParam[ServingDatabase]) -> dg.MaterializeResult:
+    """serving.early_warning: P(at risk) per active enrolment with its path in words, model version and as-of day."""
+    return _group_result(context, serving_db,
+                         publish_group(lake, serving_db, "early_warning", EARLY_WARNING_TABLES, context.run_id))
+
+
 def definitions(settings: Settings) -> dg.Definitions:
-    return dg.Definitions(assets=[serving_learner_decisions, serving_learning_engine, serving_gamification])
+    return dg.Definitions(assets=[serving_learner_decisions, serving_learning_engine, serving_gamification,
+                                  serving_early_warning])

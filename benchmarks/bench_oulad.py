@@ -1,55 +1,102 @@
-"""The OULAD early-warning study on a given OULAD directory: tree vs boosted baseline per snapshot.
+"""The OULAD early-warning study on the honest protocol, with the DAG's own features and tree.
 
-    python benchmarks/bench_oulad.py ../shared/data/oulad                      # AAA 2013J → 2014J
-    python benchmarks/bench_oulad.py PATH --all-modules                        # every module: earlier → latest
-    python benchmarks/bench_oulad.py PATH --module AAA --train 2013J --test 2014J [--no-mlflow]
+    python benchmarks/bench_oulad.py ../shared/data/oulad --train AAA-2013J --test AAA-2014J
+    python benchmarks/bench_oulad.py PATH --train all-but:FFF --test FFF-2014J      # a module never seen in training
+    python benchmarks/bench_oulad.py PATH --train all-but:AAA-2014J --test AAA-2014J --json
 
-Every snapshot is logged to the project's MLflow (experiment oulad_early_warning): tree and baseline AUC,
-F1, precision and recall of the at-risk class, the chosen depth and leaf size, and the tree's rules.
+The release goes through the real ingest (contract validation, quarantine) into a lake under --home
+(default .devmentor/bench-oulad, reused by later runs), then dbt builds the early-warning mart with
+DEVMENTOR_SNAPSHOT_DAYS=30,60,90,120,end. For each day it prints the tree's and the boosted baseline's
+AUC, F1, precision and recall for test enrolments still registered that day; with --json, one JSON
+object on the last line: {"days": {"60": {"tree_auc": ..., "baseline_auc": ..., "n_test": ...}, ...}}.
+``all-but:X`` trains on every presentation except those whose code starts with X.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from devmentor.importers.oulad import presentations_with_clicks, read_oulad  # noqa: E402
-from devmentor.studies.oulad import default_splits, report, run_study  # noqa: E402
+from devmentor.importers.oulad import read_oulad, to_contract  # noqa: E402
+from devmentor.settings import load_settings  # noqa: E402
+from devmentor.studies.oulad import STUDY_DAYS, as_json, load_study_frame, report, run_study  # noqa: E402
+
+FAR_FUTURE = "2100-01-01T00:00:00+00:00"  # every presentation has ended: all outcomes are known to the study
+
+
+def build(root: Path, home: Path, progress) -> object:
+    """Ingest the release into a lake under ``home`` (once) and build the early-warning mart for the study days."""
+    from assets.features import run_dbt
+    from orchestration.cli import ingest_through_pipeline
+
+    env = {**os.environ, "DEVMENTOR_HOME": str(home)}
+    env.pop("DEVMENTOR_AS_OF", None)
+    settings = load_settings(env)
+    settings.ensure_dirs()
+    if not any(settings.lake.glob("raw/outcomes/*")):
+        progress(f"ingesting {root} into {settings.lake} (first run only)")
+        to_contract(root, settings.inbox)
+        os.environ["DEVMENTOR_HOME"] = str(home)
+        ingest_through_pipeline(settings)
+    progress("dbt: the early-warning mart for days " + ",".join(STUDY_DAYS))
+    dbt_env = {**settings.dbt_env(), "DEVMENTOR_AS_OF": FAR_FUTURE, "DEVMENTOR_SNAPSHOT_DAYS": ",".join(STUDY_DAYS)}
+    invocation = run_dbt(["build", "--select", "+fct_enrolment_snapshots +fct_enrolment_outcomes",
+                          "--exclude", "test_type:data"], dbt_env, home / "dbt-target-study")
+    if not invocation.is_successful():
+        raise SystemExit(f"dbt build of the early-warning mart failed: {invocation.get_error()}")
+    return settings.warehouse()
+
+
+def expand(spec: str, courses: list[str]) -> list[str]:
+    out = []
+    for part in spec.split(","):
+        part = part.strip()
+        if part.startswith("all-but:"):
+            prefix = part.split(":", 1)[1]
+            out += [c for c in courses if not c.startswith(prefix)]
+        elif part:
+            out.append(part)
+    return sorted(set(out))
 
 
 def main() -> None:
-    p = argparse.ArgumentParser()
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("path")
-    p.add_argument("--module", default="AAA")
-    p.add_argument("--train", default="2013J", help="training presentations, comma-separated")
-    p.add_argument("--test", default="2014J")
-    p.add_argument("--all-modules", action="store_true")
-    p.add_argument("--no-mlflow", action="store_true", help="do not log the snapshots to the project's MLflow")
+    p.add_argument("--train", default="AAA-2013J", help="MODULE-PRES[,MODULE-PRES...] or all-but:PREFIX")
+    p.add_argument("--test", default="AAA-2014J", help="MODULE-PRES[,MODULE-PRES...]")
+    p.add_argument("--home", default=".devmentor/bench-oulad", help="data directory for the study's lake and warehouse")
+    p.add_argument("--json", action="store_true")
     args = p.parse_args()
     started = time.perf_counter()
-    t = read_oulad(Path(args.path))
-    splits = default_splits(t) if args.all_modules else [(args.module, args.train.split(","), args.test)]
-    ml = None
-    if not args.no_mlflow:
-        from devmentor.settings import load_settings
+    root = Path(args.path)
+    say = (lambda m: print(m, file=sys.stderr)) if args.json else print
+    warehouse = build(root, Path(args.home).resolve(), say)
+    frame = load_study_frame(warehouse)
+    courses = sorted(frame["course_id"].unique())
+    train, test = expand(args.train, courses), expand(args.test, courses)
+    if set(train) & set(test):
+        raise SystemExit(f"train and test overlap: {sorted(set(train) & set(test))}")
+    info = read_oulad(root).student_info
+    demographics = info.assign(user_id="oulad-" + info["id_student"].astype(str),
+                               course_id=info["code_module"] + "-" + info["code_presentation"])
+    rows = run_study(frame, train, test, demographics=demographics)
+    say(report(rows, train, test))
+    end = next(r for r in rows if r["day"] == "end")
+    if "fairness" in end:
+        from models.fairness import largest_gaps
 
-        ml = load_settings().mlflow_store("oulad_early_warning").setup()
-    rows = run_study(t, splits, mlflow=ml)
-    with_clicks = presentations_with_clicks(t)
-    print(report(rows))
-    from models.fairness import largest_gaps
-
-    for r in rows:
-        if r.result.day == "end" and r.fairness is not None:
-            gaps = largest_gaps(r.fairness)
-            print(f"\nfairness, {r.module} {r.test} end of course (groups of 20+; largest gaps first):")
-            print(gaps.head(6).to_markdown(index=False))
-    print(f"\npresentations with a click stream: {sorted(with_clicks)}; others use assessments and registrations only")
-    print(f"{len(rows)} snapshots in {time.perf_counter() - started:.1f}s")
+        say("\nfairness of the tree at the end, test enrolments (groups of 20+; largest gaps first):")
+        say(largest_gaps(end["fairness"]).head(6).to_markdown(index=False))
+    say(f"\nprotocol: {as_json(rows, train, test)['protocol']}")
+    say(f"{len(rows)} snapshot days in {time.perf_counter() - started:.1f}s")
+    if args.json:
+        print(json.dumps(as_json(rows, train, test)))
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 ENVIRONMENTS = ("local", "test", "production")
@@ -68,6 +68,9 @@ class Settings:
     quiz_no_repeat_days: int = 7
     recommendations: int = 10
     executor: str = "default"
+    # The run's as-of instant (DEVMENTOR_AS_OF): every time-dependent value is computed at it. Unset, it is
+    # the latest recorded event (a replay sets it to the replay day; never the wall clock).
+    as_of: datetime | None = None
     reader_url: str | None = field(default=None, repr=False)
     reader_password: str | None = field(default=None, repr=False)
     privacy_key: str | None = field(default=None, repr=False)
@@ -110,6 +113,8 @@ class Settings:
             DEVMENTOR_MLFLOW_ARTIFACTS=str(self.mlflow_artifact_root),
             DAGSTER_HOME=str(self.dagster_home),
         )
+        if self.as_of:
+            env["DEVMENTOR_AS_OF"] = self.as_of.isoformat()
         if self.database_url:
             env["DEVMENTOR_DATABASE_URL"] = self.database_url
             env["DEVMENTOR_DAGSTER_STORAGE_URL"] = self.dagster_storage_url
@@ -118,7 +123,8 @@ class Settings:
 
     def dbt_env(self) -> dict[str, str]:
         """What profiles.yml and the dbt sources read: the warehouse file and the lake of these settings."""
-        return {"DEVMENTOR_LAKE": str(self.lake), "DEVMENTOR_WAREHOUSE": str(self.warehouse_path), **TELEMETRY_ENV}
+        return {"DEVMENTOR_LAKE": str(self.lake), "DEVMENTOR_WAREHOUSE": str(self.warehouse_path),
+                "DEVMENTOR_AS_OF": self.as_of.isoformat() if self.as_of else "", **TELEMETRY_ENV}
 
     # The platform's stores, built from these settings (plain objects; Dagster passes them to assets as resources).
     def lake_store(self):
@@ -237,7 +243,16 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if executor not in EXECUTOR_NAMES:
         raise ConfigurationError(
             f"DEVMENTOR_EXECUTOR={_shown(executor)} is not known; use one of {', '.join(EXECUTOR_NAMES)}.")
+    as_of = (env_vars.get("DEVMENTOR_AS_OF") or "").strip() or None
+    if as_of is not None:
+        try:
+            as_of = datetime.fromisoformat(as_of.replace("Z", "+00:00"))
+        except ValueError:
+            raise ConfigurationError(
+                f"DEVMENTOR_AS_OF={_shown(as_of)} is not an ISO 8601 instant; use e.g. 2014-12-01T23:59:59Z.") from None
+        as_of = as_of if as_of.tzinfo else as_of.replace(tzinfo=timezone.utc)
     return Settings(
+        as_of=as_of,
         executor=executor,
         reader_url=(env_vars.get("DEVMENTOR_READER_URL") or "").strip() or None,
         reader_password=env_vars.get("DEVMENTOR_READER_PASSWORD") or None,

@@ -18,6 +18,8 @@ def feature_matrix(frame: pd.DataFrame, features: list[str] | None = None) -> pd
             out[name] = frame["learner_level"].map(LEVEL_ORDINAL).astype(float)
         elif name == "format_performance_mismatch":
             out[name] = frame[name].astype(float)
+        elif name not in frame.columns:  # e.g. the early-warning inputs for a learner in no course with a calendar
+            out[name] = float("nan")
         else:
             out[name] = pd.to_numeric(frame[name], errors="coerce").astype(float)
     return out

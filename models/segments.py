@@ -2,9 +2,21 @@
 
 Labels come, in order of preference, from:
 1. instructor annotations (the ``learner_labels`` input), when at least
-   ``MIN_ANNOTATED`` learners with at least two segments are annotated; or
-2. the documented rules below, applied to the behaviour mart (weak supervision),
-   so a deployment without annotations still gets a working, inspectable tree.
+   ``MIN_ANNOTATED`` learners with at least two segments are annotated;
+2. real enrolment outcomes (the ``outcomes`` input), when past enrolments with known outcomes exist:
+   each past enrolment's snapshot on the scored course day is labelled with the segment its outcome
+   shows (``OUTCOME_SEGMENT``), and the tree learns from the early-warning features and the risk score
+   (``OUTCOME_SEGMENT_FEATURES``); its held-out accuracy is then measured against what happened; or
+3. the documented rules below, applied to the behaviour mart (weak supervision),
+   so a deployment without annotations or outcomes still gets a working, inspectable tree. Its
+   held-out accuracy then only measures agreement with our own rules, and is reported as such.
+
+Outcome → segment (what the learner turned out to be on that day):
+- withdrawn → Disengaging (stopped before the end)
+- fail → Struggling Novice (stayed, did not reach the pass mark)
+- pass, completed → Steady Progressor
+- distinction → Fast Tracker
+Format Mismatch cannot be read from an outcome; it is only learned from annotations or rules.
 
 Segment definitions (the rules in ``rule_based_segment``; instructors are asked to
 label with the same meaning):
@@ -23,8 +35,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from models.early_warning import FEATURES as EARLY_WARNING_FEATURES
+
 SEGMENTS = ("Struggling Novice", "Fast Tracker", "Steady Progressor", "Disengaging", "Format Mismatch")
+AT_RISK_SEGMENTS = ("Struggling Novice", "Disengaging")
 MIN_ANNOTATED = 50
+OUTCOME_SEGMENT = {"withdrawn": "Disengaging", "fail": "Struggling Novice", "pass": "Steady Progressor",
+                   "completed": "Steady Progressor", "distinction": "Fast Tracker"}
+# The learner's current enrolment's early-warning features, prefixed so they never clash with the
+# learner-level behaviour columns of the same name, plus the early-warning risk.
+EARLY_WARNING_PREFIX = "ew_"
+OUTCOME_SEGMENT_FEATURES = [EARLY_WARNING_PREFIX + f for f in EARLY_WARNING_FEATURES] + ["p_at_risk"]
 
 # Features the segment tree may split on (columns of marts.fct_learner_behavior joined with marts.dim_learner).
 SEGMENT_FEATURES = [
@@ -69,6 +90,7 @@ FEATURE_DESCRIPTIONS = {
     "content_flags": "content flagged",
     "gpa": "GPA",
     "learner_level_ordinal": "learner level (0 basic, 1 intermediate, 2 advanced)",
+    "p_at_risk": "P(fail or withdraw) from the early-warning model",
 }
 
 

@@ -20,7 +20,10 @@ from sklearn.metrics import accuracy_score, classification_report, f1_score
 from sklearn.model_selection import train_test_split
 from sklearn.tree import DecisionTreeClassifier, export_text
 
-from models.segments import FEATURE_DESCRIPTIONS
+from models.early_warning import FEATURE_DESCRIPTIONS as EARLY_WARNING_DESCRIPTIONS
+from models.segments import FEATURE_DESCRIPTIONS as SEGMENT_DESCRIPTIONS
+
+FEATURE_DESCRIPTIONS = {**EARLY_WARNING_DESCRIPTIONS, **SEGMENT_DESCRIPTIONS}
 
 @dataclass
 class TrainedTree:
@@ -119,6 +122,10 @@ def rule_table(model: DecisionTreeClassifier, features: list[str]) -> pd.DataFra
             return
         name = features[t.feature[node]]
         thr = float(t.threshold[node])
+        # A split that only separates missing values has an infinite threshold; keep it finite (JSON and
+        # PostgreSQL have no Infinity) with the same effect on every known value, and say it in words.
+        if not np.isfinite(thr):
+            thr = float(np.sign(thr) * np.finfo(float).max)
         for side, child, op in (("L", t.children_left[node], "<="), ("R", t.children_right[node], ">")):
             rule_id = f"R{node}{side}"
             missing_here = bool(missing_left[node]) == (side == "L")
@@ -145,6 +152,9 @@ def describe_rule(feature: str, operator: str, threshold: float) -> str:
     label = FEATURE_DESCRIPTIONS.get(feature, feature.replace("_", " "))
     if feature == "format_performance_mismatch":
         return f"{label}: {'no' if operator == '<=' else 'yes'}"
+    if abs(threshold) >= 1e300:  # a split of known from missing values (see rule_table)
+        known = (operator == "<=") == (threshold > 0)
+        return f"{label} {'known' if known else 'unknown'}"
     word = "at most" if operator == "<=" else "more than"
     return f"{label} {word} {threshold:.3g}"
 

@@ -4,6 +4,9 @@
     devmentor materialize [--select SELECTION] [--date D | --from D --to D] [--full-refresh]
     devmentor ingest oulad PATH         the Open University Learning Analytics Dataset, through the ingest assets
     devmentor ingest xapi FILE          xAPI statements (JSON / JSON Lines), through the ingest assets
+    devmentor replay oulad PATH --day N [--term 2014J] [--fresh] [--json]
+                                        real history as known on day N, through the whole pipeline, scored
+                                        against the real outcomes
     devmentor warehouse postgres        scale-out: the lake into PostgreSQL, the same dbt project built there
     devmentor ui [--port 3000]          the Dagster UI on this project's instance
 """
@@ -199,6 +202,62 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _clear_data(settings: Settings) -> None:
+    for p in (settings.inbox, settings.lake, settings.warehouse_path):
+        if p.is_dir():
+            shutil.rmtree(p)
+        elif p.exists():
+            p.unlink()
+    settings.ensure_dirs()
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Ingest an OULAD release as it was known at the end of day N of a term, run the whole pipeline with
+    that instant as its as-of, then score what it published against the real final outcomes."""
+    import dataclasses
+    import os
+
+    from devmentor.importers.oulad import OuladError, final_outcomes, presentation_order, read_oulad, replay_instant, to_contract
+    from devmentor.studies.replay import evaluate, json_ready, load_published, report
+
+    settings = resolve_settings()
+    path = Path(args.path)
+    try:
+        terms = sorted(set(read_oulad(path).courses["code_presentation"]), key=presentation_order)
+    except OuladError as exc:
+        raise CliError(str(exc)) from None
+    term = args.term or terms[-1]
+    if term not in terms:
+        raise CliError(f"--term {term} is not a presentation of {path}; use one of {', '.join(terms)}")
+    as_of = replay_instant(term, args.day)
+    if any(settings.lake.glob("raw/*/*")) and not args.fresh:
+        raise CliError(f"{settings.home} already holds data; a replay needs a clean data directory. Rerun with --fresh "
+                       "(deletes its inbox, lake and warehouse) or set DEVMENTOR_HOME to another directory.")
+    started = time.perf_counter()
+    if args.fresh:
+        say(f"--fresh: removing the inbox, lake and warehouse of {settings.home}")
+        _clear_data(settings)
+    # The run's as-of instant, for this process and for any step the executor starts in another process.
+    os.environ["DEVMENTOR_AS_OF"] = as_of.isoformat()
+    settings = dataclasses.replace(settings, as_of=as_of)
+    say(f"[1/3] {path} as known at {as_of.isoformat()} (day {args.day} of {term}) → {settings.inbox}")
+    counts = to_contract(path, settings.inbox, as_of=as_of)
+    say("      " + ", ".join(f"{v:,} {k}" for k, v in counts.items()))
+    say("[2/3] The whole pipeline with that as-of instant")
+    result = run_pipeline(settings)
+    if not result.success:
+        raise CliError("the replay's pipeline run failed; the messages above say where")
+    say("[3/3] What was published, scored against the final outcomes")
+    with settings.serving_db().connect() as conn:
+        early_warning, decisions = load_published(conn)
+    scored = evaluate(early_warning, decisions, final_outcomes(path))
+    print(report(scored))
+    say(f"replay finished in {time.perf_counter() - started:.1f}s; `devmentor dashboard` shows it")
+    if args.json:
+        print(json.dumps(json_ready(scored), default=str))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser, sub = platform_parser()
 
@@ -227,6 +286,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="oulad: an OULAD release directory (original CSV layout); xapi: statements as JSON or JSON Lines (LRS, Open edX)")
     p.add_argument("path")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("replay", help="replay real history as known on day N through the whole pipeline, "
+                                      "then score the published decisions against the real outcomes")
+    p.add_argument("source", choices=("oulad",))
+    p.add_argument("path", help="an OULAD release directory (original CSV layout)")
+    p.add_argument("--day", type=int, required=True, help="course day N of the term's presentations (0 = start)")
+    p.add_argument("--term", help="presentation code, e.g. 2014J (default: the latest); earlier ones are complete")
+    p.add_argument("--fresh", action="store_true", help="delete this data directory's inbox, lake and warehouse first")
+    p.add_argument("--json", action="store_true", help="also print the figures as one JSON object on the last line")
+    p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("warehouse", help="scale-out: load the lake into PostgreSQL and build the dbt project there")
     p.add_argument("target", choices=("postgres",))

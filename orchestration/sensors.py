@@ -14,7 +14,7 @@ from devmentor.ingest.validate import discover
 from devmentor.settings import Settings
 from devmentor.storage.lake import Lake
 from devmentor.storage.warehouse import Warehouse
-from devmentor.training.features import load_learner_features
+from devmentor.training.features import load_decision_frame
 from devmentor.training.trees import read_references
 from models.decision_trees import TREE_SPECS
 from models.drift import RetrainPolicy, retraining_reasons
@@ -46,7 +46,7 @@ def retrain_on_drift_or_new_data(context: dg.SensorEvaluationContext, lake: dg.R
     if not references:
         return dg.SkipReason("no champion has been trained yet; run the pipeline once")
     try:
-        frame = load_learner_features(warehouse)
+        frame = load_decision_frame(warehouse, lake)
     except duckdb.Error as exc:  # e.g. dbt is writing the warehouse right now
         return dg.SkipReason(f"warehouse not readable now ({str(exc).splitlines()[0][:120]}); will look again")
     policy = RetrainPolicy(max_psi=settings.drift_psi, new_data_share=settings.retrain_new_data_share)

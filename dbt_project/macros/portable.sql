@@ -83,3 +83,8 @@
 {% macro postgres__sentence_count(text) -%}
     (select count(*) from regexp_split_to_table({{ text }}, '[.!?]+') as s where trim(s) <> '')
 {%- endmacro %}
+
+{# Median of a column in an aggregate (not a window). #}
+{% macro median(expr) -%}{{ return(adapter.dispatch('median')(expr)) }}{%- endmacro %}
+{% macro default__median(expr) -%}median({{ expr }}){%- endmacro %}
+{% macro postgres__median(expr) -%}percentile_cont(0.5) within group (order by {{ expr }}){%- endmacro %}

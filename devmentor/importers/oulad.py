@@ -7,13 +7,27 @@ stream are kept (their click features are missing).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
 
-from models.early_warning import OuladTables
+import pandas as pd
 
 REQUIRED = ("courses.csv", "assessments.csv", "vle.csv", "studentInfo.csv", "studentRegistration.csv", "studentAssessment.csv")
+
+
+@dataclass
+class OuladTables:
+    """The OULAD tables, as DataFrames with the release's column names."""
+
+    student_info: pd.DataFrame  # code_module, code_presentation, id_student, final_result, num_of_prev_attempts, studied_credits, ...
+    registrations: pd.DataFrame  # ..., date_registration, date_unregistration
+    assessments: pd.DataFrame  # code_module, code_presentation, id_assessment, assessment_type, date, weight
+    student_assessments: pd.DataFrame  # id_assessment, id_student, date_submitted, is_banked, score
+    clicks: pd.DataFrame  # code_module, code_presentation, id_student, id_site, date, sum_click, activity_type
+    courses: pd.DataFrame  # code_module, code_presentation, module_presentation_length
 
 
 class OuladError(ValueError):
@@ -106,14 +120,21 @@ def presentation_start(code: str) -> str:
     return f"{code[:4]}-{'02' if code[4:] == 'B' else '10'}-01"
 
 
-def to_contract(root: Path, inbox: Path) -> dict[str, int]:
+def to_contract(root: Path, inbox: Path, as_of: datetime | None = None) -> dict[str, int]:
     """Write the OULAD release at ``root`` as input-contract files under ``inbox``; returns row counts.
 
     studentInfo → profiles; courses → courses, with one module per assessment period (ordered by the
     assessment's due day, each requiring the previous); vle → content items (activity type → kind and
     format); assessments → questions; registrations → enrolments (with withdrawals); VLE clicks →
     content_view events (clicks, no duration); assessment results → quiz_attempt events (score / 100).
-    Days are placed at noon UTC on the presentation's nominal start date plus the day offset.
+    Days are placed at noon UTC on the presentation's nominal start date plus the day offset; a course
+    starts at midnight of that date (day 0) and ends on its final exam's day (else its length).
+    studentInfo's final_result → outcomes (result known at the withdrawal, else at the course end), its
+    prior attempts and credits → the enrolment.
+
+    ``as_of`` writes the dataset as it was known at that instant (a replay): no event, registration,
+    withdrawal or outcome dated after it; learners not yet registered are left out. The calendar
+    (course dates, assessment due dates) is known in advance and kept whole.
     """
     root, inbox = Path(root), Path(inbox)
     t = read_oulad(root)
@@ -133,6 +154,15 @@ def to_contract(root: Path, inbox: Path) -> dict[str, int]:
     con.execute("""CREATE TEMP MACRO period_of(m, p, d) AS coalesce(
         (SELECT min(period) FROM periods q WHERE q.code_module = m AND q.code_presentation = p AND q.date >= d),
         (SELECT max(period) FROM periods q WHERE q.code_module = m AND q.code_presentation = p), 1)""")
+    con.execute("""CREATE TEMP TABLE calendar AS
+        SELECT c.code_module, c.code_presentation, start_of(c.code_presentation) - INTERVAL 12 HOUR AS starts_at,
+               start_of(c.code_presentation) - INTERVAL 12 HOUR
+                   + to_days(CAST(coalesce(e.exam_day, c.module_presentation_length) AS INTEGER)) AS ends_at
+        FROM courses c LEFT JOIN (
+            SELECT code_module, code_presentation, max(date) AS exam_day FROM assess
+            WHERE assessment_type = 'Exam' GROUP BY ALL) e USING (code_module, code_presentation)""")
+    cutoff = "TIMESTAMPTZ '9999-12-31 00:00:00+00'" if as_of is None else f"CAST('{as_of.isoformat()}' AS TIMESTAMPTZ)"
+    con.execute(f"CREATE TEMP MACRO known(ts) AS ts <= {cutoff}")
     act = " ".join(f"WHEN '{k}' THEN '{v[0]}'" for k, v in ACTIVITY.items())
     fmt = " ".join(f"WHEN '{k}' THEN '{v[1]}'" for k, v in ACTIVITY.items())
     ages = " ".join(f"WHEN '{k}' THEN {v}" for k, v in AGE_BAND.items())
@@ -142,10 +172,13 @@ def to_contract(root: Path, inbox: Path) -> dict[str, int]:
         "profiles/oulad_profiles.parquet": f"""
             SELECT 'oulad-' || id_student AS user_id, CASE any_value(age_band) {ages} END AS age,
                    CASE any_value(highest_education) {levels} END AS learner_level, 'UTC' AS timezone
-            FROM info GROUP BY id_student""",
+            FROM info
+            WHERE id_student IN (SELECT id_student FROM reg WHERE known(at_day(code_presentation, coalesce(date_registration, 0))))
+            GROUP BY id_student""",
         "catalog/courses/oulad_courses.parquet": f"""
-            SELECT {course_id} AS course_id, 'OULAD ' || code_module || ' ' || code_presentation AS title, 'oulad' AS subject
-            FROM courses""",
+            SELECT {course_id} AS course_id, 'OULAD ' || code_module || ' ' || code_presentation AS title, 'oulad' AS subject,
+                   k.starts_at, k.ends_at
+            FROM courses JOIN calendar k USING (code_module, code_presentation)""",
         "catalog/modules/oulad_modules.parquet": f"""
             WITH p AS (
                 SELECT DISTINCT code_module, code_presentation, period FROM periods
@@ -166,13 +199,32 @@ def to_contract(root: Path, inbox: Path) -> dict[str, int]:
             SELECT 'assessment-' || a.id_assessment AS question_id,
                    {course_id.replace('code_', 'a.code_')} || '-P' || lpad(coalesce(q.period, period_of(a.code_module, a.code_presentation, 1e9))::VARCHAR, 2, '0') AS module_id,
                    {course_id.replace('code_', 'a.code_')} AS course_id, {course_id.replace('code_', 'a.code_')} AS topic_id,
-                   a.code_module AS skill_tag, a.assessment_type AS objective_tag
-            FROM assess a LEFT JOIN periods q USING (id_assessment)""",
+                   a.code_module AS skill_tag, a.assessment_type AS objective_tag,
+                   CASE WHEN a.date IS NOT NULL THEN k.starts_at + to_days(CAST(a.date AS INTEGER)) END AS due_at,
+                   a.weight
+            FROM assess a LEFT JOIN periods q USING (id_assessment)
+                 JOIN calendar k ON k.code_module = a.code_module AND k.code_presentation = a.code_presentation""",
         "enrolments/oulad_enrolments.parquet": f"""
-            SELECT 'oulad-' || id_student AS user_id, {course_id} AS course_id,
-                   at_day(code_presentation, coalesce(date_registration, 0)) AS enrolled_at,
-                   CASE WHEN date_unregistration IS NOT NULL THEN at_day(code_presentation, date_unregistration) END AS withdrawn_at
-            FROM reg""",
+            SELECT * FROM (
+                SELECT 'oulad-' || id_student AS user_id, {course_id} AS course_id,
+                       at_day(code_presentation, coalesce(date_registration, 0)) AS enrolled_at,
+                       CASE WHEN date_unregistration IS NOT NULL AND known(at_day(code_presentation, date_unregistration))
+                            THEN at_day(code_presentation, date_unregistration) END AS withdrawn_at,
+                       CAST(i.num_of_prev_attempts AS INTEGER) AS prior_attempts,
+                       CAST(i.studied_credits AS INTEGER) AS credits
+                FROM reg LEFT JOIN info i USING (code_module, code_presentation, id_student))
+            WHERE known(enrolled_at)""",
+        "outcomes/oulad_outcomes.parquet": f"""
+            SELECT * FROM (
+                SELECT 'oulad-' || i.id_student AS user_id, {course_id.replace('code_', 'i.code_')} AS course_id,
+                       lower(i.final_result) AS final_result,
+                       CASE WHEN i.final_result = 'Withdrawn' AND r.date_unregistration IS NOT NULL
+                            THEN least(at_day(i.code_presentation, r.date_unregistration), k.ends_at)
+                            ELSE k.ends_at END AS result_at
+                FROM info i
+                JOIN calendar k USING (code_module, code_presentation)
+                LEFT JOIN reg r USING (code_module, code_presentation, id_student))
+            WHERE known(result_at)""",
     }
     counts = {}
     for rel, sql in queries.items():
@@ -201,6 +253,7 @@ def to_contract(root: Path, inbox: Path) -> dict[str, int]:
                NULL, NULL, NULL, 'assessment-' || sa.id_assessment, sa.score / 100.0
         FROM sa JOIN assess a USING (id_assessment) LEFT JOIN periods q USING (id_assessment)
         WHERE sa.date_submitted IS NOT NULL""")
+    con.execute('DELETE FROM oulad_events WHERE NOT known("timestamp")')
     counts["events"] = con.execute("SELECT count(*) FROM oulad_events").fetchone()[0]
     # One file per presentation, named by the presentation's start day (the events inside span the presentation).
     for module, presentation in con.execute("SELECT DISTINCT split_part(course_id, '-', 1), split_part(course_id, '-', 2) FROM oulad_events").fetchall():
@@ -208,3 +261,26 @@ def to_contract(root: Path, inbox: Path) -> dict[str, int]:
         con.execute(f"COPY (SELECT * FROM oulad_events WHERE course_id = '{module}-{presentation}' ORDER BY event_id) TO '{target}' (FORMAT parquet)")
     con.close()
     return counts
+
+
+def presentation_order(code: str) -> tuple[int, int]:
+    """2013B < 2013J < 2014B < 2014J (B starts in February, J in October)."""
+    return int(code[:4]), 0 if code[4:] == "B" else 1
+
+
+def replay_instant(presentation: str, day: int) -> datetime:
+    """The end of day ``day`` of a presentation (day 0 starts at midnight UTC of its nominal start date)."""
+    from datetime import timedelta, timezone
+
+    start = datetime.fromisoformat(presentation_start(presentation)).replace(tzinfo=timezone.utc)
+    return start + timedelta(days=day + 1) - timedelta(seconds=1)
+
+
+def final_outcomes(root: Path) -> pd.DataFrame:
+    """The truth a replay is scored against: user_id, course_id, final_result (lower case) per enrolment."""
+    info = read_oulad(Path(root)).student_info
+    return pd.DataFrame({
+        "user_id": "oulad-" + info["id_student"].astype(str),
+        "course_id": info["code_module"] + "-" + info["code_presentation"],
+        "final_result": info["final_result"].str.lower(),
+    })

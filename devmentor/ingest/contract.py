@@ -108,6 +108,11 @@ COURSES = Entity(
         Field("course_id", "VARCHAR", True),
         Field("title", "VARCHAR", True),
         Field("subject", "VARCHAR", False),
+        Field("starts_at", "TIMESTAMPTZ", False,
+              description="When the course (presentation) starts: day 0 of its calendar. Early warning scores a "
+                          "course's enrolments on day N of this calendar; courses without it are not scored."),
+        Field("ends_at", "TIMESTAMPTZ", False,
+              description="When the course ends (the final exam); after it, outcomes are known and nobody is nudged."),
     ),
 )
 
@@ -161,6 +166,8 @@ QUESTIONS = Entity(
         Field("skill_tag", "VARCHAR", True),
         Field("objective_tag", "VARCHAR", True),
         Field("difficulty", "DOUBLE", False, min=0, max=1),
+        Field("due_at", "TIMESTAMPTZ", False, description="When an assessed question (an assignment) is due."),
+        Field("weight", "DOUBLE", False, min=0, max=100, description="Weight of an assessed question in the course grade."),
     ),
     foreign_keys=(
         ForeignKey("module_id", "modules", "module_id"),
@@ -178,6 +185,8 @@ ENROLMENTS = Entity(
         Field("course_id", "VARCHAR", True),
         Field("enrolled_at", "TIMESTAMPTZ", True),
         Field("withdrawn_at", "TIMESTAMPTZ", False),
+        Field("prior_attempts", "INTEGER", False, min=0, max=50, description="Earlier attempts at this course."),
+        Field("credits", "INTEGER", False, min=0, max=1000, description="Credits the learner is studying in total."),
     ),
     foreign_keys=(
         ForeignKey("user_id", "profiles", "user_id"),
@@ -272,6 +281,30 @@ LEARNER_LABELS = Entity(
     not_in_future=("labelled_at",),
 )
 
+OUTCOME_RESULTS = ("pass", "distinction", "fail", "withdrawn", "completed")
+AT_RISK_RESULTS = ("fail", "withdrawn")
+
+OUTCOMES = Entity(
+    name="outcomes",
+    folder="outcomes",
+    description=(
+        "Final result of an enrolment and when it became known (OULAD final_result; xAPI passed, failed, "
+        "completed, unregistered). The early-warning model learns from these: at risk = fail or withdrawn."
+    ),
+    key=("user_id", "course_id"),
+    fields=(
+        Field("user_id", "VARCHAR", True),
+        Field("course_id", "VARCHAR", True),
+        Field("final_result", "VARCHAR", True, enum=OUTCOME_RESULTS),
+        Field("result_at", "TIMESTAMPTZ", True, description="When the result was known: the withdrawal or the course end."),
+    ),
+    foreign_keys=(
+        ForeignKey("user_id", "profiles", "user_id"),
+        ForeignKey("course_id", "courses", "course_id"),
+    ),
+    not_in_future=("result_at",),
+)
+
 # Order matters: referenced entities are ingested before the ones that reference them.
 ENTITIES: tuple[Entity, ...] = (
     PROFILES,
@@ -280,6 +313,7 @@ ENTITIES: tuple[Entity, ...] = (
     CONTENT_ITEMS,
     QUESTIONS,
     ENROLMENTS,
+    OUTCOMES,
     LEARNER_LABELS,
     EVENTS,
     CHAT_MESSAGES,

@@ -79,8 +79,12 @@ class Catalog:
         return cls(modules, questions, content, module_skills, enrolments, profiles)
 
 
-def data_as_of(con: duckdb.DuckDBPyConnection) -> pd.Timestamp:
-    """The data's 'now': the latest event (reviews are due relative to the data, not the wall clock)."""
+def data_as_of(con: duckdb.DuckDBPyConnection, as_of=None) -> pd.Timestamp:
+    """The run's 'now': the stated as-of instant (settings.as_of: a replay or partition day), else the latest
+    event (reviews are due relative to the data, never the wall clock)."""
+    if as_of is not None:
+        ts = pd.Timestamp(as_of)
+        return ts.tz_convert("UTC") if ts.tzinfo else ts.tz_localize("UTC")
     value = con.execute("SELECT max(event_at) FROM staging.stg_devmentor__events").fetchone()[0]
     if value is None:
         raise ValueError("no events in staging.stg_devmentor__events: ingest data before running the learning engine")
@@ -318,11 +322,12 @@ def run_engine(
     quiz_no_repeat_days: int = 7,
     recommendations: int = 10,
     progress=lambda msg: None,
+    as_of=None,
 ) -> EngineOutputs:
     timings = {}
     t = time.perf_counter()
     catalog = Catalog.load(con)
-    as_of = data_as_of(con)
+    as_of = data_as_of(con, as_of)
     attempts = load_attempts(con)
     timings["load"] = time.perf_counter() - t
 

@@ -46,8 +46,8 @@ class GamificationOutputs:
 
 
 def run_gamification(con: duckdb.DuckDBPyConnection, mastery: pd.DataFrame, ledger_path: Path,
-                     rules: g.XPRules = g.XPRules()) -> GamificationOutputs:
-    as_of = data_as_of(con)
+                     rules: g.XPRules = g.XPRules(), as_of=None) -> GamificationOutputs:
+    as_of = data_as_of(con, as_of)
     learners = con.execute(LEARNER_TZ_SQL).df()
     activity = con.execute(ACTIVITY_SQL).df()
     completions = con.execute(COMPLETIONS_SQL).df()

@@ -244,6 +244,8 @@ def publish(
     with conn.transaction():
         if append_to:
             conn.execute(f"CREATE TABLE IF NOT EXISTS {SCHEMA}.{append_to} (LIKE {SCHEMA}.{build} INCLUDING DEFAULTS)")
+            for c in spec.columns:  # a history table made by an older version gains the columns added since
+                conn.execute(f"ALTER TABLE {SCHEMA}.{append_to} ADD COLUMN IF NOT EXISTS {c.name} {c.pg_type}")
             cols = ", ".join(c.name for c in spec.columns)
             conn.execute(f"INSERT INTO {SCHEMA}.{append_to} ({cols}) SELECT {cols} FROM {SCHEMA}.{build}")
         if in_swap is not None:

@@ -23,6 +23,7 @@ LEARNER_DECISIONS = TableSpec(
         Column("input_attributes", "jsonb"),
         Column("llm_prompt_output", "text"),
         Column("decided_at", "timestamptz", nullable=False),
+        Column("as_of", "timestamptz"),
         Column("trace_id", "text", nullable=False),
         Column("event_source", "text", nullable=False),
         Column("publish_id", "text"),
@@ -170,8 +171,20 @@ WEEKLY_CHALLENGES = _spec(
 )
 GAMIFICATION_TABLES = (LEARNER_XP, BADGES, STREAKS, LEADERBOARDS, REWARD_LOG, WEEKLY_CHALLENGES)
 
+EARLY_WARNING = _spec(
+    "early_warning", "P(fail or withdraw) per enrolment still active on its course's day N (the as-of day), from the "
+    "champion early-warning tree trained on past enrolments' real outcomes, with the path in words.",
+    [("user_id", "text", False), ("course_id", "text", False), ("as_of", "timestamptz", False), ("course_day", "integer", False),
+     ("p_at_risk", "double precision", False), ("at_risk", "boolean", False), ("risk_band", "text", False),
+     ("reasons", "text", False), ("decision_path", "jsonb"), ("model_version", "text", False), ("mlflow_run_id", "text"),
+     *_VERSION],
+    ("user_id", "course_id"),
+    (("course_id", "p_at_risk"),),
+)
+EARLY_WARNING_TABLES = (EARLY_WARNING,)
 
-def render_markdown(specs=(*LEARNING_TABLES, *GAMIFICATION_TABLES)) -> str:
+
+def render_markdown(specs=(*LEARNING_TABLES, *GAMIFICATION_TABLES, *EARLY_WARNING_TABLES)) -> str:
     """The learning-engine and gamification tables as Markdown (docs/serving_contract.md keeps a copy; a test compares)."""
     out = []
     for spec in specs:

@@ -1,103 +1,81 @@
-"""The OULAD early-warning study: an interpretable at-risk tree per course snapshot, with a boosted baseline.
+"""The OULAD early-warning study on the DAG's own features and model code, on the honest protocol.
 
-For every module with two or more presentations, train on the earlier ones and evaluate on the
-latest (default), or on explicit presentations. Each snapshot (day 30, 60, 90, 120, end) uses only
-data available by that day; tree and baseline see the same features. Metrics go to MLflow.
+The features are the dbt mart ``marts.fct_enrolment_snapshots`` built with
+``DEVMENTOR_SNAPSHOT_DAYS`` (role 'study': every enrolment still active on each named course day); the
+tree is ``models.early_warning.fit_tree``, the same function the ``ml/early_warning`` asset trains with.
+For each snapshot day: train on the named presentations' enrolments active that day, test on the others'
+enrolments active that day (learners who had already withdrawn are in neither), tree vs a boosted
+baseline on the same rows and features.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pandas as pd
 
-from models.early_warning import OuladTables, SnapshotResult, at_risk_labels, fit_snapshot, snapshot_features
-from models.fairness import GROUP_ATTRIBUTES, group_metrics, largest_gaps
+from models import early_warning as ew
+from models.fairness import GROUP_ATTRIBUTES, group_metrics
 
-DEFAULT_DAYS = (30, 60, 90, 120, "end")
+STUDY_DAYS = ("30", "60", "90", "120", "end")
+PROTOCOL = ("train and test split by presentation; at each course day only enrolments still registered that day; "
+            "features from data recorded by the end of that day; at risk = fail or withdrawn; 'end' = the day "
+            "before the final exam; tree depth and leaf size chosen by cross-validation on the training rows only")
 
-
-def presentation_order(code: str) -> tuple[int, int]:
-    """2013B < 2013J < 2014B < 2014J (B starts in February, J in October)."""
-    return int(code[:4]), 0 if code[4:] == "B" else 1
-
-
-def default_splits(t: OuladTables, modules: list[str] | None = None) -> list[tuple[str, list[str], str]]:
-    """(module, train presentations, test presentation) for each module with two or more presentations."""
-    out = []
-    for module, group in t.courses.groupby("code_module"):
-        if modules and module not in modules:
-            continue
-        pres = sorted(group["code_presentation"], key=presentation_order)
-        if len(pres) >= 2:
-            out.append((module, pres[:-1], pres[-1]))
-    return out
+STUDY_SQL = """
+SELECT s.*, o.final_result, o.at_risk
+FROM marts.fct_enrolment_snapshots AS s
+JOIN marts.fct_enrolment_outcomes AS o USING (user_id, course_id)
+WHERE s.snapshot_role = 'study'
+"""
 
 
-def _features(t: OuladTables, module: str, presentations: list[str], day) -> tuple[pd.DataFrame, pd.Series]:
-    frames, labels = [], []
-    for p in presentations:
-        length = int(t.courses.loc[(t.courses["code_module"] == module) & (t.courses["code_presentation"] == p), "module_presentation_length"].iloc[0])
-        d = length if day == "end" else int(day)
-        frames.append(snapshot_features(t, module, p, d))
-        labels.append(at_risk_labels(t, module, p))
-    X = pd.concat(frames)
-    y = pd.concat(labels).reindex(X.index)
-    return X, y
+def load_study_frame(warehouse) -> pd.DataFrame:
+    with warehouse.connect() as con:
+        return con.execute(STUDY_SQL).df()
 
 
-@dataclass
-class StudyRow:
-    module: str
-    train: str
-    test: str
-    result: SnapshotResult
-    fairness: pd.DataFrame | None = None
-
-
-def fairness_table(t: OuladTables, module: str, presentation: str, students, y, proba) -> pd.DataFrame:
-    """The tree's held-out metrics per gender, age band, disability and deprivation band of the test students."""
-    info = t.student_info
-    key = (info["code_module"] == module) & (info["code_presentation"] == presentation)
-    cols = [c for c in GROUP_ATTRIBUTES if c in info.columns]
-    groups = info.loc[key].drop_duplicates("id_student").set_index("id_student")[cols].reindex(students)
-    return group_metrics(y, proba, groups.reset_index(drop=True))
-
-
-def run_study(t: OuladTables, splits, days=DEFAULT_DAYS, mlflow=None) -> list[StudyRow]:
+def run_study(frame: pd.DataFrame, train: list[str], test: list[str], days=STUDY_DAYS,
+              demographics: pd.DataFrame | None = None) -> list[dict]:
+    """One row per day: tree and baseline metrics on the test presentations' active enrolments."""
     rows = []
-    for module, train_pres, test_pres in splits:
-        for day in days:
-            train_X, train_y = _features(t, module, train_pres, day)
-            test_X, test_y = _features(t, module, [test_pres], day)
-            test_X = test_X.reindex(columns=train_X.columns)
-            result = fit_snapshot(train_X, train_y, test_X, test_y, day)
-            fair = fairness_table(t, module, test_pres, test_X.index, test_y.to_numpy(), result.test_proba)
-            rows.append(StudyRow(module, "+".join(train_pres), test_pres, result, fair))
-            if mlflow is not None:
-                with mlflow.start_run(run_name=f"oulad-{module}-{test_pres}-day-{day}"):
-                    mlflow.set_tags({"study": "oulad_early_warning", "module": module, "train": "+".join(train_pres),
-                                     "test": test_pres, "snapshot_day": str(day)})
-                    mlflow.log_params({**{k: v for k, v in result.params.items() if k != "cv_auc"}, "n_features": len(result.features)})
-                    mlflow.log_metric("tree_cv_auc_train", result.params.get("cv_auc", float("nan")))
-                    mlflow.log_metrics({f"tree_{k}": v for k, v in result.tree_metrics.items()})
-                    mlflow.log_metrics({f"baseline_{k}": v for k, v in result.baseline_metrics.items()})
-                    mlflow.log_metrics({"train_rows": result.train_rows, "test_rows": result.test_rows})
-                    mlflow.log_text(result.rules, "rules.txt")
-                    mlflow.log_table(fair, "fairness_by_group.json")
-                    gaps = largest_gaps(fair)
-                    for g in gaps.itertuples():
-                        mlflow.log_metric(f"fairness_gap_{g.metric}_{g.attribute}", g.gap)
+    unknown = sorted(set(train + test) - set(frame["course_id"]))
+    if unknown:
+        raise ValueError(f"no such presentation in the data: {', '.join(unknown)} "
+                         f"(have {', '.join(sorted(frame['course_id'].unique()))})")
+    for day in days:
+        at_day = frame[frame["snapshot_name"] == day]
+        tr, te = at_day[at_day["course_id"].isin(train)], at_day[at_day["course_id"].isin(test)]
+        X, y = ew.feature_frame(tr), tr["at_risk"].astype(int).to_numpy()
+        fit = ew.fit_tree(X, y, tr["course_id"])
+        baseline = ew.fit_baseline(X, y)
+        Xt, yt = ew.feature_frame(te, fit.features), te["at_risk"].astype(int).to_numpy()
+        proba = fit.model.predict_proba(Xt)[:, 1]
+        row = {"day": day, "n_train": len(tr), "n_test": len(te), "at_risk_share_test": float(yt.mean()),
+               "depth": int(fit.model.get_depth()), "min_samples_leaf": fit.params["min_samples_leaf"],
+               "cv_auc": fit.cv_auc,
+               **{f"tree_{k}": v for k, v in ew.metrics(yt, proba).items() if k != "rows"},
+               **{f"baseline_{k}": v for k, v in ew.metrics(yt, ew.baseline_proba(baseline, Xt)).items() if k != "rows"}}
+        if demographics is not None:
+            groups = te[["user_id", "course_id"]].merge(demographics, on=["user_id", "course_id"], how="left")
+            cols = [c for c in GROUP_ATTRIBUTES if c in groups.columns]
+            row["fairness"] = group_metrics(yt, proba, groups[cols].reset_index(drop=True))
+        rows.append(row)
     return rows
 
 
-def report(rows: list[StudyRow]) -> str:
-    header = "| module | train → test | day | tree depth/leaf | tree AUC | tree F1 | tree precision | tree recall | GB AUC | GB F1 |"
-    lines = [header, "|---|---|---|---|---|---|---|---|---|---|"]
+def report(rows: list[dict], train: list[str], test: list[str]) -> str:
+    lines = [f"train {', '.join(train)} → test {', '.join(test)}",
+             "| day | train rows | test rows | test at-risk share | tree depth/leaf | tree AUC | tree F1 | tree precision | "
+             "tree recall | boosted AUC | boosted F1 |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        m, b = r.result.tree_metrics, r.result.baseline_metrics
-        lines.append(
-            f"| {r.module} | {r.train} → {r.test} | {r.result.day} | {r.result.params.get('max_depth')}/{r.result.params.get('min_samples_leaf')} | {m['auc']:.3f} | {m['f1']:.3f} | "
-            f"{m['precision']:.3f} | {m['recall']:.3f} | {b['auc']:.3f} | {b['f1']:.3f} |"
-        )
+        lines.append(f"| {r['day']} | {r['n_train']:,} | {r['n_test']:,} | {r['at_risk_share_test']:.3f} | "
+                     f"{r['depth']}/{r['min_samples_leaf']} | {r['tree_auc']:.3f} | {r['tree_f1']:.3f} | "
+                     f"{r['tree_precision']:.3f} | {r['tree_recall']:.3f} | {r['baseline_auc']:.3f} | {r['baseline_f1']:.3f} |")
     return "\n".join(lines)
+
+
+def as_json(rows: list[dict], train: list[str], test: list[str]) -> dict:
+    keys = ("tree_auc", "baseline_auc", "tree_f1", "baseline_f1", "tree_precision", "tree_recall",
+            "baseline_precision", "baseline_recall", "n_train", "n_test", "at_risk_share_test", "depth")
+    return {"train": train, "test": test, "protocol": PROTOCOL,
+            "days": {r["day"]: {k: (round(r[k], 4) if isinstance(r[k], float) else r[k]) for k in keys} for r in rows}}

@@ -39,3 +39,35 @@ def load_weak_topics(warehouse) -> pd.DataFrame:
 def load_annotations(warehouse) -> pd.DataFrame:
     with warehouse.connect() as con:
         return con.execute("SELECT user_id, segment FROM staging.stg_devmentor__learner_labels").df()
+
+
+CALENDAR_LEARNERS_SQL = """
+SELECT DISTINCT e.user_id
+FROM staging.stg_devmentor__enrolments AS e
+JOIN staging.stg_devmentor__courses AS c USING (course_id)
+WHERE c.starts_at IS NOT NULL AND c.ends_at IS NOT NULL
+"""
+
+
+def load_decision_frame(warehouse, lake) -> pd.DataFrame:
+    """The learner frame both learner-level trees train and decide on: the behaviour features, plus the
+    learner's current enrolment (the active one with the highest risk): its early-warning features
+    (prefixed ``ew_``) and ``p_at_risk``. ``decide`` is False for a learner whose enrolments in courses
+    with a calendar have all ended or been withdrawn (no decision, so no nudge, after the course)."""
+    from devmentor.training.early_warning import learner_risk
+    from models.early_warning import FEATURES
+    from models.segments import EARLY_WARNING_PREFIX
+
+    frame = load_learner_features(warehouse)
+    risk = learner_risk(lake)
+    with warehouse.connect() as con:
+        calendar = set(con.execute(CALENDAR_LEARNERS_SQL).df()["user_id"])
+        snapshots = con.execute(
+            "SELECT * FROM marts.fct_enrolment_snapshots WHERE snapshot_role = 'score'").df()
+    current = risk.merge(snapshots, left_on=["user_id", "course_id", "course_day"],
+                         right_on=["user_id", "course_id", "snapshot_day"], how="left")
+    current = current[["user_id", "course_id", "p_at_risk", *FEATURES]].rename(
+        columns={"course_id": "current_course_id", **{f: EARLY_WARNING_PREFIX + f for f in FEATURES}})
+    frame = frame.merge(current, on="user_id", how="left")
+    frame["decide"] = frame["current_course_id"].notna() | ~frame["user_id"].isin(calendar)
+    return frame

@@ -17,7 +17,8 @@ import pandas as pd
 import pyarrow as pa
 
 from devmentor.storage.warehouse import Warehouse
-from devmentor.training.features import load_learner_features, load_weak_topics
+from devmentor.storage.lake import Lake
+from devmentor.training.features import load_decision_frame, load_weak_topics
 from devmentor.training.mlflow_store import MlflowStore
 from devmentor.training.registry import load_champion
 from models.decision_trees import TREE_SPECS
@@ -32,6 +33,7 @@ class ScoredDecisions:
     table: pa.Table  # one row per learner × tree
     snapshots: list[dict]  # the rule table each tree decided with
     learners: int
+    not_decided: int
     versions: dict[str, str]
     label_counts: dict[str, dict]
     overrides_version: str
@@ -111,16 +113,21 @@ def _decision_rows(frame: pd.DataFrame, per_tree: dict[str, dict], prompts: list
             "input_attributes": t["inputs"],
             "llm_prompt_output": prompts,
             "decided_at": pa.array([decided_at] * n, pa.timestamp("us", tz="UTC")),
+            "as_of": pa.array(pd.to_datetime(frame["as_of_at"], utc=True).tolist(), pa.timestamp("us", tz="UTC")),
             "trace_id": [uuid.uuid4().hex for _ in range(n)],
             "event_source": ["batch_scoring"] * n,
         }))
     return pa.concat_tables(rows)
 
 
-def score_learners(warehouse: Warehouse, mlflow: MlflowStore, overrides_path: Path) -> ScoredDecisions:
+def score_learners(warehouse: Warehouse, mlflow: MlflowStore, overrides_path: Path, lake: Lake) -> ScoredDecisions:
+    """Decide every learner who has a current enrolment (or is in courses without a calendar); learners whose
+    enrolments have all ended get no decision, so no nudge."""
     ml = mlflow.setup()
     overrides = load_overrides(Path(overrides_path))
-    frame = load_learner_features(warehouse).merge(load_weak_topics(warehouse), on="user_id", how="left")
+    frame = load_decision_frame(warehouse, lake).merge(load_weak_topics(warehouse), on="user_id", how="left")
+    not_decided = int((~frame["decide"]).sum())
+    frame = frame[frame["decide"]].reset_index(drop=True)
     decided_at = datetime.now(timezone.utc)
     per_tree, snapshots, applied = {}, [], {}
     for tree_id in TREE_SPECS:
@@ -131,6 +138,7 @@ def score_learners(warehouse: Warehouse, mlflow: MlflowStore, overrides_path: Pa
         table=_decision_rows(frame, per_tree, prompts, decided_at),
         snapshots=snapshots,
         learners=len(frame),
+        not_decided=not_decided,
         versions={k: v["version"] for k, v in per_tree.items()},
         label_counts={k: pd.Series(v["labels"]).value_counts().to_dict() for k, v in per_tree.items()},
         overrides_version=overrides.version,

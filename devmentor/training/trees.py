@@ -15,10 +15,10 @@ import pandas as pd
 
 from devmentor.storage.lake import Lake
 from devmentor.storage.warehouse import Warehouse
-from devmentor.training.features import load_annotations, load_learner_features
+from devmentor.training.features import load_annotations, load_decision_frame
 from devmentor.training.mlflow_store import MlflowStore
 from devmentor.training.registry import RegisteredTree, log_and_register
-from models.decision_trees import TreeSpec
+from models.decision_trees import PRIMARY, TreeSpec
 from models.drift import reference_profile
 from models.features import feature_matrix
 from models.trees import TrainedTree, train_tree
@@ -61,13 +61,18 @@ def read_references(lake: Lake, tree_ids) -> dict[str, dict]:
 def train_and_register(spec: TreeSpec, warehouse: Warehouse, mlflow: MlflowStore, lake: Lake,
                        run_tags: dict[str, str]) -> TrainingOutcome:
     started = time.perf_counter()
-    frame = load_learner_features(warehouse)
-    # Learners who opted out of analytics are never used for training.
-    frame = frame[~frame["analytics_opt_out"].fillna(False).astype(bool)].reset_index(drop=True)
-    labels, source = spec.labels(frame, load_annotations(warehouse))
-    labelled = labels.notna()
-    X = feature_matrix(frame, list(spec.features))[labelled]
-    y = labels[labelled].astype(str)
+    frame = load_decision_frame(warehouse, lake)
+    # Learners who opted out of analytics are never used for training; nor are learners not decided.
+    frame = frame[~frame["analytics_opt_out"].fillna(False).astype(bool) & frame["decide"]].reset_index(drop=True)
+    annotations = load_annotations(warehouse)
+    outcome = outcome_segment_training(lake, warehouse) if spec.tree_id == PRIMARY.tree_id else None
+    labels, source = spec.labels(frame, annotations)
+    if outcome is not None and source != "instructor_annotations":
+        X, y, source = outcome
+    else:
+        labelled = labels.notna()
+        X = feature_matrix(frame, list(spec.features))[labelled]
+        y = labels[labelled].astype(str)
     trained = train_tree(spec.tree_id, X, y, source, max_depth=spec.max_depth, min_samples_leaf=spec.min_samples_leaf)
     ml = mlflow.setup()
     registered = log_and_register(ml, trained, X.loc[trained.holdout_index], y.loc[trained.holdout_index],
@@ -78,9 +83,33 @@ def train_and_register(spec: TreeSpec, warehouse: Warehouse, mlflow: MlflowStore
             "version": registered.version,
             "trained_at": datetime.now(timezone.utc).isoformat(),
             "events_at_training": int(pd.to_numeric(frame["event_count"], errors="coerce").fillna(0).sum()),
+            "label_source": source,
             "learners_at_training": int(len(frame)),
             "features": reference_profile(X),
         }
         write_reference(lake, spec.tree_id, reference)
         ml.MlflowClient().log_dict(registered.run_id, reference, "feature_reference.json")
     return TrainingOutcome(trained, registered, time.perf_counter() - started)
+
+
+def outcome_segment_training(lake: Lake, warehouse: Warehouse) -> tuple[pd.DataFrame, pd.Series, str] | None:
+    """Past enrolments on the scored course days, labelled by the segment their real outcome shows
+    (models/segments.OUTCOME_SEGMENT), with their early-warning features and out-of-fold risk; None
+    when there are no past outcomes to learn from."""
+    from devmentor.training.early_warning import TRAINING_RISK_TABLE, load_snapshots
+    from models.early_warning import FEATURES
+    from models.segments import EARLY_WARNING_PREFIX, OUTCOME_SEGMENT, OUTCOME_SEGMENT_FEATURES
+
+    path = lake.ml_path(TRAINING_RISK_TABLE)
+    if not path.exists():
+        return None
+    risk = pd.read_parquet(path)
+    snaps = load_snapshots(warehouse, ("train",))
+    frame = snaps.merge(risk, on=["user_id", "course_id", "snapshot_day"], how="inner")
+    labels = frame["final_result"].map(OUTCOME_SEGMENT)
+    frame, labels = frame[labels.notna()], labels[labels.notna()]
+    if len(frame) < 50 or labels.nunique() < 2:
+        return None
+    X = frame.rename(columns={f: EARLY_WARNING_PREFIX + f for f in FEATURES})
+    X = feature_matrix(X, OUTCOME_SEGMENT_FEATURES).reset_index(drop=True)
+    return X, labels.astype(str).reset_index(drop=True), "enrolment_outcomes"

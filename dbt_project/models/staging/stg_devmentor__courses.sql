@@ -3,7 +3,7 @@ with source as (
 ),
 
 renamed as (
-    select course_id, title as course_title, subject
+    select course_id, title as course_title, subject, starts_at, ends_at
     from source
 )
 

@@ -8,7 +8,9 @@ renamed as (
         course_id,
         enrolled_at,
         withdrawn_at,
-        withdrawn_at is not null as is_withdrawn
+        withdrawn_at is not null as is_withdrawn,
+        prior_attempts,
+        credits
     from source
 )
 
