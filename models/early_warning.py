@@ -74,7 +74,9 @@ def is_holdout(frame: pd.DataFrame, share: float = HOLDOUT_SHARE) -> np.ndarray:
 
 
 def feature_frame(frame: pd.DataFrame, features: list[str] | None = None) -> pd.DataFrame:
-    return frame.reindex(columns=features or FEATURES).apply(pd.to_numeric, errors="coerce").astype(float)
+    # Rounded: parallel aggregation in the warehouse may differ in the last bits from run to run, and a tree
+    # threshold must not depend on that.
+    return frame.reindex(columns=features or FEATURES).apply(pd.to_numeric, errors="coerce").astype(float).round(6)
 
 
 def metrics(y: np.ndarray, proba: np.ndarray, threshold: float = AT_RISK_THRESHOLD) -> dict:
