@@ -230,6 +230,9 @@ class Catalog:
                 "course_id": self.course_ids,
                 "title": self.course_titles,
                 "subject": ["computing"] * self.n_courses,
+                # Self-paced courses: no calendar, so no day N, no early warning and no outcomes (docs/models.md).
+                "starts_at": pa.nulls(self.n_courses, pa.timestamp("us", tz="UTC")),
+                "ends_at": pa.nulls(self.n_courses, pa.timestamp("us", tz="UTC")),
             }
         )
         modules = pa.table(
@@ -266,6 +269,8 @@ class Catalog:
                 "skill_tag": [self.skill_ids[self.module_skill[m]] for m in qm],
                 "objective_tag": self.objective_ids,
                 "difficulty": self.question_difficulty,
+                "due_at": pa.nulls(len(self.question_ids), pa.timestamp("us", tz="UTC")),
+                "weight": pa.nulls(len(self.question_ids), pa.float64()),
             }
         )
         return {"courses": courses, "modules": modules, "content_items": content, "questions": questions}
@@ -374,6 +379,8 @@ def generate(
             "course_id": pa.array([catalog.course_ids[c] for c in e_course]),
             "enrolled_at": pa.array([start_ts - timedelta(days=1)] * len(e_user), pa.timestamp("us", tz="UTC")),
             "withdrawn_at": pa.array(withdrawn_at, pa.timestamp("us", tz="UTC")),
+            "prior_attempts": pa.array(np.zeros(len(e_user), dtype=np.int32)),
+            "credits": pa.nulls(len(e_user), pa.int32()),
         }
     )
     writer.write("enrolments", "enrolments", enrolments)

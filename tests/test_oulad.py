@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import pytest
 
 from devmentor.importers.oulad import OuladError, read_oulad
-from pathlib import Path
 from tests.conftest import requires_shared
 
 
@@ -124,7 +125,8 @@ def test_study_on_the_dags_mart_reports_each_day_with_fairness(excerpt, excerpt_
 
 
 def test_group_metrics_hand_computed():
-        import pandas as pd
+    import numpy as np
+    import pandas as pd
 
     from models.fairness import group_metrics
 

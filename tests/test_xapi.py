@@ -113,3 +113,40 @@ def test_direct_identifiers_are_pseudonymised_with_a_keyed_hash():
     assert email_account.startswith("acct:") and "@" not in email_account
     assert map_statement({**base, "actor": {"account": {"name": "edx-4417"}}}, key="k1")["user_id"] == "edx-4417"
     assert map_statement({**base, "actor": {"openid": "https://ada.example.org/"}}, key="k1")["user_id"].startswith("openid:")
+
+
+def _statement(i: int, verb: str, obj: dict, ts: str, actor: str = "edx-1", course: str = "course-v1:X+Y+2026", **extra) -> dict:
+    return {"id": f"s-{i}", "actor": {"account": {"homePage": "https://lms", "name": actor}},
+            "verb": {"id": verb}, "object": obj, "timestamp": ts,
+            "context": {"contextActivities": {"grouping": [{"id": course}]}}, **extra}
+
+
+def test_course_outcomes_become_the_outcomes_entity_latest_wins(tmp_path):
+    import pyarrow.parquet as pq
+
+    from devmentor.importers.xapi import import_xapi
+
+    course = {"id": "course-v1:X+Y+2026", "definition": {"type": "http://adlnet.gov/expapi/activities/course"}}
+    problem = {"id": "https://lms/problem/1", "definition": {"type": "http://adlnet.gov/expapi/activities/cmi.interaction"}}
+    stmts = [
+        _statement(1, "http://adlnet.gov/expapi/verbs/failed", course, "2026-10-01T10:00:00Z"),
+        _statement(2, "http://adlnet.gov/expapi/verbs/passed", course, "2026-11-01T10:00:00Z"),  # a resit: latest wins
+        _statement(3, "http://id.tincanapi.com/verb/unregistered", course, "2026-10-05T10:00:00Z", actor="edx-2"),
+        _statement(4, "http://adlnet.gov/expapi/verbs/completed", course, "2026-11-02T10:00:00Z", actor="edx-3"),
+        # passed/failed on a problem is an answer, not an outcome; completed on a unit is a module completion
+        _statement(5, "http://adlnet.gov/expapi/verbs/failed", problem, "2026-10-01T11:00:00Z", result={"success": False}),
+        _statement(6, "http://adlnet.gov/expapi/verbs/completed", {"id": "https://lms/unit/2"}, "2026-10-01T12:00:00Z"),
+    ]
+    path = tmp_path / "outcomes.json"
+    path.write_text(json.dumps({"statements": stmts}))
+    result = convert(path)
+    assert [(e["event_type"], e["score"]) for e in result.events] == [("quiz_attempt", 0.0), ("module_complete", None)]
+    counts = import_xapi(path, tmp_path / "inbox", tmp_path / "lake", "")
+    assert counts["outcomes"] == 3 and counts["statements_mapped"] == 6 and counts["statements_rejected"] == 0
+    rows = pq.read_table(tmp_path / "inbox" / "outcomes" / "xapi-outcomes.parquet").to_pylist()
+    got = {(r["user_id"], r["course_id"]): (r["final_result"], r["result_at"].isoformat()) for r in rows}
+    assert got == {
+        ("edx-1", "course-v1:X+Y+2026"): ("pass", "2026-11-01T10:00:00+00:00"),
+        ("edx-2", "course-v1:X+Y+2026"): ("withdrawn", "2026-10-05T10:00:00+00:00"),
+        ("edx-3", "course-v1:X+Y+2026"): ("completed", "2026-11-02T10:00:00+00:00"),
+    }

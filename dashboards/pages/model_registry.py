@@ -35,10 +35,12 @@ def mlflow_runs() -> pd.DataFrame:
             metrics = pd.read_sql_query(
                 f"SELECT run_uuid AS run_id, key, value FROM latest_metrics WHERE key IN ({','.join('?' * len(METRICS))})",
                 con, params=METRICS)
+            sources = pd.read_sql_query(
+                "SELECT run_uuid AS run_id, value AS label_source FROM tags WHERE key = 'label_source'", con)
         finally:
             con.close()
         wide = metrics.pivot_table(index="run_id", columns="key", values="value").add_prefix("metrics.").reset_index()
-        out = versions.merge(wide, on="run_id", how="left")
+        out = versions.merge(wide, on="run_id", how="left").merge(sources, on="run_id", how="left")
         out["champion"] = out["champion"].astype(bool)
         out["start_time"] = pd.to_datetime(out["start_time"], unit="ms", utc=True)
     else:
@@ -52,6 +54,7 @@ def mlflow_runs() -> pd.DataFrame:
                 run = client.get_run(v.run_id)
                 rows.append({"tree_id": tree, "version": int(v.version), "run_id": v.run_id, "champion": "champion" in (v.aliases or []),
                              "start_time": pd.to_datetime(run.info.start_time, unit="ms", utc=True),
+                             "label_source": run.data.tags.get("label_source"),
                              **{f"metrics.{m}": run.data.metrics.get(m) for m in METRICS}})
         out = pd.DataFrame(rows)
     return out.sort_values(["tree_id", "version"], ascending=[True, False]).reset_index(drop=True)
@@ -59,6 +62,16 @@ def mlflow_runs() -> pd.DataFrame:
 
 runs = require(mlflow_runs, "The MLflow registry")
 st.subheader("Tree versions and held-out metrics")
+RULE_LABELS = {"rule_based": "our own segment rules", "policy_rules": "our own intervention policy"}
+for tree in TREES:
+    champion = runs[(runs["tree_id"] == tree) & runs["champion"]]
+    source = champion["label_source"].iloc[0] if len(champion) and "label_source" in champion else None
+    if source in RULE_LABELS:
+        st.warning(f"**{tree}** was trained on labels produced by {RULE_LABELS[source]} (no instructor annotations or "
+                   "outcomes): its held-out accuracy only says how well the tree reproduces those rules, not whether "
+                   "its decisions are right.")
+    elif source == "enrolment_outcomes":
+        st.caption(f"{tree}: trained and evaluated on real enrolment outcomes (held-out past enrolments).")
 st.dataframe(runs, hide_index=True, width="stretch")
 for tree in ("primary_classification", "intervention_strategy"):
     part = runs[runs["tree_id"] == tree].sort_values("version")

@@ -16,6 +16,12 @@ Accepts a JSON file holding one statement, a list of statements or ``{"statement
 | context.contextActivities.grouping[0] / parent[0] | course_id / module_id |
 | id (else a hash of the statement), timestamp | event_id, timestamp |
 
+Outcomes: ``passed``, ``failed`` and ``completed`` (ADL) with a course as their object (object.definition.type
+…/activities/course, or the object is the statement's course), and ``unregistered`` (TinCan), become the
+enrolment's outcome (pass, fail, completed, withdrawn) at the statement's timestamp; the latest statement
+per learner and course wins. ``passed``/``failed`` on anything else is an answer (score from the result,
+else success → 1/0).
+
 Unknown verbs and malformed statements are quarantined with the statement's position and the
 reason; nothing is dropped silently. Learners and courses seen for the first time get minimal
 profile and course rows so their events pass the contract's reference checks.
@@ -47,7 +53,18 @@ VERBS = {
     "http://adlnet.gov/expapi/verbs/completed": "module_complete",
     "http://adlnet.gov/expapi/verbs/asked": "hint_request",
     "http://id.tincanapi.com/verb/flagged": "content_flag",
+    "http://adlnet.gov/expapi/verbs/passed": "quiz_attempt",
+    "http://adlnet.gov/expapi/verbs/failed": "quiz_attempt",
 }
+# Verbs that, with a course as their object, state how the enrolment ended (the outcomes entity).
+OUTCOME_VERBS = {
+    "http://adlnet.gov/expapi/verbs/passed": "pass",
+    "http://adlnet.gov/expapi/verbs/failed": "fail",
+    "http://adlnet.gov/expapi/verbs/completed": "completed",
+    "http://id.tincanapi.com/verb/unregistered": "withdrawn",
+    "http://adlnet.gov/expapi/verbs/unregistered": "withdrawn",
+}
+COURSE_TYPE = "activities/course"
 VIDEO_TYPES = ("video", "media")
 IMAGE_TYPES = ("image", "slide", "infographic")
 HINT_EXT = re.compile(r"hint", re.I)
@@ -68,6 +85,8 @@ class XapiResult:
     rejects: list[dict] = field(default_factory=list)
     actors: set[str] = field(default_factory=set)
     courses: set[str] = field(default_factory=set)
+    outcomes: dict[tuple[str, str], dict] = field(default_factory=dict)  # (user, course) → latest outcome
+    outcome_statements: int = 0
 
 
 def parse_duration(text: str) -> float:
@@ -135,6 +154,26 @@ def _mapping(value, field: str) -> dict:
     if not isinstance(value, dict):
         raise StatementError(field, f"must be a JSON object, got {type(value).__name__}")
     return value
+
+
+def map_outcome(statement, key: str = "") -> dict | None:
+    """The enrolment outcome a statement states (see OUTCOME_VERBS), or None when it is not one."""
+    if not isinstance(statement, dict):
+        return None
+    verb = statement.get("verb")
+    result = OUTCOME_VERBS.get(verb.get("id")) if isinstance(verb, dict) else None
+    obj = statement.get("object")
+    if result is None or not isinstance(obj, dict) or not obj.get("id"):
+        return None
+    definition_type = str(_mapping(obj.get("definition"), "object.definition").get("type", "")).lower()
+    context = _mapping(statement.get("context"), "context")
+    grouping = _first_id(_mapping(context.get("contextActivities"), "context.contextActivities").get("grouping"))
+    is_course = COURSE_TYPE in definition_type or obj["id"] == grouping
+    if not is_course and result in ("pass", "fail", "completed"):
+        return None
+    course_id = obj["id"] if is_course else (grouping or "xapi")
+    return {"user_id": _actor_id(statement.get("actor"), key), "course_id": course_id,
+            "final_result": result, "result_at": _timestamp(statement)}
 
 
 def map_statement(statement, key: str = "") -> dict:
@@ -228,6 +267,15 @@ def convert(path: Path, key: str = "") -> XapiResult:
             out.rejects.append({"row_number": position or None, "field": item.field, "reason": item.reason, "record": None})
             continue
         try:
+            outcome = map_outcome(item, key)
+            if outcome is not None:
+                out.outcome_statements += 1
+                k = (outcome["user_id"], outcome["course_id"])
+                if k not in out.outcomes or outcome["result_at"] >= out.outcomes[k]["result_at"]:
+                    out.outcomes[k] = outcome
+                out.actors.add(outcome["user_id"])
+                out.courses.add(outcome["course_id"])
+                continue
             event = map_statement(item, key)
         except StatementError as exc:
             out.rejects.append({"row_number": position, "field": exc.field, "reason": exc.reason,
@@ -294,6 +342,15 @@ def import_xapi(path: Path, inbox: Path, lake: Path, key: str) -> dict:
         target = inbox / "catalog" / "courses" / f"{stem}.parquet"
         target.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(pa.table({"course_id": new_courses, "title": new_courses}), target)
+    if result.outcomes:
+        target = inbox / "outcomes" / f"{stem}.parquet"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        rows = sorted(result.outcomes.values(), key=lambda o: (o["user_id"], o["course_id"]))
+        pq.write_table(pa.table({
+            "user_id": [o["user_id"] for o in rows], "course_id": [o["course_id"] for o in rows],
+            "final_result": [o["final_result"] for o in rows],
+            "result_at": pa.array([datetime.fromisoformat(o["result_at"].replace("Z", "+00:00")) for o in rows],
+                                  pa.timestamp("us", tz="UTC"))}), target)
     by_day: dict[str, list[dict]] = {}
     for event in result.events:
         by_day.setdefault(event["timestamp"][:10], []).append(event)
@@ -302,7 +359,8 @@ def import_xapi(path: Path, inbox: Path, lake: Path, key: str) -> dict:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text("".join(json.dumps(e) + "\n" for e in events))
     return {
-        "statements_mapped": len(result.events),
+        "statements_mapped": len(result.events) + result.outcome_statements,
+        "outcomes": len(result.outcomes),
         "statements_rejected": len(result.rejects),
         "new_learners": len(new_actors),
         "new_courses": len(new_courses),
