@@ -51,7 +51,10 @@ def dbt_environment(env: Mapping[str, str]) -> Iterator[None]:
 def prepare_manifest() -> Path:
     """``dbt parse`` (through DbtCliResource) when the manifest is missing or older than a model file."""
     manifest = Path(DBT_PROJECT.manifest_path)
-    sources = [p for p in DBT_PROJECT_DIR.rglob("*") if p.suffix in {".sql", ".yml", ".yaml"} and "target" not in p.parts]
+    # Directories too: moving or deleting a model changes its folder's mtime, not the file's.
+    sources = [p for p in DBT_PROJECT_DIR.rglob("*")
+               if (p.suffix in {".sql", ".yml", ".yaml"} or p.is_dir()) and "target" not in p.parts
+               and "logs" not in p.parts and "dbt_packages" not in p.parts]
     if manifest.exists() and manifest.stat().st_mtime >= max((p.stat().st_mtime for p in sources), default=0):
         return manifest
     invocation = dbt_resource().cli(["parse", "--quiet"], target_path=Path(DBT_PROJECT.target_path), raise_on_error=False)

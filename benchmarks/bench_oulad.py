@@ -16,42 +16,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from devmentor.importers.oulad import read_oulad, to_contract  # noqa: E402
-from devmentor.settings import load_settings  # noqa: E402
-from devmentor.studies.oulad import STUDY_DAYS, as_json, load_study_frame, report, run_study  # noqa: E402
-
-FAR_FUTURE = "2100-01-01T00:00:00+00:00"  # every presentation has ended: all outcomes are known to the study
-
-
-def build(root: Path, home: Path, progress) -> object:
-    """Ingest the release into a lake under ``home`` (once) and build the early-warning mart for the study days."""
-    from assets.features import run_dbt
-    from orchestration.cli import ingest_through_pipeline
-
-    env = {**os.environ, "DEVMENTOR_HOME": str(home)}
-    env.pop("DEVMENTOR_AS_OF", None)
-    settings = load_settings(env)
-    settings.ensure_dirs()
-    if not any(settings.lake.glob("raw/outcomes/*")):
-        progress(f"ingesting {root} into {settings.lake} (first run only)")
-        to_contract(root, settings.inbox)
-        os.environ["DEVMENTOR_HOME"] = str(home)
-        ingest_through_pipeline(settings)
-    progress("dbt: the early-warning mart for days " + ",".join(STUDY_DAYS))
-    dbt_env = {**settings.dbt_env(), "DEVMENTOR_AS_OF": FAR_FUTURE, "DEVMENTOR_SNAPSHOT_DAYS": ",".join(STUDY_DAYS)}
-    invocation = run_dbt(["build", "--select", "+fct_enrolment_snapshots +fct_enrolment_outcomes",
-                          "--exclude", "test_type:data"], dbt_env, home / "dbt-target-study")
-    if not invocation.is_successful():
-        raise SystemExit(f"dbt build of the early-warning mart failed: {invocation.get_error()}")
-    return settings.warehouse()
-
+from devmentor.importers.oulad import read_oulad  # noqa: E402
+from devmentor.studies.oulad import as_json, load_study_frame, report, run_study  # noqa: E402
+from orchestration.study import build_oulad_study  # noqa: E402
 
 def expand(spec: str, courses: list[str]) -> list[str]:
     out = []
@@ -76,7 +49,7 @@ def main() -> None:
     started = time.perf_counter()
     root = Path(args.path)
     say = (lambda m: print(m, file=sys.stderr)) if args.json else print
-    warehouse = build(root, Path(args.home).resolve(), say)
+    warehouse = build_oulad_study(root, Path(args.home), say)
     frame = load_study_frame(warehouse)
     courses = sorted(frame["course_id"].unique())
     train, test = expand(args.train, courses), expand(args.test, courses)

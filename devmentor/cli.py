@@ -182,11 +182,13 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
 
 def run(parser: argparse.ArgumentParser, argv: list[str] | None, errors: tuple[type[Exception], ...] = ()) -> int:
     """Parse ``argv`` and run the chosen command; errors a user can fix are printed without a traceback."""
+    from devmentor.privacy import PrivacyKeyMismatch
+
     apply_telemetry_off()
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (CliError, ConfigurationError, *errors) as exc:
+    except (CliError, ConfigurationError, PrivacyKeyMismatch, *errors) as exc:
         print(f"devmentor: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -31,16 +31,47 @@ from devmentor.settings import Settings
 TOMBSTONES = "_privacy/tombstones.parquet"
 
 
+class PrivacyKeyMismatch(RuntimeError):
+    """The privacy key is not the one that made this data directory's tombstones and pseudonyms."""
+
+
+def key_fingerprint(key: str) -> str:
+    return hashlib.sha256(f"devmentor-privacy-key-fingerprint:{key}".encode()).hexdigest()[:16]
+
+
 def privacy_key(home: Path) -> str:
+    """The keyed-hash key: DEVMENTOR_PRIVACY_KEY, else one generated once in the data directory (mode 0600
+    from creation). Its fingerprint is recorded on first use; a different key later is refused, because
+    tombstones and pseudonyms made with the old key would silently stop matching (forgotten learners
+    would come back). DEVMENTOR_PRIVACY_KEY_CHANGE=accept records the new key's fingerprint instead."""
+    home = Path(home)
     key = os.environ.get("DEVMENTOR_PRIVACY_KEY")
-    if key:
-        return key
-    path = Path(home) / ".privacy_key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    if not key:
+        path = home / ".privacy_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:  # another process made it first
+                pass
+            else:
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(secrets.token_hex(32))
+        key = path.read_text().strip()
+    record = home / ".privacy_key_fingerprint"
+    fingerprint = key_fingerprint(key)
+    if record.exists() and record.read_text().strip() != fingerprint:
+        if os.environ.get("DEVMENTOR_PRIVACY_KEY_CHANGE") != "accept":
+            raise PrivacyKeyMismatch(
+                f"the privacy key (fingerprint {fingerprint}) is not the one this data directory was made with "
+                f"(fingerprint {record.read_text().strip()}): tombstones of forgotten learners and xAPI pseudonyms "
+                "would stop matching. Set DEVMENTOR_PRIVACY_KEY back to the original key; to change keys on "
+                "purpose, run once with DEVMENTOR_PRIVACY_KEY_CHANGE=accept and forget those learners again "
+                "(docs/operator.md).")
+    if not record.exists() or record.read_text().strip() != fingerprint:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(fingerprint + "\n")
+    return key
 
 
 def learner_hash(key: str, user_id: str) -> str:
@@ -120,8 +151,13 @@ def forget(settings: Settings, user_id: str) -> dict[str, int]:
     # 2. quarantine: bad rows keep the raw record; match the learner id inside it
     for path in sorted((lake / "quarantine").rglob("*.parquet")) if (lake / "quarantine").exists() else []:
         if _has_column(con, path, "record"):
-            cond = "(json_valid(record) AND json_extract_string(record, '$.user_id') = ? OR json_extract_string(record, '$.actor.account.name') = ?)"
-            n = _rewrite_parquet(con, path, cond, [user_id, user_id])
+            # CASE, not AND/OR: DuckDB must never parse a record that is not valid JSON (a malformed line is
+            # exactly what a quarantine holds); such a record is matched on its raw text instead.
+            cond = ("CASE WHEN record IS NULL THEN false "
+                    "WHEN json_valid(record) THEN coalesce(json_extract_string(record, '$.user_id') = ? "
+                    "OR json_extract_string(record, '$.actor.account.name') = ?, false) "
+                    "ELSE contains(record, ?) END")
+            n = _rewrite_parquet(con, path, cond, [user_id, user_id, user_id])
             if n:
                 label = f"lake/quarantine/{path.parent.name}"
                 report[label] = report.get(label, 0) + n
@@ -146,16 +182,19 @@ def forget(settings: Settings, user_id: str) -> dict[str, int]:
         finally:
             wh.close()
     # 5. serving database
-    from devmentor.storage import postgres
+    from psycopg import sql as postgres_sql
 
-    url = settings.database_url or postgres.embedded_url(settings.pg_data_dir)
-    with postgres.connect(url, autocommit=True) as conn:
+    # Every schema, not only serving: `devmentor warehouse postgres` fills lake, staging, intermediate, marts.
+    with settings.serving_db().connect() as conn:
         tables = conn.execute(
-            """SELECT c.table_name FROM information_schema.columns c JOIN information_schema.tables t USING (table_schema, table_name)
-               WHERE c.table_schema = 'serving' AND c.column_name = 'user_id' AND t.table_type = 'BASE TABLE'""").fetchall()
+            """SELECT c.table_schema, c.table_name FROM information_schema.columns c
+               JOIN information_schema.tables t USING (table_schema, table_name)
+               WHERE c.table_schema NOT IN ('pg_catalog', 'information_schema') AND c.column_name = 'user_id'
+                 AND t.table_type = 'BASE TABLE'""").fetchall()
         with conn.transaction():
-            for (table,) in tables:
-                n = conn.execute(f'DELETE FROM serving."{table}" WHERE user_id = %s', (user_id,)).rowcount
+            for schema, table in tables:
+                n = conn.execute(postgres_sql.SQL("DELETE FROM {}.{} WHERE CAST(user_id AS text) = %s").format(
+                    postgres_sql.Identifier(schema), postgres_sql.Identifier(table)), (user_id,)).rowcount
                 if n:
-                    report[f"serving.{table}"] = n
+                    report[f"{schema}.{table}" if schema != "serving" else f"serving.{table}"] = n
     return report

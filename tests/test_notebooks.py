@@ -16,7 +16,11 @@ def test_the_three_notebooks_exist():
     assert [p.name for p in NOTEBOOKS] == ["01_explore_features.ipynb", "02_train_compare_trees.ipynb", "03_oulad_early_warning.ipynb"]
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+# The OULAD notebook ingests the whole release (about a minute): benchmark-style, run with `pytest -m benchmark`.
+PARAMS = [pytest.param(p, marks=pytest.mark.benchmark) if "oulad" in p.name else p for p in NOTEBOOKS]
+
+
+@pytest.mark.parametrize("path", PARAMS, ids=lambda p: p.stem)
 def test_notebook_runs_top_to_bottom(path, pipeline_run, monkeypatch):
     if "oulad" in path.name:
         requires_shared("oulad", "studentInfo.csv")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import duckdb
 import pytest
 
@@ -94,16 +92,12 @@ def test_ingest_oulad_maps_into_the_contract_and_lands_in_the_lake(excerpt, exce
 
 
 def test_study_on_the_dags_mart_reports_each_day_with_fairness(excerpt, excerpt_home):
-    import importlib.util
-
     from devmentor.studies.oulad import as_json, load_study_frame, report, run_study
     from models.fairness import GROUP_ATTRIBUTES
+    from orchestration.study import build_oulad_study
 
     home, _ = excerpt_home
-    spec = importlib.util.spec_from_file_location("bench_oulad", Path(__file__).parent.parent / "benchmarks" / "bench_oulad.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    frame = load_study_frame(bench.build(excerpt, home, lambda m: None))
+    frame = load_study_frame(build_oulad_study(excerpt, home, lambda m: None))
     assert set(frame["snapshot_name"]) == {"30", "60", "90", "120", "end"}
     info = read_oulad(excerpt).student_info
     demo = info.assign(user_id="oulad-" + info["id_student"].astype(str),

@@ -32,6 +32,7 @@ def _decisions(n: int, label: str = "Fast Tracker") -> pa.Table:
         "model_uri": ["models:/primary_classification/1"] * n, "mlflow_run_id": ["r"] * n,
         "flagged_rules_hit": ["[]"] * n, "thresholds_at_time": ["{}"] * n, "input_attributes": ["{}"] * n,
         "llm_prompt_output": ["You are DevMentor"] * n, "decided_at": pa.array([now] * n, pa.timestamp("us", tz="UTC")),
+        "as_of": pa.array([now] * n, pa.timestamp("us", tz="UTC")),
         "trace_id": [uuid.uuid4().hex for _ in range(n)], "event_source": ["batch_scoring"] * n,
     })
 
