@@ -13,7 +13,6 @@ by a stable hash of their key for the champion gate, and score only enrolments a
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -68,9 +67,9 @@ KEY = ["user_id", "course_id"]
 
 def is_holdout(frame: pd.DataFrame, share: float = HOLDOUT_SHARE) -> np.ndarray:
     """Fixed held-out enrolments: a stable hash of (user_id, course_id), independent of row order, run and data size."""
-    keys = (frame["user_id"].astype(str) + "\x1f" + frame["course_id"].astype(str)).to_numpy()
-    cut = int(share * 10_000)
-    return np.array([int(hashlib.sha256(k.encode()).hexdigest()[:8], 16) % 10_000 < cut for k in keys], dtype=bool)
+    from models.trees import stable_holdout
+
+    return stable_holdout(frame["user_id"].astype(str) + "\x1f" + frame["course_id"].astype(str), share)
 
 
 def feature_frame(frame: pd.DataFrame, features: list[str] | None = None) -> pd.DataFrame:

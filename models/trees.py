@@ -51,6 +51,14 @@ def data_fingerprint(X: pd.DataFrame, y: pd.Series) -> str:
     return hashlib.sha256(np.sort(rows.to_numpy()).tobytes()).hexdigest()
 
 
+def stable_holdout(keys, share: float) -> np.ndarray:
+    """Held-out rows by a stable hash of each row's key (a learner id, an enrolment): the same key is always
+    in or always out, whatever the row order, the run or the other rows, so a champion is never scored on
+    rows it trained on."""
+    cut = int(share * 10_000)
+    return np.array([int(hashlib.sha256(str(k).encode()).hexdigest()[:8], 16) % 10_000 < cut for k in keys], dtype=bool)
+
+
 def train_tree(
     tree_id: str,
     X: pd.DataFrame,
@@ -60,22 +68,32 @@ def train_tree(
     min_samples_leaf: int = 10,
     holdout: float = 0.25,
     seed: int = 0,
+    holdout_keys=None,
 ) -> TrainedTree:
-    """Fit a depth-limited tree on a stratified split and report held-out metrics."""
+    """Fit a depth-limited tree and report held-out metrics. With ``holdout_keys`` (one key per row) the
+    held-out rows are fixed by a stable hash of the key (what the pipeline uses, so the champion gate compares
+    versions on rows neither trained on); without, a stratified random split."""
     y = y.astype(str)
     counts = y.value_counts()
     if len(counts) < 2:
         raise ValueError(f"{tree_id}: need at least two classes to train, got {dict(counts)}")
-    stratify = y if counts.min() >= 2 else None
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=holdout, random_state=seed, stratify=stratify)
+    if holdout_keys is not None:
+        mask = stable_holdout(list(holdout_keys), holdout)
+        if mask.all() or not mask.any():
+            raise ValueError(f"{tree_id}: {len(X)} rows are too few for a held-out share of {holdout}")
+        X_train, X_test, y_train, y_test = X[~mask], X[mask], y[~mask], y[mask]
+    else:
+        stratify = y if counts.min() >= 2 else None
+        X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=holdout, random_state=seed, stratify=stratify)
     params = {
         "max_depth": max_depth,
         "min_samples_leaf": min_samples_leaf,
         "class_weight": "balanced",
         "criterion": "gini",
         "random_state": seed,
+        "holdout": "stable_hash_of_key" if holdout_keys is not None else "stratified_random",
     }
-    model = DecisionTreeClassifier(**params)
+    model = DecisionTreeClassifier(**{k: v for k, v in params.items() if k != "holdout"})
     model.fit(X_train, y_train)
     pred = model.predict(X_test)
     metrics = {

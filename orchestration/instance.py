@@ -17,7 +17,10 @@ def write_instance_yaml(settings: Settings) -> Path:
         "run_coordinator": {
             "module": "dagster.core.run_coordinator",
             "class": "QueuedRunCoordinator",
-            "config": {"max_concurrent_runs": 2},
+            # Runs of the pipeline's jobs (tag pipeline=devmentor) one at a time: two at once would race on the
+            # lake's ML outputs and the mastery state (serving publishes also take PostgreSQL advisory locks).
+            "config": {"max_concurrent_runs": 2,
+                       "tag_concurrency_limits": [{"key": "pipeline", "value": "devmentor", "limit": 1}]},
         },
     }
     if settings.database_url:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+from contextlib import contextmanager
 
 import dagster as dg
 
@@ -43,8 +45,41 @@ def _selected_keys(graph, select: str | None) -> set:
     return {k for k in keys if graph.get(k).is_materializable}
 
 
+@contextmanager
+def run_lock(settings: Settings):
+    """One pipeline run at a time per data directory (an exclusive lock on ``<home>/run.lock``, released by
+    the operating system when the process ends, so it can never go stale). A second run refuses at once."""
+    import fcntl
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    path = settings.home / "run.lock"
+    fh = open(path, "a+")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0)
+        holder = fh.read().strip() or "another process"
+        fh.close()
+        raise RunError(f"another pipeline run is using {settings.home} ({holder}); wait for it to finish, "
+                       "or stop it (the lock goes with its process), then run again") from None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(f"pid {os.getpid()}, started {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n")
+    fh.flush()
+    try:
+        yield
+    finally:
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        fh.close()
+
+
 def run_pipeline(settings: Settings, select: str | None = None, days: tuple[str, str] | None | str = "inbox",
                  full_refresh: bool = False, tags: dict[str, str] | None = None):
+    with run_lock(settings):
+        return _run_pipeline(settings, select, days, full_refresh, tags)
+
+
+def _run_pipeline(settings: Settings, select: str | None, days, full_refresh: bool, tags: dict[str, str] | None):
     """Execute the pipeline job (or a selection of it) on the project's Dagster instance.
 
     ``days`` is the range of daily event partitions to process: ``"inbox"`` (default) takes the days of

@@ -6,6 +6,7 @@ import json
 import os
 
 import dagster as dg
+import pytest
 
 from tests.conftest import PROJECT_ROOT
 
@@ -101,3 +102,27 @@ def test_every_asset_has_a_description_kinds_and_an_owner(settings_factory):
         assert node.description, key
         assert node.kinds, key
         assert node.owners, key
+
+
+def test_a_second_run_on_the_same_data_directory_refuses_with_a_clear_message(settings_factory):
+    """Issue 19 #10: two pipelines started together on one data directory: the second refuses at once."""
+    import subprocess
+    import sys
+
+    from orchestration.runner import RunError, run_lock, run_pipeline
+
+    settings = settings_factory()
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from devmentor.settings import load_settings; from orchestration.runner import run_lock\n"
+        f"s = load_settings({{'DEVMENTOR_HOME': {str(settings.home)!r}}})\n"
+        "with run_lock(s):\n    print('locked', flush=True); time.sleep(30)\n")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(RunError, match="another pipeline run is using .*pid"):
+            run_pipeline(settings, "group:ingest")
+    finally:
+        holder.kill()
+        holder.wait()
+    with run_lock(settings):  # the lock went with its process: nothing stale is left behind
+        pass

@@ -220,3 +220,60 @@ def test_serving_carries_no_demographics():
         assert not set(spec.features) & DEMOGRAPHIC_FIELDS, spec.tree_id
     template = (PROJECT_ROOT / "models" / "prompt_templates" / "tutor_intervention.txt").read_text()
     assert not set(re.findall(r"\$(\w+)", template)) & DEMOGRAPHIC_FIELDS
+
+
+def test_concurrent_publishes_of_one_table_take_turns_and_never_drop_each_others_build(pg_url):
+    """Issue 19 #10: the second publisher waits at the advisory lock while the first is between build and
+    swap; without the lock its drop_leftovers would drop the first one's build table and the swap would fail."""
+    first_built, release = threading.Event(), threading.Event()
+    errors, done = [], []
+
+    def hold_before_swap():
+        first_built.set()
+        release.wait(20)
+
+    def first():
+        try:
+            with psycopg.connect(pg_url, autocommit=True) as conn:
+                publish(conn, SPEC, _data(1, 500), before_swap=hold_before_swap)
+                done.append("first")
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def second():
+        try:
+            with psycopg.connect(pg_url, autocommit=True) as conn:
+                publish(conn, SPEC, _data(2, 300))
+                done.append("second")
+        except Exception as exc:  # pragma: no cover
+            errors.append(exc)
+
+    a = threading.Thread(target=first)
+    a.start()
+    assert first_built.wait(20)
+    b = threading.Thread(target=second)
+    b.start()
+    time.sleep(1.0)
+    assert done == [] and b.is_alive(), "the second publish must wait while the first is mid-publish"
+    release.set()
+    a.join(30)
+    b.join(30)
+    assert not errors, errors
+    assert done == ["first", "second"]
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*), min(version) FROM serving.things").fetchone() == (300, 2)
+
+
+def test_a_retried_publish_of_the_same_run_is_applied_once(pg_url):
+    """Issue 19 #13: the step failed after its swap had committed and was retried: history rows and the
+    publish log must not be written twice."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        first = publish(conn, SPEC, _data(1, 40), run_id="run-A", append_to="things_history")
+        retry = publish(conn, SPEC, _data(1, 40), run_id="run-A", append_to="things_history")
+        assert retry.publish_id == first.publish_id and retry.rows == 40
+        assert conn.execute("SELECT count(*) FROM serving.things_history").fetchone()[0] == 40
+        assert conn.execute("SELECT count(*) FROM serving.publish_log WHERE publish_id = %s",
+                            (first.publish_id,)).fetchone()[0] == 1
+        other = publish(conn, SPEC, _data(2, 30), run_id="run-B", append_to="things_history")  # a new run publishes
+        assert other.publish_id != first.publish_id
+        assert conn.execute("SELECT count(*) FROM serving.things_history").fetchone()[0] == 70

@@ -49,3 +49,37 @@ def test_gate_promotes_a_good_model_and_refuses_a_worse_one(mlflow_in_tmp):
     # An equally good retraining on the same data is promoted.
     third = log_and_register(ml, train_tree("primary_classification", X, y, "rule_based", max_depth=6, min_samples_leaf=5), holdout_X, holdout_y)
     assert third.promoted and str(client.get_model_version_by_alias("primary_classification", CHAMPION).version) == "3"
+
+
+def test_no_champion_yet_is_none_but_a_registry_outage_fails_closed(mlflow_in_tmp, monkeypatch):
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import TEMPORARILY_UNAVAILABLE
+
+    from devmentor.training.registry import champion_scores, champion_version
+
+    ml = mlflow_in_tmp
+    assert champion_version(ml, "primary_classification") is None  # nothing registered: a real "no champion"
+
+    def outage(self, name, alias):
+        raise MlflowException("registry is down", error_code=TEMPORARILY_UNAVAILABLE)
+
+    monkeypatch.setattr(ml.MlflowClient, "get_model_version_by_alias", outage)
+    frame = _frame(200, seed=2)
+    with pytest.raises(MlflowException, match="registry is down"):
+        champion_scores(ml, "primary_classification", feature_matrix(frame), rule_based_segment(frame))
+
+
+def test_held_out_learners_are_fixed_by_their_id_across_retrains():
+    frame = _frame(1200, seed=8)
+    X, y = feature_matrix(frame), rule_based_segment(frame)
+    keys = frame["user_id"]
+    first = train_tree("t", X, y, "rule_based", holdout_keys=keys)
+    # A retrain on more data, rows in another order: every learner held out before is still held out.
+    more = _frame(1600, seed=9)
+    more["user_id"] = [f"extra-{i}" for i in range(len(more))]
+    both = pd.concat([frame, more], ignore_index=True).sample(frac=1, random_state=4)
+    second = train_tree("t", feature_matrix(both), rule_based_segment(both), "rule_based", holdout_keys=both["user_id"])
+    held_first = set(frame.loc[first.holdout_index, "user_id"])
+    held_second = set(both.loc[second.holdout_index, "user_id"])
+    assert held_first and held_first <= held_second
+    assert not (held_first & set(both.loc[~both.index.isin(second.holdout_index), "user_id"]))

@@ -14,6 +14,7 @@ import os
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg
@@ -67,7 +68,7 @@ class PublishResult:
 
     @property
     def rows_per_second(self) -> float:
-        return self.rows / self.copy_seconds if self.copy_seconds > 0 else float("inf")
+        return self.rows / self.copy_seconds if self.copy_seconds > 0 else 0.0
 
 
 READER_ROLE = "devmentor_reader"
@@ -215,6 +216,24 @@ def _log(conn, publish_id: str, spec: TableSpec, rows: int, run_id: str | None, 
     )
 
 
+@contextmanager
+def publish_lock(conn: psycopg.Connection, names):
+    """Session-level PostgreSQL advisory locks on the serving tables being published, taken in name order.
+
+    Two runs publishing the same table (a sensor run and a CLI run) take turns: without it, one run's
+    ``drop_leftovers`` could drop the other's half-built table, or the swaps could interleave. A second
+    publisher waits for the first (a publish takes seconds) rather than failing.
+    """
+    keys = sorted(set(names))
+    for name in keys:
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"devmentor.publish.{name}",))
+    try:
+        yield
+    finally:
+        for name in reversed(keys):
+            conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (f"devmentor.publish.{name}",))
+
+
 def publish(
     conn: psycopg.Connection,
     spec: TableSpec,
@@ -234,6 +253,32 @@ def publish(
     or not at all. ``before_swap`` is a test hook called after the build and before the swap.
     ``connect`` lets the COPY run over several connections (see _build).
     """
+    publish_id = publish_id or run_publish_id(run_id, [spec.name])
+    with publish_lock(conn, [spec.name] + ([append_to] if append_to else [])):
+        done = _already_published(conn, publish_id, [spec])
+        if done is not None:
+            return done[0]
+        return _publish(conn, spec, data, run_id, publish_id, before_swap, append_to, in_swap, connect)
+
+
+def run_publish_id(run_id: str | None, names) -> str:
+    """A run's publish of these tables always has the same id, so a retry of a publish that had already
+    committed (the step failed after the swap) is recognised and not applied twice; without a run, a new id."""
+    if not run_id:
+        return uuid.uuid4().hex
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"devmentor-publish:{run_id}:{','.join(sorted(names))}").hex
+
+
+def _already_published(conn, publish_id: str, specs) -> list[PublishResult] | None:
+    ensure_schema(conn)
+    rows = dict(conn.execute(f"SELECT table_name, row_count FROM {SCHEMA}.publish_log WHERE publish_id = %s",
+                             (publish_id,)).fetchall())
+    if rows and all(spec.name in rows for spec in specs):
+        return [PublishResult(spec.name, rows[spec.name], 0.0, 0.0, publish_id) for spec in specs]
+    return None
+
+
+def _publish(conn, spec, data, run_id, publish_id, before_swap, append_to, in_swap, connect) -> PublishResult:
     started = time.perf_counter()
     publish_id = publish_id or uuid.uuid4().hex
     data = _prepare(spec, data, publish_id)
@@ -269,6 +314,15 @@ def publish_many(
     A reader sees every table's old version or every table's new version, never a mix. With ``connect``
     each large table is COPYed over ``workers`` connections at once (see _build).
     """
+    publish_id = publish_id or run_publish_id(run_id, [spec.name for spec, _ in tables])
+    with publish_lock(conn, [spec.name for spec, _ in tables]):
+        done = _already_published(conn, publish_id, [spec for spec, _ in tables])
+        if done is not None:
+            return done
+        return _publish_many(conn, tables, run_id, publish_id, before_swap, connect, workers)
+
+
+def _publish_many(conn, tables, run_id, publish_id, before_swap, connect, workers) -> list[PublishResult]:
     started = time.perf_counter()
     publish_id = publish_id or uuid.uuid4().hex
     prepared = [(spec, _prepare(spec, data, publish_id)) for spec, data in tables]

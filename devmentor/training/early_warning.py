@@ -24,7 +24,7 @@ import pyarrow as pa
 from devmentor.storage.lake import Lake
 from devmentor.storage.warehouse import Warehouse
 from devmentor.training.mlflow_store import MlflowStore
-from devmentor.training.registry import CHAMPION, SKOPS_TRUSTED
+from devmentor.training.registry import CHAMPION, SKOPS_TRUSTED, champion_version
 from models import early_warning as ew
 from models.trees import decide_leaves, describe_rule, rule_table
 
@@ -69,10 +69,8 @@ class EarlyWarningTraining:
 
 
 def _champion_auc(mlflow, X: pd.DataFrame, y: np.ndarray) -> dict | None:
-    client = mlflow.MlflowClient()
-    try:
-        mv = client.get_model_version_by_alias(ew.TREE_ID, CHAMPION)
-    except Exception:  # no registered model or no alias yet
+    mv = champion_version(mlflow, ew.TREE_ID)
+    if mv is None:
         return None
     model = mlflow.sklearn.load_model(f"models:/{ew.TREE_ID}@{CHAMPION}")
     features = list(getattr(model, "feature_names_in_", []))
@@ -173,11 +171,7 @@ def score_early_warning(warehouse: Warehouse, mlflow: MlflowStore) -> tuple[pa.T
     frame = load_snapshots(warehouse, ("score",))
     empty = {"scored": 0, "version": None}
     ml = mlflow.setup()
-    client = ml.MlflowClient()
-    try:
-        mv = client.get_model_version_by_alias(ew.TREE_ID, CHAMPION)
-    except Exception:
-        mv = None
+    mv = champion_version(ml, ew.TREE_ID)
     if mv is None or frame.empty:
         return _scores_table(frame.iloc[:0], [], [], [], None, None), {
             **empty, "reason": "no champion early-warning model" if mv is None else "no enrolment is active on a course day"}

@@ -62,12 +62,23 @@ def retraining_log_entry(mlflow, trained: TrainedTree, champion_version: str | N
     }
 
 
+def champion_version(mlflow, tree_id: str):
+    """The champion's model version, or None when the model or its alias does not exist yet. Any other
+    registry error propagates: the gate must fail closed, never read an outage as "no champion yet"."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return mlflow.MlflowClient().get_model_version_by_alias(tree_id, CHAMPION)
+    except MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return None
+        raise
+
+
 def champion_scores(mlflow, tree_id: str, X_holdout: pd.DataFrame, y_holdout: pd.Series) -> dict | None:
     """The current champion's metrics on the given held-out rows, or None when there is no champion."""
-    client = mlflow.MlflowClient()
-    try:
-        mv = client.get_model_version_by_alias(tree_id, CHAMPION)
-    except Exception:  # no registered model or no alias yet
+    mv = champion_version(mlflow, tree_id)
+    if mv is None:
         return None
     model = mlflow.sklearn.load_model(f"models:/{tree_id}@{CHAMPION}")
     features = list(getattr(model, "feature_names_in_", X_holdout.columns))

@@ -68,12 +68,14 @@ def train_and_register(spec: TreeSpec, warehouse: Warehouse, mlflow: MlflowStore
     outcome = outcome_segment_training(lake, warehouse) if spec.tree_id == PRIMARY.tree_id else None
     labels, source = spec.labels(frame, annotations)
     if outcome is not None and source != "instructor_annotations":
-        X, y, source = outcome
+        X, y, source, keys = outcome
     else:
         labelled = labels.notna()
         X = feature_matrix(frame, list(spec.features))[labelled]
         y = labels[labelled].astype(str)
-    trained = train_tree(spec.tree_id, X, y, source, max_depth=spec.max_depth, min_samples_leaf=spec.min_samples_leaf)
+        keys = frame.loc[labelled, "user_id"].astype(str)
+    trained = train_tree(spec.tree_id, X, y, source, max_depth=spec.max_depth, min_samples_leaf=spec.min_samples_leaf,
+                         holdout_keys=keys)
     ml = mlflow.setup()
     registered = log_and_register(ml, trained, X.loc[trained.holdout_index], y.loc[trained.holdout_index],
                                   tags=run_tags, label_counts=y.value_counts().to_dict())
@@ -92,7 +94,7 @@ def train_and_register(spec: TreeSpec, warehouse: Warehouse, mlflow: MlflowStore
     return TrainingOutcome(trained, registered, time.perf_counter() - started)
 
 
-def outcome_segment_training(lake: Lake, warehouse: Warehouse) -> tuple[pd.DataFrame, pd.Series, str] | None:
+def outcome_segment_training(lake: Lake, warehouse: Warehouse) -> tuple[pd.DataFrame, pd.Series, str, pd.Series] | None:
     """Past enrolments on the scored course days, labelled by the segment their real outcome shows
     (models/segments.OUTCOME_SEGMENT), with their early-warning features and out-of-fold risk; None
     when there are no past outcomes to learn from."""
@@ -111,5 +113,6 @@ def outcome_segment_training(lake: Lake, warehouse: Warehouse) -> tuple[pd.DataF
     if len(frame) < 50 or labels.nunique() < 2:
         return None
     X = frame.rename(columns={f: EARLY_WARNING_PREFIX + f for f in FEATURES})
+    keys = (frame["user_id"].astype(str) + "\x1f" + frame["course_id"].astype(str)).reset_index(drop=True)
     X = feature_matrix(X, OUTCOME_SEGMENT_FEATURES).reset_index(drop=True)
-    return X, labels.astype(str).reset_index(drop=True), "enrolment_outcomes"
+    return X, labels.astype(str).reset_index(drop=True), "enrolment_outcomes", keys
