@@ -4,7 +4,11 @@
 import dagster as dg
 
 from devmentor.serving.decisions import publish_decisions, publish_group
-from devmentor.serving.tables import EARLY_WARNING_TABLES, GAMIFICATION_TABLES, LEARNING_TABLES
+from devmentor.serving.tables import (
+    EARLY_WARNING_TABLES,
+    GAMIFICATION_TABLES,
+    LEARNING_TABLES,
+)
 from devmentor.settings import Settings
 from devmentor.storage.lake import Lake
 from devmentor.storage.serving import ServingDatabase

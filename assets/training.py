@@ -6,10 +6,14 @@ import dagster as dg
 from devmentor.settings import Settings
 from devmentor.storage.lake import Lake
 from devmentor.storage.warehouse import Warehouse
+from devmentor.training.early_warning import (
+    SCORES_TABLE,
+    score_early_warning,
+    train_early_warning,
+)
 from devmentor.training.mlflow_store import MlflowStore
 from devmentor.training.scoring import score_learners
 from devmentor.training.trees import train_and_register
-from devmentor.training.early_warning import SCORES_TABLE, score_early_warning, train_early_warning
 from models import early_warning as ew
 from models.decision_trees import TREE_SPECS, TreeSpec
 

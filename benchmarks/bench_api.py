@@ -86,8 +86,8 @@ def main() -> None:
     import httpx
     import psycopg
 
-    from devmentor.storage import postgres
     from devmentor.settings import load_settings
+    from devmentor.storage import postgres
 
     settings = load_settings()
     url = settings.database_url or postgres.embedded_url(settings.pg_data_dir)

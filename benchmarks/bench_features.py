@@ -22,9 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from devmentor.ingest.days import window_for_days  # noqa: E402
-from devmentor.ingest.contract import ENTITIES  # noqa: E402
 from devmentor.generator import generate  # noqa: E402
+from devmentor.ingest.contract import ENTITIES  # noqa: E402
+from devmentor.ingest.days import window_for_days  # noqa: E402
 from devmentor.ingest.validate import ingest_entity  # noqa: E402
 from devmentor.settings import DBT_PROJECT_DIR, TELEMETRY_ENV  # noqa: E402
 

@@ -19,7 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from devmentor.learning.engine import fit_mastery, load_attempts, run_engine  # noqa: E402
+from devmentor.learning.engine import (  # noqa: E402
+    fit_mastery,
+    load_attempts,
+    run_engine,
+)
 
 
 def main() -> None:

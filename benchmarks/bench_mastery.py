@@ -30,7 +30,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from devmentor.importers.assistments import read_assistments  # noqa: E402
-from models.mastery_eval import evaluate_next_response, fit_assistments, response_ids  # noqa: E402
+from models.mastery_eval import (  # noqa: E402
+    evaluate_next_response,
+    fit_assistments,
+    response_ids,
+)
 
 VARIANTS = [
     ("standard BKT", dict(items=False, forgets=False, individual=False)),

@@ -23,8 +23,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from devmentor.importers.oulad import read_oulad  # noqa: E402
-from devmentor.studies.oulad import as_json, load_study_frame, report, run_study  # noqa: E402
+from devmentor.studies.oulad import (  # noqa: E402
+    as_json,
+    load_study_frame,
+    report,
+    run_study,
+)
 from orchestration.study import build_oulad_study  # noqa: E402
+
 
 def expand(spec: str, courses: list[str]) -> list[str]:
     out = []

@@ -145,9 +145,9 @@ def main() -> None:
     os.environ.pop("DEVMENTOR_DATABASE_URL", None)
     os.environ.pop("MLFLOW_TRACKING_URI", None)
     from devmentor.generator import generate
+    from devmentor.settings import load_settings
     from devmentor.storage import postgres
     from orchestration.runner import run_pipeline
-    from devmentor.settings import load_settings
 
     settings = load_settings()
     settings.ensure_dirs()

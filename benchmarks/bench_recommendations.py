@@ -26,8 +26,8 @@ def offline_evaluation(work: Path, learners: int, days: int, seed: int = 11) -> 
     import duckdb
     import pandas as pd
 
-    from devmentor.ingest.contract import ENTITIES
     from devmentor.generator import generate
+    from devmentor.ingest.contract import ENTITIES
     from devmentor.ingest.validate import ingest_entity
     from devmentor.learning.engine import fit_mastery, load_attempts, run_engine
     from models import recommender

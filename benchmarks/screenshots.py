@@ -14,7 +14,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.browser import PAGES, chromium, chromium_binaries, load_page, streamlit_server  # noqa: E402
+from tests.browser import (  # noqa: E402
+    PAGES,
+    chromium,
+    chromium_binaries,
+    load_page,
+    streamlit_server,
+)
 
 
 def main() -> None:

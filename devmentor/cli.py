@@ -19,7 +19,13 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from devmentor.settings import PROJECT_ROOT, ConfigurationError, Settings, apply_telemetry_off, load_settings
+from devmentor.settings import (
+    PROJECT_ROOT,
+    ConfigurationError,
+    Settings,
+    apply_telemetry_off,
+    load_settings,
+)
 
 
 class CliError(Exception):

@@ -155,9 +155,10 @@ def forget(settings: Settings, user_id: str) -> dict[str, int]:
             # exactly what a quarantine holds); such a record is matched on its raw text instead.
             cond = ("CASE WHEN record IS NULL THEN false "
                     "WHEN json_valid(record) THEN coalesce(json_extract_string(record, '$.user_id') = ? "
-                    "OR json_extract_string(record, '$.actor.account.name') = ?, false) "
+                    "OR json_extract_string(record, '$.actor.account.name') = ? "
+                    "OR json_extract_string(record, '$.actor.learner_id') = ?, false) "
                     "ELSE contains(record, ?) END")
-            n = _rewrite_parquet(con, path, cond, [user_id, user_id, user_id])
+            n = _rewrite_parquet(con, path, cond, [user_id, user_id, user_id, user_id])
             if n:
                 label = f"lake/quarantine/{path.parent.name}"
                 report[label] = report.get(label, 0) + n

@@ -21,7 +21,8 @@ import sys
 import time
 from pathlib import Path
 
-from devmentor.cli import CliError, build_parser as platform_parser, iso_date, positive_int, resolve_settings, run, say
+from devmentor.cli import CliError, iso_date, positive_int, resolve_settings, run, say
+from devmentor.cli import build_parser as platform_parser
 from devmentor.settings import PROJECT_ROOT, Settings
 from orchestration.runner import RunError, run_pipeline
 
@@ -217,7 +218,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
     import dataclasses
     import os
 
-    from devmentor.importers.oulad import OuladError, final_outcomes, presentation_order, read_oulad, replay_instant, to_contract
+    from devmentor.importers.oulad import (
+        OuladError,
+        final_outcomes,
+        presentation_order,
+        read_oulad,
+        replay_instant,
+        to_contract,
+    )
     from devmentor.studies.replay import evaluate, json_ready, load_published, report
 
     settings = resolve_settings()

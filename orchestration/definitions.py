@@ -18,7 +18,14 @@ apply_telemetry_off()
 # Single-run backfills of the daily event partitions are a beta Dagster API we rely on deliberately.
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
-from assets import analytics, features, ingest, learning, serving, training  # noqa: E402
+from assets import (  # noqa: E402
+    analytics,
+    features,
+    ingest,
+    learning,
+    serving,
+    training,
+)
 from orchestration import jobs, sensors  # noqa: E402
 from orchestration.executors import executor_for  # noqa: E402
 from orchestration.progress import progress_logger  # noqa: E402

@@ -100,8 +100,8 @@ def pipeline_run(tmp_path_factory, pg_server_url):
     (a daily run, a bad partition, reruns).
     """
     from devmentor.generator import generate
-    from orchestration.runner import run_pipeline
     from devmentor.settings import load_settings
+    from orchestration.runner import run_pipeline
 
     db = f"e2e_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(pg_server_url, autocommit=True) as conn:

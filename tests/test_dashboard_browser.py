@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import PAGES, chromium, chromium_binaries, load_page, streamlit_server
+from tests.browser import (
+    PAGES,
+    chromium,
+    chromium_binaries,
+    load_page,
+    streamlit_server,
+)
 
 pytestmark = pytest.mark.e2e
 

@@ -14,10 +14,11 @@ import numpy as np
 import psycopg
 import pytest
 
-from assets.features import build_summary, run_dbt as dbt
+from assets.features import build_summary
+from assets.features import run_dbt as dbt
 from devmentor.features.postgres_warehouse import dbt_env, load_lake
-from devmentor.settings import TELEMETRY_ENV
 from devmentor.generator import generate
+from devmentor.settings import TELEMETRY_ENV
 from tests.conftest import _with_database
 from tests.test_features import ingest_all, run_dbt
 

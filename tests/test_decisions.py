@@ -6,13 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from models.features import feature_matrix
 from models.interventions import rule_based_intervention
 from models.prompts import render_prompt
+from models.segments import rule_based_segment
 from models.thresholds import OverrideError, apply_overrides, load_overrides
-from models.features import feature_matrix
 from models.trees import decide_with_rules, leaf_labels, rule_table, train_tree
 from tests.test_trees import _frame
-from models.segments import rule_based_segment
 
 
 @pytest.fixture(scope="module")

@@ -211,19 +211,17 @@ def test_every_decision_carries_the_seed_decision_log_attributes(pipeline_run):
 
 
 def test_retraining_sensor_skips_when_stable_and_requests_a_run_on_new_data(pipeline_run, monkeypatch):
-    import dagster as dg
-
     import dataclasses
-
-    from orchestration.resources import build_resources
-    from orchestration.sensors import retrain_on_drift_or_new_data
-
     import json
+
+    import dagster as dg
 
     from devmentor.training.features import load_learner_features
     from devmentor.training.trees import reference_path, write_reference
     from models.drift import reference_profile
     from models.features import feature_matrix
+    from orchestration.resources import build_resources
+    from orchestration.sensors import retrain_on_drift_or_new_data
 
     settings, url, result, summary = pipeline_run
     resources = build_resources(settings)

@@ -6,18 +6,21 @@ importer, the real contract validation and the real dbt project; nothing is mock
 
 from __future__ import annotations
 
-import shutil
 from datetime import timedelta
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 import pytest
 
 from devmentor.importers.oulad import replay_instant, to_contract
-from devmentor.training.early_warning import gate, load_snapshots, score_early_warning, train_early_warning
+from devmentor.training.early_warning import (
+    gate,
+    load_snapshots,
+    score_early_warning,
+    train_early_warning,
+)
 from models import early_warning as ew
 from tests.test_features import ingest_all, run_dbt
 

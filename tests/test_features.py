@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from devmentor.ingest.contract import ENTITIES
 from devmentor.generator import generate
-from devmentor.ingest.validate import ingest_entity
+from devmentor.ingest.contract import ENTITIES
 from devmentor.ingest.days import window_for_days
-from devmentor.settings import DBT_PROJECT_DIR, TELEMETRY_ENV
+from devmentor.ingest.validate import ingest_entity
+from devmentor.settings import TELEMETRY_ENV
 
 
 def run_dbt(lake: Path, warehouse: Path, *args: str):

@@ -7,13 +7,12 @@ Each parser must either accept the input or refuse it with our own error naming 
 from __future__ import annotations
 
 import json
+import os
 import string
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-import os
 
 # The default suite runs a share of the examples; the full fuzz run (figures in the closing notes):
 #   DEVMENTOR_FUZZ_EXAMPLES=3000 pytest tests/test_fuzz_parsers.py

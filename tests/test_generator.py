@@ -10,8 +10,8 @@ from pathlib import Path
 
 import duckdb
 
-from devmentor.ingest.contract import BY_NAME
 from devmentor.generator import generate
+from devmentor.ingest.contract import BY_NAME
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -25,7 +25,7 @@ def _digest(folder: Path) -> dict[str, str]:
 def test_same_seed_same_files_other_seed_other_data(tmp_path):
     a = generate(tmp_path / "a", learners=150, days=5, seed=3)
     b = generate(tmp_path / "b", learners=150, days=5, seed=3)
-    c = generate(tmp_path / "c", learners=150, days=5, seed=4)
+    generate(tmp_path / "c", learners=150, days=5, seed=4)
     assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
     assert a.events == b.events
     assert _digest(tmp_path / "a") != _digest(tmp_path / "c")

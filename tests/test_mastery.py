@@ -231,7 +231,11 @@ def test_assistments_next_response_auc_meets_target():
     the earlier trace that let a copy's outcome reach the next copy's prior gave 0.7621."""
     path = requires_shared("assist2009", "responses.csv.gz")
     from devmentor.importers.assistments import read_assistments
-    from models.mastery_eval import evaluate_next_response, fit_assistments, response_ids
+    from models.mastery_eval import (
+        evaluate_next_response,
+        fit_assistments,
+        response_ids,
+    )
 
     df = read_assistments(path)
     # multi-skill answers share one response id and one outcome

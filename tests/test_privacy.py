@@ -71,3 +71,29 @@ def test_generated_key_is_private_and_a_changed_key_is_refused(tmp_path, monkeyp
     assert privacy_key(tmp_path) == "another-key"
     monkeypatch.delenv("DEVMENTOR_PRIVACY_KEY_CHANGE")
     assert privacy_key(tmp_path) == "another-key"  # the new fingerprint is now the recorded one
+
+
+def test_quarantine_keeps_no_direct_identifier(tmp_path):
+    """Issue 19 #3: a rejected chat message's free text is masked like a good row's, and a rejected xAPI
+    statement keeps the learner's pseudonym, never the raw e-mail or name."""
+    from devmentor.importers.xapi import convert
+    from devmentor.ingest.contract import BY_NAME
+    from devmentor.ingest.validate import ingest_entity
+
+    inbox, lake = tmp_path / "inbox", tmp_path / "lake"
+    (inbox / "chat").mkdir(parents=True)
+    (inbox / "chat" / "c.csv").write_text(
+        "message_id,user_id,session_id,timestamp,message_direction,message_text\n"
+        "m1,u1,,2026-10-01T10:00:00Z,user,write to ada.lovelace@example.org or +44 20 7946 0958\n")  # no session: bad
+    ingest_entity(BY_NAME["chat_messages"], inbox, lake)
+    records = duckdb.connect().execute(f"SELECT record FROM '{lake}/quarantine/chat_messages/*.parquet'").fetchall()
+    assert len(records) == 1
+    assert "ada.lovelace@example.org" not in records[0][0] and "7946" not in records[0][0] and "[email]" in records[0][0]
+
+    path = tmp_path / "x.json"
+    path.write_text(json.dumps([{"id": "s1", "actor": {"mbox": "mailto:grace@example.org", "name": "Grace Hopper"},
+                                 "verb": {"id": "http://example.com/unknown"}, "object": {"id": "o"},
+                                 "timestamp": "2026-10-01T10:00:00Z"}]))
+    (reject,) = convert(path, key="k").rejects
+    assert "grace@example.org" not in reject["record"] and "Grace Hopper" not in reject["record"]
+    assert json.loads(reject["record"])["actor"]["learner_id"].startswith("mbox:")

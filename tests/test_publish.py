@@ -210,7 +210,12 @@ def test_sigkill_during_publish_leaves_the_old_table_whole(pg_url, tmp_path, mom
 def test_serving_carries_no_demographics():
     import re
 
-    from devmentor.serving.tables import DEMOGRAPHIC_FIELDS, GAMIFICATION_TABLES, LEARNER_DECISIONS, LEARNING_TABLES
+    from devmentor.serving.tables import (
+        DEMOGRAPHIC_FIELDS,
+        GAMIFICATION_TABLES,
+        LEARNER_DECISIONS,
+        LEARNING_TABLES,
+    )
     from models.decision_trees import TREE_SPECS
     from tests.conftest import PROJECT_ROOT
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from devmentor.training.registry import CHAMPION, log_and_register
-from models.segments import rule_based_segment
 from models.features import feature_matrix
+from models.segments import rule_based_segment
 from models.trees import train_tree
 from tests.test_trees import _frame
 

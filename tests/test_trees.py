@@ -9,9 +9,17 @@ import pandas as pd
 import pytest
 
 from devmentor.training.registry import gate_decision
-from models.segments import SEGMENT_FEATURES, choose_labels, rule_based_segment
 from models.features import feature_matrix
-from models.trees import decide_leaves, explain, input_attributes, leaf_labels, predict_with_rules, rule_table, train_tree
+from models.segments import SEGMENT_FEATURES, choose_labels, rule_based_segment
+from models.trees import (
+    decide_leaves,
+    explain,
+    input_attributes,
+    leaf_labels,
+    predict_with_rules,
+    rule_table,
+    train_tree,
+)
 
 
 def _frame(n=600, seed=0):

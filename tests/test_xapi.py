@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from devmentor.importers.xapi import StatementError, convert, map_statement, parse_duration, read_statements
+from devmentor.importers.xapi import (
+    StatementError,
+    convert,
+    map_statement,
+    parse_duration,
+    read_statements,
+)
 
 SAMPLE = Path(__file__).parent / "data" / "xapi_openedx_sample.json"
 

@@ -3,7 +3,13 @@
 import pandas as pd
 import streamlit as st
 
-from dashboards.data import AT_RISK_SEGMENTS, plain_reasons, require, serving_query, sidebar_filters
+from dashboards.data import (
+    AT_RISK_SEGMENTS,
+    plain_reasons,
+    require,
+    serving_query,
+    sidebar_filters,
+)
 
 st.title("At-risk learners")
 course, cohort, learners = sidebar_filters()

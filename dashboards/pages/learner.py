@@ -2,7 +2,14 @@
 
 import streamlit as st
 
-from dashboards.data import AT_RISK_SEGMENTS, plain_reasons, require, serving_query, sidebar_filters, warehouse_query
+from dashboards.data import (
+    AT_RISK_SEGMENTS,
+    plain_reasons,
+    require,
+    serving_query,
+    sidebar_filters,
+    warehouse_query,
+)
 
 st.title("Learner drill-down")
 course, cohort, learners = sidebar_filters()

@@ -2,7 +2,13 @@
 
 import streamlit as st
 
-from dashboards.data import AT_RISK_SEGMENTS, require, serving_query, sidebar_filters, warehouse_query
+from dashboards.data import (
+    AT_RISK_SEGMENTS,
+    require,
+    serving_query,
+    sidebar_filters,
+    warehouse_query,
+)
 
 st.title("Cohort overview")
 course, cohort, learners = sidebar_filters()

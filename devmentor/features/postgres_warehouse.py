@@ -11,8 +11,6 @@ See docs/operator.md ("Scaling out") for when to use it and how.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -23,7 +21,6 @@ import pyarrow as pa
 
 from devmentor.ingest.contract import ENTITIES
 from devmentor.serving.publish import copy_arrow
-from devmentor.settings import DBT_PROJECT_DIR, TELEMETRY_ENV
 
 SCHEMA = "lake"
 # dbt source name → lake folder glob (relative to the lake), as in models/staging/_sources.yml: one per

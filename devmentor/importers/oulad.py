@@ -12,7 +12,6 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
-
 import pandas as pd
 
 REQUIRED = ("courses.csv", "assessments.csv", "vle.csv", "studentInfo.csv", "studentRegistration.csv", "studentAssessment.csv")

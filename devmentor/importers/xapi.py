@@ -259,6 +259,23 @@ def read_statements(path: Path) -> list[tuple[int, object]]:
     return list(enumerate(doc, start=1))
 
 
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+
+
+def scrubbed_record(statement, key: str) -> str:
+    """A rejected statement as it is kept in the quarantine: the actor replaced by its learner id (the
+    pseudonym, when it has one; else its identifying fields dropped), and any other e-mail address in the
+    statement masked, so the quarantine holds no direct identifier."""
+    if isinstance(statement, dict) and isinstance(statement.get("actor"), dict):
+        statement = dict(statement)
+        try:
+            statement["actor"] = {"learner_id": _actor_id(statement["actor"], key)}
+        except StatementError:
+            statement["actor"] = {k: v for k, v in statement["actor"].items()
+                                  if k not in ("mbox", "mbox_sha1sum", "openid", "name", "account")}
+    return EMAIL.sub("[email]", json.dumps(statement, default=str))[:20000]
+
+
 def convert(path: Path, key: str = "") -> XapiResult:
     """Statements → contract events; ``key`` is the pseudonymisation key (devmentor.privacy.privacy_key)."""
     out = XapiResult()
@@ -279,11 +296,11 @@ def convert(path: Path, key: str = "") -> XapiResult:
             event = map_statement(item, key)
         except StatementError as exc:
             out.rejects.append({"row_number": position, "field": exc.field, "reason": exc.reason,
-                                "record": json.dumps(item, default=str)[:20000]})
+                                "record": scrubbed_record(item, key)})
             continue
         except (TypeError, ValueError) as exc:  # e.g. a score that is not a number
             out.rejects.append({"row_number": position, "field": "(statement)", "reason": f"cannot map: {exc}",
-                                "record": json.dumps(item, default=str)[:20000]})
+                                "record": scrubbed_record(item, key)})
             continue
         out.events.append(event)
         out.actors.add(event["user_id"])

@@ -290,57 +290,26 @@ def _checks(entity: Entity, present: set[str], check_lake_duplicates: bool, fk_s
     return checks
 
 
-def ingest_file(
-    con: duckdb.DuckDBPyConnection,
-    entity: Entity,
-    path: Path,
-    inbox: Path,
-    lake: Path,
-) -> FileResult:
-    started = time.perf_counter()
-    result = FileResult(entity=entity.name, source_file=str(path))
-    skey = source_key(inbox, path)
+def _reject_whole_file(con, entity: Entity, path: Path, skey: str, lake: Path, result: FileResult,
+                       error: str, reason: str, rows: int, started: float, reason_count: int | None = None) -> FileResult:
+    """A file that cannot be read, or lacks a required column, is quarantined whole with the reason."""
+    result.file_error = error
+    _write_file_rejection(con, entity, path, skey, quarantine_dir(lake, entity), error)
+    _remove_outputs(raw_dir(lake, entity), skey)
+    result.rows_in = result.rows_quarantined = rows
+    result.reasons = {reason: rows if reason_count is None else reason_count}
+    result.seconds = time.perf_counter() - started
+    _write_log(lake, entity, path, skey, result)
+    return result
+
+
+def _lookups(entity: Entity, lake: Path, skey: str) -> tuple[str | None, dict[str, str]]:
+    """SQL for the keys already in the lake from other sources (that also occur in this file), and for the
+    values each foreign key may take; None / missing entries when there is nothing to look up."""
     raw_out = raw_dir(lake, entity)
-    q_out = quarantine_dir(lake, entity)
-    raw_out.mkdir(parents=True, exist_ok=True)
-    q_out.mkdir(parents=True, exist_ok=True)
-    tmp_tag = uuid.uuid4().hex[:8]
-    try:
-        columns = _load_source(con, path, entity)
-    except Exception as exc:  # unreadable/corrupt/truncated file: quarantine it whole
-        result.file_error = f"file could not be read as {path.suffix.lstrip('.')}: {_first_line(exc)}"
-        _write_file_rejection(con, entity, path, skey, q_out, result.file_error)
-        _remove_outputs(raw_out, skey)
-        result.reasons = {"file could not be read": 1}
-        result.seconds = time.perf_counter() - started
-        _write_log(lake, entity, path, skey, result)
-        return result
-
-    present = set(columns)
-    missing_required = [f.name for f in entity.fields if f.required and f.name not in present]
-    if missing_required:
-        result.file_error = f"missing required column(s): {', '.join(missing_required)}"
-        result.rows_in = con.execute("SELECT count(*) FROM src").fetchone()[0]
-        _write_file_rejection(con, entity, path, skey, q_out, result.file_error)
-        _remove_outputs(raw_out, skey)
-        result.rows_quarantined = result.rows_in
-        result.reasons = {"missing required column": result.rows_in}
-        result.seconds = time.perf_counter() - started
-        _write_log(lake, entity, path, skey, result)
-        return result
-
-    # Columns the file does not have are NULL.
-    select_cols = [q(f.name) if f.name in present else f"NULL AS {q(f.name)}" for f in entity.fields]
-    extra = ["_json_error", "_raw_line"] if "_json_error" in present else []
-    con.execute(
-        f"CREATE OR REPLACE TEMP VIEW src_full AS SELECT _row, {', '.join(extra + select_cols)} FROM src"
-    )
-
-    # Keys already in the lake from other sources.
-    existing_files = [p for p in raw_out.rglob("*.parquet") if f"__{skey}__" not in p.name]
     existing_keys_sql = None
     key_expr = " || '\x1f' || ".join(f"CAST({q(k)} AS VARCHAR)" for k in entity.key)
-    if existing_files:
+    if any(p for p in raw_out.rglob("*.parquet") if f"__{skey}__" not in p.name):
         # Only the lake keys that also occur in this file: a semi-join whose hash table holds the file's
         # keys, so memory and time do not grow with the lake (a GROUP BY over every key did).
         existing_keys_sql = (
@@ -349,14 +318,17 @@ def ingest_file(
         )
     fk_sql: dict[str, str] = {}
     for fk in entity.foreign_keys:
-        target = BY_NAME[fk.entity]
-        target_dir = raw_dir(lake, target)
-        if any(target_dir.rglob("*.parquet")) if target_dir.exists() else False:
+        target_dir = raw_dir(lake, BY_NAME[fk.entity])
+        if target_dir.exists() and any(target_dir.rglob("*.parquet")):
             fk_sql[fk.field] = (
                 f"SELECT DISTINCT CAST({q(fk.target_field)} AS VARCHAR) AS _v FROM read_parquet({lit(str(target_dir) + '/**/*.parquet')}, union_by_name=true)"
             )
-    joins = []
-    join_cols = []
+    return existing_keys_sql, fk_sql
+
+
+def _check_rows(con, entity: Entity, present: set[str], existing_keys_sql: str | None, fk_sql: dict[str, str]) -> None:
+    """TEMP TABLE checked: every row of src_full with its list of errors (``_errors``, empty when good)."""
+    joins, join_cols = [], []
     if existing_keys_sql is not None:
         key_expr_s = " || '\x1f' || ".join(f"CAST(s.{q(k)} AS VARCHAR)" for k in entity.key)
         joins.append(f"LEFT JOIN ({existing_keys_sql}) ek ON ek._k = {key_expr_s}")
@@ -387,11 +359,11 @@ def ingest_file(
         FROM base
         """
     )
-    result.rows_forgotten = _drop_forgotten(con, entity, lake)
-    counts = con.execute("SELECT count(*), count(*) FILTER (WHERE len(_errors) = 0) FROM checked").fetchone()
-    result.rows_in, result.rows_good = counts[0] + result.rows_forgotten, counts[1]
-    result.rows_quarantined = counts[0] - counts[1]
 
+
+def _write_good(con, entity: Entity, path: Path, skey: str, lake: Path, tmp_tag: str, rows_good: int) -> None:
+    """The good rows, typed (free text masked), into the lake: staged beside it, then moved in."""
+    raw_out = raw_dir(lake, entity)
     typed = ", ".join(
         f"{_masked(f'TRY_CAST({q(f.name)} AS {f.type})') if f.free_text else f'TRY_CAST({q(f.name)} AS {f.type})'} AS {q(f.name)}"
         for f in entity.fields)
@@ -402,13 +374,13 @@ def ingest_file(
     good_sql = f"SELECT {typed}, {meta}{date_col} FROM checked WHERE len(_errors) = 0"
     if entity.partition_by_date_of:
         stage = lake / "_staging" / f"{entity.name}-{skey}-{tmp_tag}"
-        if result.rows_good:
+        if rows_good:
             con.execute(
                 f"COPY ({good_sql}) TO {lit(str(stage))} (FORMAT parquet, PARTITION_BY (event_date), "
                 f"FILENAME_PATTERN {lit('part__' + skey + '__' + tmp_tag + '_{i}')}, WRITE_PARTITION_COLUMNS true)"
             )
         _remove_outputs(raw_out, skey)
-        if result.rows_good:
+        if rows_good:
             for f in stage.rglob("*.parquet"):
                 dest = raw_out / f.parent.name / f.name
                 dest.parent.mkdir(parents=True, exist_ok=True)
@@ -417,36 +389,88 @@ def ingest_file(
     else:
         tmp = lake / "_staging" / f"{entity.name}-{skey}-{tmp_tag}.parquet"
         tmp.parent.mkdir(parents=True, exist_ok=True)
-        if result.rows_good:
+        if rows_good:
             con.execute(f"COPY ({good_sql}) TO {lit(str(tmp))} (FORMAT parquet)")
         _remove_outputs(raw_out, skey)
-        if result.rows_good:
+        if rows_good:
             os.replace(tmp, raw_out / f"part__{skey}__{tmp_tag}.parquet")
 
-    # Quarantine: one row per bad input row, first error in field/reason, all errors as JSON.
-    record_cols = [c for c in columns if c not in ("_row", "_json_error", "_raw_line")]
+
+def _write_quarantine(con, entity: Entity, path: Path, skey: str, lake: Path, columns: list[str],
+                      present: set[str], result: FileResult) -> None:
+    """One row per bad input row: first error in field/reason, all errors as JSON, and the record with its
+    free text masked like a good row's (an e-mail in a rejected message is not kept either)."""
+    q_out = quarantine_dir(lake, entity)
+    free_text = {f.name for f in entity.fields if f.free_text}
+    known = {f.name for f in entity.fields}
+    record_cols = [c for c in columns if c not in ("_row", "_json_error", "_raw_line") and c in known]
     if "_raw_line" in present:
-        record_expr = "_raw_line"
+        record_expr = _masked("_raw_line")
     else:
-        record_expr = "to_json({" + ", ".join(f"{lit(c)}: CAST({q(c)} AS VARCHAR)" for c in record_cols if c in {f.name for f in entity.fields}) + "})"
-    q_path = q_out / f"part__{skey}.parquet"
+        record_expr = "to_json({" + ", ".join(
+            f"{lit(c)}: {_masked(f'CAST({q(c)} AS VARCHAR)') if c in free_text else f'CAST({q(c)} AS VARCHAR)'}"
+            for c in record_cols) + "})"
     for old in q_out.glob(f"part__{skey}*.parquet"):
         old.unlink()
-    if result.rows_quarantined:
+    if not result.rows_quarantined:
+        return
+    con.execute(
+        f"""COPY (
+            SELECT {lit(entity.name)} AS entity, {lit(str(path))} AS source_file, {lit(skey)} AS source_key,
+                   _row AS row_number, _errors[1].field AS field, _errors[1].reason AS reason,
+                   to_json(_errors) AS errors, {record_expr} AS record, now() AS quarantined_at
+            FROM checked WHERE len(_errors) > 0 ORDER BY _row
+        ) TO {lit(str(q_out / f"part__{skey}.parquet"))} (FORMAT parquet)"""
+    )
+    result.reasons = dict(
         con.execute(
-            f"""COPY (
-                SELECT {lit(entity.name)} AS entity, {lit(str(path))} AS source_file, {lit(skey)} AS source_key,
-                       _row AS row_number, _errors[1].field AS field, _errors[1].reason AS reason,
-                       to_json(_errors) AS errors, {record_expr} AS record, now() AS quarantined_at
-                FROM checked WHERE len(_errors) > 0 ORDER BY _row
-            ) TO {lit(str(q_path))} (FORMAT parquet)"""
-        )
-        result.reasons = dict(
-            con.execute(
-                "SELECT _errors[1].field || ': ' || regexp_replace(_errors[1].reason, '[:(].*$', '') AS r, count(*) "
-                "FROM checked WHERE len(_errors) > 0 GROUP BY 1 ORDER BY 2 DESC"
-            ).fetchall()
-        )
+            "SELECT _errors[1].field || ': ' || regexp_replace(_errors[1].reason, '[:(].*$', '') AS r, count(*) "
+            "FROM checked WHERE len(_errors) > 0 GROUP BY 1 ORDER BY 2 DESC"
+        ).fetchall()
+    )
+
+
+def ingest_file(
+    con: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    path: Path,
+    inbox: Path,
+    lake: Path,
+) -> FileResult:
+    """Validate one inbox file: good rows to the lake, bad rows to the quarantine with their reasons."""
+    started = time.perf_counter()
+    result = FileResult(entity=entity.name, source_file=str(path))
+    skey = source_key(inbox, path)
+    raw_dir(lake, entity).mkdir(parents=True, exist_ok=True)
+    quarantine_dir(lake, entity).mkdir(parents=True, exist_ok=True)
+    tmp_tag = uuid.uuid4().hex[:8]
+    try:
+        columns = _load_source(con, path, entity)
+    except Exception as exc:  # unreadable/corrupt/truncated file: quarantine it whole
+        error = f"file could not be read as {path.suffix.lstrip('.')}: {_first_line(exc)}"
+        return _reject_whole_file(con, entity, path, skey, lake, result, error, "file could not be read", 0, started,
+                                  reason_count=1)
+
+    present = set(columns)
+    missing_required = [f.name for f in entity.fields if f.required and f.name not in present]
+    if missing_required:
+        rows = con.execute("SELECT count(*) FROM src").fetchone()[0]
+        return _reject_whole_file(con, entity, path, skey, lake, result,
+                                  f"missing required column(s): {', '.join(missing_required)}",
+                                  "missing required column", rows, started)
+
+    # Columns the file does not have are NULL.
+    select_cols = [q(f.name) if f.name in present else f"NULL AS {q(f.name)}" for f in entity.fields]
+    extra = ["_json_error", "_raw_line"] if "_json_error" in present else []
+    con.execute(f"CREATE OR REPLACE TEMP VIEW src_full AS SELECT _row, {', '.join(extra + select_cols)} FROM src")
+    existing_keys_sql, fk_sql = _lookups(entity, lake, skey)
+    _check_rows(con, entity, present, existing_keys_sql, fk_sql)
+    result.rows_forgotten = _drop_forgotten(con, entity, lake)
+    counts = con.execute("SELECT count(*), count(*) FILTER (WHERE len(_errors) = 0) FROM checked").fetchone()
+    result.rows_in, result.rows_good = counts[0] + result.rows_forgotten, counts[1]
+    result.rows_quarantined = counts[0] - counts[1]
+    _write_good(con, entity, path, skey, lake, tmp_tag, result.rows_good)
+    _write_quarantine(con, entity, path, skey, lake, columns, present, result)
     result.seconds = time.perf_counter() - started
     _write_log(lake, entity, path, skey, result)
     con.execute("DROP TABLE IF EXISTS checked")

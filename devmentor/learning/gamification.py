@@ -10,7 +10,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from devmentor.learning.engine import LEARNER_TZ_SQL, data_as_of, load_attempts, local_day, reviews_on_time
+from devmentor.learning.engine import (
+    LEARNER_TZ_SQL,
+    data_as_of,
+    load_attempts,
+    local_day,
+    reviews_on_time,
+)
 from models import gamification as g
 
 ACTIVITY_SQL = f"""

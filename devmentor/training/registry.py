@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import tempfile
-from datetime import datetime, timezone
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd

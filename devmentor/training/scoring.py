@@ -16,8 +16,8 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from devmentor.storage.warehouse import Warehouse
 from devmentor.storage.lake import Lake
+from devmentor.storage.warehouse import Warehouse
 from devmentor.training.features import load_decision_frame, load_weak_topics
 from devmentor.training.mlflow_store import MlflowStore
 from devmentor.training.registry import load_champion
@@ -25,7 +25,14 @@ from models.decision_trees import TREE_SPECS
 from models.features import feature_matrix
 from models.prompts import render_prompt
 from models.thresholds import apply_overrides, load_overrides
-from models.trees import decide_leaves, describe_rule, input_attributes, leaf_confidence, leaf_labels, rule_table
+from models.trees import (
+    decide_leaves,
+    describe_rule,
+    input_attributes,
+    leaf_confidence,
+    leaf_labels,
+    rule_table,
+)
 
 
 @dataclass

@@ -100,7 +100,11 @@ def outcome_segment_training(lake: Lake, warehouse: Warehouse) -> tuple[pd.DataF
     when there are no past outcomes to learn from."""
     from devmentor.training.early_warning import TRAINING_RISK_TABLE, load_snapshots
     from models.early_warning import FEATURES
-    from models.segments import EARLY_WARNING_PREFIX, OUTCOME_SEGMENT, OUTCOME_SEGMENT_FEATURES
+    from models.segments import (
+        EARLY_WARNING_PREFIX,
+        OUTCOME_SEGMENT,
+        OUTCOME_SEGMENT_FEATURES,
+    )
 
     path = lake.ml_path(TRAINING_RISK_TABLE)
     if not path.exists():
