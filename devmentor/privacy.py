@@ -124,6 +124,35 @@ def _rewrite_parquet(con: duckdb.DuckDBPyConnection, path: Path, condition: str,
     return n
 
 
+def _scrub_lines(path: Path, user_id: str) -> int:
+    """Rewrite a text file without the lines that contain ``user_id``; returns lines removed."""
+    lines = path.read_text(errors="replace").splitlines(keepends=True)
+    keep = [line for line in lines if user_id not in line]
+    if len(keep) == len(lines):
+        return 0
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text("".join(keep))
+    tmp.replace(path)
+    return len(lines) - len(keep)
+
+
+def _scrub_text_files(lake: Path, user_id: str) -> int:
+    removed = 0
+    for path in sorted(lake.rglob("*")) if lake.exists() else []:
+        if not path.is_file() or "_privacy" in path.parts:
+            continue
+        if path.suffix in (".jsonl", ".txt", ".log"):
+            removed += _scrub_lines(path, user_id)
+        elif path.suffix == ".json":  # one JSON document: keep it valid, replace the id
+            text = path.read_text(errors="replace")
+            if user_id in text:
+                removed += text.count(user_id)
+                tmp = path.with_suffix(".json.tmp")
+                tmp.write_text(text.replace(user_id, "[forgotten]"))
+                tmp.replace(path)
+    return removed
+
+
 def _has_column(con, path: Path, column: str) -> bool:
     cols = [r[0] for r in con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()]
     return column in cols
@@ -162,6 +191,25 @@ def forget(settings: Settings, user_id: str) -> dict[str, int]:
             if n:
                 label = f"lake/quarantine/{path.parent.name}"
                 report[label] = report.get(label, 0) + n
+    # 2b. the lake's text files (ingest log, quality check examples): drop every line that names the learner;
+    # leftover staging files of interrupted ingests: removed whole (they are only leftovers)
+    n = _scrub_text_files(lake, user_id)
+    if n:
+        report["lake text logs (lines)"] = n
+    staging = lake / "_staging"
+    if staging.exists() and any(staging.iterdir()):
+        shutil.rmtree(staging)
+        report["lake/_staging (leftovers removed)"] = 1
+    # 2c. inbox files the system wrote itself (importers: oulad_*, oulad-*, xapi-*); a sender's own files are theirs
+    for path in sorted(settings.inbox.rglob("*.parquet")) if settings.inbox.exists() else []:
+        if path.name.startswith(("oulad", "xapi-")) and _has_column(con, path, "user_id"):
+            n = _rewrite_parquet(con, path, "CAST(user_id AS VARCHAR) = ?", [user_id])
+            if n:
+                report["inbox (importer-written files)"] = report.get("inbox (importer-written files)", 0) + n
+    for path in sorted(settings.inbox.rglob("xapi-*.jsonl")) if settings.inbox.exists() else []:
+        n = _scrub_lines(path, user_id)
+        if n:
+            report["inbox (importer-written files)"] = report.get("inbox (importer-written files)", 0) + n
     # 3. mastery trace state: indexed by learner position, so it is dropped and rebuilt by the next run
     state = lake / "ml" / "mastery" / "state"
     if state.exists():
@@ -198,4 +246,9 @@ def forget(settings: Settings, user_id: str) -> dict[str, int]:
                     postgres_sql.Identifier(schema), postgres_sql.Identifier(table)), (user_id,)).rowcount
                 if n:
                     report[f"{schema}.{table}" if schema != "serving" else f"serving.{table}"] = n
+            # A row in the publish log makes the read API drop its cached answers at once (it watches the log).
+            conn.execute("CREATE SCHEMA IF NOT EXISTS serving")
+            if conn.execute("SELECT to_regclass('serving.publish_log')").fetchone()[0]:
+                conn.execute("INSERT INTO serving.publish_log (publish_id, table_name, row_count, run_id, seconds) "
+                             "VALUES (%s, 'forget', %s, NULL, 0)", (secrets.token_hex(16), sum(report.values())))
     return report

@@ -101,8 +101,12 @@ def test_outbox_rows_commit_with_the_decisions_or_not_at_all(pg_url):
 def test_relay_publishes_every_decision_once_to_jetstream(pg_url, nats_url):
     with psycopg.connect(pg_url, autocommit=True) as conn:
         _publish(conn, 1200)
+        assert conn.execute("SELECT DISTINCT response_status FROM serving.delivery_log").fetchall() == [("queued",)]
         result = relay_outbox(conn, nats_url, batch=500)
         assert (result.relayed, result.pending, result.error) == (1200, 0, None)
+        # issue 19 #15: delivery is recorded when JetStream acknowledged it, with a latency from the decision
+        status = conn.execute("SELECT response_status, count(*), min(latency_ms) >= 0 FROM serving.delivery_log GROUP BY 1").fetchall()
+        assert status == [("delivered", 1200, True)]
         assert relay_outbox(conn, nats_url).relayed == 0, "nothing is sent twice"
         traces = {r[0] for r in conn.execute("SELECT trace_id FROM serving.learner_decisions")}
         # A crash between publish and marking rows relayed resends them; JetStream drops the duplicates.
@@ -120,6 +124,7 @@ def test_unreachable_nats_keeps_decisions_in_the_outbox(pg_url):
         _publish(conn, 10)
         result = relay_outbox(conn, f"nats://127.0.0.1:{port}", timeout_s=1)
         assert result.relayed == 0 and result.pending == 10 and result.error
+        assert conn.execute("SELECT DISTINCT response_status FROM serving.delivery_log").fetchall() == [("queued",)]
         assert conn.execute("SELECT count(*) FROM serving.learner_decisions").fetchone()[0] == 10
 
 

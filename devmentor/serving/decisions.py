@@ -36,14 +36,14 @@ def support_statements(snapshots: list[dict], retraining: list[dict], publish_st
                        publish_id
                 FROM {build}"""
         )
-        latency_ms = (time.perf_counter() - publish_started) * 1000
+        # Nothing is delivered yet: the row says 'queued' (in the outbox) at the time it was queued; the relay
+        # marks it 'delivered' with the decision-to-delivery latency when NATS acknowledges it.
         conn.execute(
             f"""INSERT INTO serving.delivery_log (trace_id, user_id, decision_tree_id, strategy_label, llm_prompt_summary,
                        delivery_timestamp, response_status, latency_ms, cache_hit, event_source, publish_id)
                 SELECT trace_id, user_id, tree_id, decision_label, left(llm_prompt_output, {PROMPT_SUMMARY_CHARS}),
-                       now(), 'published', %s, NULL, event_source, publish_id
-                FROM {build}""",
-            (latency_ms,),
+                       now(), 'queued', NULL, NULL, event_source, publish_id
+                FROM {build}"""
         )
         for snap in snapshots:
             conn.execute(

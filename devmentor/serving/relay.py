@@ -54,10 +54,20 @@ async def _relay(conn: psycopg.Connection, nats_url: str, batch: int, timeout_s:
                 )
             )
             del acks
-            conn.execute(
-                "UPDATE serving.decision_outbox SET relayed_at = now() WHERE outbox_id = ANY(%s)",
-                ([r[0] for r in rows],),
-            )
+            with conn.transaction():
+                conn.execute(
+                    "UPDATE serving.decision_outbox SET relayed_at = now() WHERE outbox_id = ANY(%s)",
+                    ([r[0] for r in rows],),
+                )
+                # Delivery is recorded when it happens: acknowledged by JetStream, with the latency from the
+                # decision to its delivery.
+                conn.execute(
+                    """UPDATE serving.delivery_log d SET response_status = 'delivered', delivery_timestamp = now(),
+                              latency_ms = 1000 * extract(epoch FROM now() - (o.payload->>'decided_at')::timestamptz)
+                       FROM serving.decision_outbox o
+                       WHERE o.outbox_id = ANY(%s) AND d.trace_id = o.trace_id AND d.response_status = 'queued'""",
+                    ([r[0] for r in rows],),
+                )
             relayed += len(rows)
     finally:
         await nc.close()
