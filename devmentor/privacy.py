@@ -158,82 +158,81 @@ def _has_column(con, path: Path, column: str) -> bool:
     return column in cols
 
 
-def forget(settings: Settings, user_id: str) -> dict[str, int]:
-    """Remove ``user_id`` everywhere; returns rows removed per place."""
-    if not user_id or not user_id.strip():
-        raise ValueError("forget needs a learner id")
-    report: dict[str, int] = {}
-    key = privacy_key(settings.home)
-    lake = settings.lake
-    # The tombstone first: from now on ingest drops this learner, even if this command is interrupted
-    # (running it again finishes the removal).
-    _add_tombstone(lake, key, user_id)
-    con = duckdb.connect()
-    # 1. lake: raw data, ML outputs, analytics (any Parquet file with a user_id column)
-    for folder in ("raw", "ml", "analytics"):
-        for path in sorted((lake / folder).rglob("*.parquet")) if (lake / folder).exists() else []:
-            if _has_column(con, path, "user_id"):
-                n = _rewrite_parquet(con, path, "CAST(user_id AS VARCHAR) = ?", [user_id])
-                if n:
-                    label = f"lake/{path.relative_to(lake).parts[0]}/{path.relative_to(lake).parts[1]}"
-                    report[label] = report.get(label, 0) + n
-    # 2. quarantine: bad rows keep the raw record; match the learner id inside it
-    for path in sorted((lake / "quarantine").rglob("*.parquet")) if (lake / "quarantine").exists() else []:
-        if _has_column(con, path, "record"):
-            # CASE, not AND/OR: DuckDB must never parse a record that is not valid JSON (a malformed line is
-            # exactly what a quarantine holds); such a record is matched on its raw text instead.
-            cond = ("CASE WHEN record IS NULL THEN false "
-                    "WHEN json_valid(record) THEN coalesce(json_extract_string(record, '$.user_id') = ? "
-                    "OR json_extract_string(record, '$.actor.account.name') = ? "
-                    "OR json_extract_string(record, '$.actor.learner_id') = ?, false) "
-                    "ELSE contains(record, ?) END")
-            n = _rewrite_parquet(con, path, cond, [user_id, user_id, user_id, user_id])
-            if n:
-                label = f"lake/quarantine/{path.parent.name}"
-                report[label] = report.get(label, 0) + n
-    # 2b. the lake's text files (ingest log, quality check examples): drop every line that names the learner;
-    # leftover staging files of interrupted ingests: removed whole (they are only leftovers)
-    n = _scrub_text_files(lake, user_id)
+QUARANTINE_MATCH = (
+    # CASE, not AND/OR: DuckDB must never parse a record that is not valid JSON (a malformed line is exactly
+    # what a quarantine holds); such a record is matched on its raw text instead.
+    "CASE WHEN record IS NULL THEN false "
+    "WHEN json_valid(record) THEN coalesce(json_extract_string(record, '$.user_id') = ? "
+    "OR json_extract_string(record, '$.actor.account.name') = ? "
+    "OR json_extract_string(record, '$.actor.learner_id') = ?, false) "
+    "ELSE contains(record, ?) END")
+
+
+def _count(report: dict[str, int], label: str, n: int) -> None:
     if n:
-        report["lake text logs (lines)"] = n
+        report[label] = report.get(label, 0) + n
+
+
+def _parquet_files(folder: Path):
+    return sorted(folder.rglob("*.parquet")) if folder.exists() else []
+
+
+def _forget_in_lake(con, lake: Path, user_id: str, report: dict[str, int]) -> None:
+    # raw data, ML outputs, analytics: any Parquet file with a user_id column
+    for folder in ("raw", "ml", "analytics"):
+        for path in _parquet_files(lake / folder):
+            if _has_column(con, path, "user_id"):
+                parts = path.relative_to(lake).parts
+                _count(report, f"lake/{parts[0]}/{parts[1]}",
+                       _rewrite_parquet(con, path, "CAST(user_id AS VARCHAR) = ?", [user_id]))
+    # quarantine: bad rows keep the raw record; match the learner id inside it
+    for path in _parquet_files(lake / "quarantine"):
+        if _has_column(con, path, "record"):
+            _count(report, f"lake/quarantine/{path.parent.name}",
+                   _rewrite_parquet(con, path, QUARANTINE_MATCH, [user_id] * 4))
+    # text files (ingest log, quality check examples); leftover staging files of interrupted ingests
+    _count(report, "lake text logs (lines)", _scrub_text_files(lake, user_id))
     staging = lake / "_staging"
     if staging.exists() and any(staging.iterdir()):
         shutil.rmtree(staging)
         report["lake/_staging (leftovers removed)"] = 1
-    # 2c. inbox files the system wrote itself (importers: oulad_*, oulad-*, xapi-*); a sender's own files are theirs
-    for path in sorted(settings.inbox.rglob("*.parquet")) if settings.inbox.exists() else []:
-        if path.name.startswith(("oulad", "xapi-")) and _has_column(con, path, "user_id"):
-            n = _rewrite_parquet(con, path, "CAST(user_id AS VARCHAR) = ?", [user_id])
-            if n:
-                report["inbox (importer-written files)"] = report.get("inbox (importer-written files)", 0) + n
-    for path in sorted(settings.inbox.rglob("xapi-*.jsonl")) if settings.inbox.exists() else []:
-        n = _scrub_lines(path, user_id)
-        if n:
-            report["inbox (importer-written files)"] = report.get("inbox (importer-written files)", 0) + n
-    # 3. mastery trace state: indexed by learner position, so it is dropped and rebuilt by the next run
+    # mastery trace state: indexed by learner position, so it is dropped and rebuilt by the next run
     state = lake / "ml" / "mastery" / "state"
     if state.exists():
         shutil.rmtree(state)
         report["lake/ml/mastery/state (dropped, rebuilt next run)"] = 1
-    con.close()
-    # 4. warehouse: every table with a user_id column
-    if settings.warehouse_path.exists():
-        wh = duckdb.connect(str(settings.warehouse_path))
-        try:
-            tables = wh.execute(
-                """SELECT t.table_schema, t.table_name FROM information_schema.tables t
-                   JOIN information_schema.columns c USING (table_schema, table_name)
-                   WHERE t.table_type = 'BASE TABLE' AND c.column_name = 'user_id'""").fetchall()
-            for schema, table in tables:
-                n = wh.execute(f'DELETE FROM "{schema}"."{table}" WHERE CAST(user_id AS VARCHAR) = ?', [user_id]).fetchone()[0]
-                if n:
-                    report[f"warehouse/{schema}.{table}"] = n
-        finally:
-            wh.close()
-    # 5. serving database
+
+
+def _forget_in_inbox(con, inbox: Path, user_id: str, report: dict[str, int]) -> None:
+    """Files the importers wrote themselves (oulad_*, oulad-*, xapi-*); a sender's own files are theirs."""
+    label = "inbox (importer-written files)"
+    for path in _parquet_files(inbox):
+        if path.name.startswith(("oulad", "xapi-")) and _has_column(con, path, "user_id"):
+            _count(report, label, _rewrite_parquet(con, path, "CAST(user_id AS VARCHAR) = ?", [user_id]))
+    for path in sorted(inbox.rglob("xapi-*.jsonl")) if inbox.exists() else []:
+        _count(report, label, _scrub_lines(path, user_id))
+
+
+def _forget_in_warehouse(warehouse: Path, user_id: str, report: dict[str, int]) -> None:
+    if not warehouse.exists():
+        return
+    wh = duckdb.connect(str(warehouse))
+    try:
+        tables = wh.execute(
+            """SELECT t.table_schema, t.table_name FROM information_schema.tables t
+               JOIN information_schema.columns c USING (table_schema, table_name)
+               WHERE t.table_type = 'BASE TABLE' AND c.column_name = 'user_id'""").fetchall()
+        for schema, table in tables:
+            _count(report, f"warehouse/{schema}.{table}", wh.execute(
+                f'DELETE FROM "{schema}"."{table}" WHERE CAST(user_id AS VARCHAR) = ?', [user_id]).fetchone()[0])
+    finally:
+        wh.close()
+
+
+def _forget_in_postgres(settings: Settings, user_id: str, report: dict[str, int]) -> None:
+    """Every schema, not only serving: `devmentor warehouse postgres` fills lake, staging, intermediate, marts."""
     from psycopg import sql as postgres_sql
 
-    # Every schema, not only serving: `devmentor warehouse postgres` fills lake, staging, intermediate, marts.
     with settings.serving_db().connect() as conn:
         tables = conn.execute(
             """SELECT c.table_schema, c.table_name FROM information_schema.columns c
@@ -244,11 +243,27 @@ def forget(settings: Settings, user_id: str) -> dict[str, int]:
             for schema, table in tables:
                 n = conn.execute(postgres_sql.SQL("DELETE FROM {}.{} WHERE CAST(user_id AS text) = %s").format(
                     postgres_sql.Identifier(schema), postgres_sql.Identifier(table)), (user_id,)).rowcount
-                if n:
-                    report[f"{schema}.{table}" if schema != "serving" else f"serving.{table}"] = n
+                _count(report, f"{schema}.{table}", n)
             # A row in the publish log makes the read API drop its cached answers at once (it watches the log).
-            conn.execute("CREATE SCHEMA IF NOT EXISTS serving")
             if conn.execute("SELECT to_regclass('serving.publish_log')").fetchone()[0]:
                 conn.execute("INSERT INTO serving.publish_log (publish_id, table_name, row_count, run_id, seconds) "
                              "VALUES (%s, 'forget', %s, NULL, 0)", (secrets.token_hex(16), sum(report.values())))
+
+
+def forget(settings: Settings, user_id: str) -> dict[str, int]:
+    """Remove ``user_id`` everywhere; returns rows removed per place."""
+    if not user_id or not user_id.strip():
+        raise ValueError("forget needs a learner id")
+    report: dict[str, int] = {}
+    # The tombstone first: from now on ingest drops this learner, even if this command is interrupted
+    # (running it again finishes the removal).
+    _add_tombstone(settings.lake, privacy_key(settings.home), user_id)
+    con = duckdb.connect()
+    try:
+        _forget_in_lake(con, settings.lake, user_id, report)
+        _forget_in_inbox(con, settings.inbox, user_id, report)
+    finally:
+        con.close()
+    _forget_in_warehouse(settings.warehouse_path, user_id, report)
+    _forget_in_postgres(settings, user_id, report)
     return report

@@ -35,6 +35,14 @@ def test_reader_reads_serving_only_and_writes_nowhere(pg_url):
             with pytest.raises(psycopg.Error) as err:
                 reader.execute(statement)
             assert isinstance(err.value, (psycopg.errors.InsufficientPrivilege, psycopg.errors.ReadOnlySqlTransaction)), statement
+        # The read-only session default is one layer; the grants are the other. With the default switched
+        # off, every write must still fail for lack of privilege (issue 19 #16: tell the two apart).
+        reader.execute("SET default_transaction_read_only = off")
+        for statement in ("INSERT INTO serving.role_probe (id) VALUES (9)", "UPDATE serving.role_probe SET id = 10",
+                          "DELETE FROM serving.role_probe", "CREATE TABLE serving.intruder (x int)",
+                          "CREATE TABLE public.intruder (x int)", "DROP TABLE serving.role_probe", "CREATE SCHEMA intruder"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                reader.execute(statement)
     with psycopg.connect(pg_url) as admin:
         assert admin.execute("SELECT count(*) FROM serving.role_probe").fetchone()[0] == 2
 
