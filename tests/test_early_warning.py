@@ -244,3 +244,21 @@ def test_replay_instant_is_the_end_of_day_n():
     t = replay_instant("2014J", 60)
     assert t.isoformat() == "2014-11-30T23:59:59+00:00"
     assert replay_instant("2014B", 0) + timedelta(seconds=1) == replay_instant("2014B", 1) - timedelta(days=1) + timedelta(seconds=1)
+
+
+def test_codes_with_quotes_and_dot_dot_are_data_not_sql_or_paths(tmp_path):
+    """Issue 19 #9: a module code with a quote and '../' neither breaks the SQL nor writes outside the inbox."""
+    root = tmp_path / "release"
+    write_release(root, students=8)
+    for name in ("courses.csv", "assessments.csv", "vle.csv", "studentInfo.csv", "studentRegistration.csv", "studentVle.csv"):
+        frame = pd.read_csv(root / name)
+        if "code_module" in frame:
+            frame["code_module"] = frame["code_module"].replace("BBB", "B'B/../x")
+            frame.to_csv(root / name, index=False)
+    to_contract(root, tmp_path / "inbox")
+    written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*.parquet"))
+    assert all(p.parts[0] == "inbox" for p in written)
+    events = sorted(p.name for p in (tmp_path / "inbox" / "events").glob("*.parquet"))
+    assert "oulad-B_B____x-2013J.parquet" in events
+    courses = pd.read_parquet(tmp_path / "inbox" / "catalog" / "courses" / "oulad_courses.parquet")
+    assert "B'B/../x-2014J" in set(courses["course_id"])

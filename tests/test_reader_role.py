@@ -52,3 +52,36 @@ def test_reader_url_swaps_the_user_and_keeps_the_rest():
         "postgresql://devmentor_reader@db.example:5432/devmentor?sslmode=require"
     assert reader_url("postgresql://postgres:@/devmentor?host=/tmp/pg", password="p@ss") == \
         "postgresql://devmentor_reader:p%40ss@/devmentor?host=/tmp/pg"
+
+
+def test_the_reader_password_is_sent_only_when_the_role_is_new_or_the_password_changed(pg_url):
+    """Issue 19 #7: `ALTER ROLE ... PASSWORD` carries the password into statement logs; not on every publish."""
+    from psycopg import sql
+
+    from devmentor.serving.publish import ensure_reader_role
+
+    class Recording:
+        def __init__(self, conn):
+            self.conn, self.statements = conn, []
+
+        def execute(self, query, params=None):
+            self.statements.append(query.as_string(self.conn) if isinstance(query, sql.Composable) else str(query))
+            return self.conn.execute(query, params)
+
+        def __getattr__(self, name):
+            return getattr(self.conn, name)
+
+    role = "devmentor_reader_pw_probe"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"DROP ROLE IF EXISTS {role}")
+        conn.execute("CREATE SCHEMA IF NOT EXISTS serving")
+        first = Recording(conn)
+        ensure_reader_role(first, role=role, password="s3cret-1")
+        assert sum("PASSWORD" in s for s in first.statements) == 1  # a new role gets its password once
+        again = Recording(conn)
+        ensure_reader_role(again, role=role, password="s3cret-1")
+        assert not [s for s in again.statements if "PASSWORD" in s]
+        assert not [s for s in again.statements if "s3cret" in s]
+        conn.execute(f"REASSIGN OWNED BY {role} TO CURRENT_USER")
+        conn.execute(f"DROP OWNED BY {role}")
+        conn.execute(f"DROP ROLE {role}")

@@ -7,12 +7,15 @@ stream are kept (their click features are missing).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+
+from devmentor.sql import literal
 
 REQUIRED = ("courses.csv", "assessments.csv", "vle.csv", "studentInfo.csv", "studentRegistration.csv", "studentAssessment.csv")
 
@@ -38,7 +41,12 @@ def _csv(path: Path, types: dict[str, str] | None = None) -> str:
     if types:
         cols = ", ".join(f"'{k}': '{v}'" for k, v in types.items())
         opts += f", types={{{cols}}}"
-    return f"read_csv('{path}', {opts})"
+    return f"read_csv({literal(str(path))}, {opts})"
+
+
+def safe_name(text: str) -> str:
+    """A value as a file-name part: letters, digits, '_' and '-' kept, anything else '_'."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", str(text)) or "_"
 
 
 def find_clicks(root: Path) -> Path | None:
@@ -229,8 +237,9 @@ def to_contract(root: Path, inbox: Path, as_of: datetime | None = None) -> dict[
     for rel, sql in queries.items():
         target = inbox / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        con.execute(f"COPY ({sql}) TO '{target}' (FORMAT parquet)")
-        counts[rel.split("/")[-2] if "/" in rel else rel] = con.execute(f"SELECT count(*) FROM '{target}'").fetchone()[0]
+        con.execute(f"COPY ({sql}) TO {literal(str(target))} (FORMAT parquet)")
+        counts[rel.split("/")[-2] if "/" in rel else rel] = con.execute(
+            f"SELECT count(*) FROM read_parquet({literal(str(target))})").fetchone()[0]
     events_dir = inbox / "events"
     events_dir.mkdir(parents=True, exist_ok=True)
     con.execute(f"""CREATE TEMP TABLE oulad_events AS
@@ -255,9 +264,11 @@ def to_contract(root: Path, inbox: Path, as_of: datetime | None = None) -> dict[
     con.execute('DELETE FROM oulad_events WHERE NOT known("timestamp")')
     counts["events"] = con.execute("SELECT count(*) FROM oulad_events").fetchone()[0]
     # One file per presentation, named by the presentation's start day (the events inside span the presentation).
-    for module, presentation in con.execute("SELECT DISTINCT split_part(course_id, '-', 1), split_part(course_id, '-', 2) FROM oulad_events").fetchall():
-        target = events_dir / f"oulad-{module}-{presentation}.parquet"
-        con.execute(f"COPY (SELECT * FROM oulad_events WHERE course_id = '{module}-{presentation}' ORDER BY event_id) TO '{target}' (FORMAT parquet)")
+    for (course_id,) in con.execute("SELECT DISTINCT course_id FROM oulad_events ORDER BY 1").fetchall():
+        # A code is data: it never picks the directory (no '/' or '..' reaches the file name).
+        target = events_dir / f"oulad-{safe_name(course_id)}.parquet"
+        con.execute(f"COPY (SELECT * FROM oulad_events WHERE course_id = {literal(course_id)} "
+                    f"ORDER BY event_id) TO {literal(str(target))} (FORMAT parquet)")
     con.close()
     return counts
 

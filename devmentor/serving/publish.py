@@ -97,7 +97,9 @@ def ensure_reader_role(conn: psycopg.Connection, role: str = READER_ROLE, passwo
         exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
         if not exists:
             conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT").format(ident))
-        if password:
+        if password and (not exists or not _password_works(conn, role, password)):
+            # Only when the role is new or its password changed: the statement carries the password, and
+            # statement logs would record it on every publish otherwise.
             conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(ident, sql.Literal(password)))
         conn.execute(sql.SQL("ALTER ROLE {} SET default_transaction_read_only = on").format(ident))
         conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
@@ -107,6 +109,22 @@ def ensure_reader_role(conn: psycopg.Connection, role: str = READER_ROLE, passwo
         conn.execute(sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA {} GRANT SELECT ON TABLES TO {}").format(
             sql.Identifier(SCHEMA), ident))
         conn.execute(sql.SQL("REVOKE CREATE ON SCHEMA public FROM {}").format(ident))
+        try:  # nobody may create objects in public through PUBLIC either (needs the schema's owner)
+            with conn.transaction():
+                conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+        except psycopg.errors.InsufficientPrivilege:
+            pass
+
+
+def _password_works(conn: psycopg.Connection, role: str, password: str) -> bool:
+    """Whether ``role`` can already log in with ``password`` (then it need not be sent again)."""
+    info = conn.info
+    try:
+        with psycopg.connect(host=info.host, port=info.port, dbname=info.dbname, user=role, password=password,
+                             connect_timeout=3):
+            return True
+    except psycopg.Error:
+        return False
 
 
 def reader_url(url: str, role: str = READER_ROLE, password: str | None = None) -> str:
