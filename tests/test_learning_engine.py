@@ -158,3 +158,44 @@ def test_offline_metrics_hand_computed():
     assert m["hit_rate@3"] == 0.5
     # u: hit at rank 2 → DCG 1/log2(3); ideal for 2 relevant = 1 + 1/log2(3); v: 0
     assert m["ndcg@3"] == pytest.approx(round(((1 / np.log2(3)) / (1 + 1 / np.log2(3))) / 2, 4), abs=1e-4)
+
+
+def test_engine_outputs_are_one_set_a_crash_mid_write_leaves_the_previous_set_whole(tmp_path):
+    """Issue 19 #14: outputs written table by table could leave a mix that a later publish swaps in together."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from devmentor.learning.outputs import write_outputs
+    from devmentor.storage.lake import Lake
+
+    lake = Lake(inbox_path=tmp_path / "inbox", lake_path=tmp_path / "lake")
+    first = {"a": pd.DataFrame({"v": [1, 1]}), "b": pd.DataFrame({"v": [1]}), "c": pd.DataFrame({"v": [1]})}
+    (tmp_path / "lake" / "ml" / "g").mkdir(parents=True)
+    # state that is not an output (like the badge ledger) lives beside the outputs
+    pq.write_table(pq.read_table(_tiny_parquet(tmp_path)), tmp_path / "lake" / "ml" / "g" / "ledger.parquet")
+    assert write_outputs(lake, "g", first, lambda n: "v1") == {"a": 2, "b": 1, "c": 1}
+
+    class Boom:
+        def assign(self, **_):
+            raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_outputs(lake, "g", {"a": pd.DataFrame({"v": [2, 2, 2]}), "b": Boom(), "c": pd.DataFrame({"v": [2]})},
+                      lambda n: "v2")
+    current = tmp_path / "lake" / "ml" / "g"
+    assert {n: pq.read_table(current / f"{n}.parquet").column("v").to_pylist() for n in "abc"} == \
+        {"a": [1, 1], "b": [1], "c": [1]}
+    assert (current / "ledger.parquet").exists()  # carried over into the set
+    write_outputs(lake, "g", {"a": pd.DataFrame({"v": [3]}), "b": pd.DataFrame({"v": [3]}), "c": pd.DataFrame({"v": [3]})},
+                  lambda n: "v3")
+    assert pq.read_table(current / "b.parquet").column("algorithm_version").to_pylist() == ["v3"]
+    assert len(list((tmp_path / "lake" / "ml" / "g.sets").iterdir())) == 1  # old sets are removed
+
+
+def _tiny_parquet(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "tiny.parquet"
+    pq.write_table(pa.table({"x": [1]}), path)
+    return path

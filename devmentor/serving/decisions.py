@@ -125,6 +125,7 @@ def publish_group(lake: Lake, serving_db: ServingDatabase, folder: str, specs, r
     """Publish lake/ml/<folder>/<table>.parquet for every spec, all swapped in one transaction."""
     from devmentor.serving.publish import publish_many
 
-    tables = [(spec, pq.read_table(lake.ml_path(f"{folder}/{spec.name}.parquet"))) for spec in specs]
+    current = (lake.lake_path / "ml" / folder).resolve()  # one set, even if a newer one lands meanwhile
+    tables = [(spec, pq.read_table(current / f"{spec.name}.parquet")) for spec in specs]
     with serving_db.connect() as conn:
         return publish_many(conn, tables, run_id=run_id, connect=serving_db.connect)
