@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from devmentor.settings import Settings
+from devmentor.storage.lake import remove_directory
 
 TOMBSTONES = "_privacy/tombstones.parquet"
 
@@ -198,8 +199,8 @@ def _forget_in_lake(con, lake: Path, user_id: str, report: dict[str, int]) -> No
         report["lake/_staging (leftovers removed)"] = 1
     # mastery trace state: indexed by learner position, so it is dropped and rebuilt by the next run
     state = lake / "ml" / "mastery" / "state"
-    if state.exists():
-        shutil.rmtree(state)
+    if state.exists() or state.is_symlink():
+        remove_directory(state)
         report["lake/ml/mastery/state (dropped, rebuilt next run)"] = 1
 
 

@@ -199,3 +199,42 @@ def _tiny_parquet(tmp_path):
     path = tmp_path / "tiny.parquet"
     pq.write_table(pa.table({"x": [1]}), path)
     return path
+
+
+@pytest.mark.parametrize("crash_at", [1, 2, 3])
+def test_mastery_state_save_is_all_or_nothing(tmp_path, monkeypatch, crash_at):
+    """Issue 19 #10: the trace state's files switch together: a crash at any rename of the save leaves the
+    old state or the new one, never cells of one with the watermark of the other."""
+    import os
+
+    import numpy as np
+
+    from devmentor.learning import engine
+    from models import mastery
+
+    def state(watermark: str, attempts: int, users: list[str]) -> engine.MasteryState:
+        t = mastery.TraceState.empty(len(users), 3)
+        t.attempts[0, 1] = attempts
+        return engine.MasteryState("v1", users, t, np.zeros((len(users), 3), dtype=np.int64), watermark, attempts)
+
+    folder = tmp_path / "mastery" / "state"
+    state("old", 2, ["u1", "u2"]).save(folder)
+    calls = {"n": 0}
+    real_os_replace = os.replace
+
+    def counted(real):
+        def replace(*args, **kwargs):
+            calls["n"] += 1
+            if calls["n"] == crash_at:
+                raise OSError("killed mid-save")
+            return real(*args, **kwargs)
+        return replace
+
+    monkeypatch.setattr(os, "replace", counted(real_os_replace))  # every rename (Path.replace uses it too)
+    try:
+        state("new", 7, ["u1", "u2", "u3"]).save(folder)
+    except OSError:
+        pass
+    monkeypatch.setattr(os, "replace", real_os_replace)
+    loaded = engine.MasteryState.load(folder)
+    assert (loaded.watermark, int(loaded.trace.attempts[0, 1]), len(loaded.users)) in {("old", 2, 2), ("new", 7, 3)}

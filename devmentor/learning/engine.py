@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from devmentor.storage.lake import replace_directory
 from models import learning_path, mastery, quiz, recommender, spaced_repetition
 from models.mastery_eval import Evaluation
 
@@ -150,23 +151,23 @@ class MasteryState:
     meta: dict = field(default_factory=dict)
 
     def save(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.parent.mkdir(parents=True, exist_ok=True)
         t = self.trace
         n, s = t.p_next.shape
         li, si = np.nonzero(t.attempts > 0)
         cells = pa.table({"learner": li, "skill": si, "p_next": t.p_next[li, si], "p_known": t.p_known[li, si],
                           "attempts": t.attempts[li, si], "last_attempt_us": self.last_attempt_at[li, si]})
         learners = pa.table({"user_id": self.users, "resid_sum": t.resid_sum, "resid_n": t.resid_n})
-        tmp = folder.with_name(folder.name + ".tmp")
-        tmp.mkdir(parents=True, exist_ok=True)
-        pq.write_table(cells, tmp / "cells.parquet")
-        pq.write_table(learners, tmp / "learners.parquet")
-        (tmp / "state.json").write_text(json.dumps({
-            "params_version": self.params_version, "n_skills": s, "watermark": self.watermark,
-            "attempts_through_watermark": self.attempts_through_watermark, **self.meta}))
-        for f in tmp.iterdir():
-            f.replace(folder / f.name)
-        tmp.rmdir()
+        meta = {"params_version": self.params_version, "n_skills": s, "watermark": self.watermark,
+                "attempts_through_watermark": self.attempts_through_watermark, **self.meta}
+
+        def fill(new: Path) -> None:
+            pq.write_table(cells, new / "cells.parquet")
+            pq.write_table(learners, new / "learners.parquet")
+            (new / "state.json").write_text(json.dumps(meta))
+
+        # All three files switch together (one rename): a crash mid-save leaves the previous state whole.
+        replace_directory(folder, fill)
 
     @classmethod
     def load(cls, folder: Path) -> MasteryState | None:

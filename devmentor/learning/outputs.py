@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import uuid
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from devmentor.storage.lake import Lake
+from devmentor.storage.lake import Lake, replace_directory
 from models import learning_path, mastery, quiz, recommender, spaced_repetition
 
 ENGINE_VERSIONS = {
@@ -35,30 +33,18 @@ def write_outputs(lake: Lake, folder: str, frames: dict, version_of) -> dict[str
     so a later publish can never swap in a mix of old and new tables. Files of the current set this write
     does not replace (the badge ledger) are carried over.
     """
-    base = lake.lake_path / "ml"
-    link, sets = base / folder, base / f"{folder}.sets"
-    set_id = uuid.uuid4().hex[:12]
-    new = sets / set_id
-    new.mkdir(parents=True)
-    try:
+    link = lake.lake_path / "ml" / folder
+    counts: dict[str, int] = {}
+
+    def fill(new: Path) -> None:
         if link.exists():
             for f in link.iterdir():
                 if f.is_file() and f.suffix == ".parquet" and f.stem not in frames:
                     shutil.copy2(f, new / f.name)
-        counts = {}
         for name, frame in frames.items():
             table = pa.Table.from_pandas(frame.assign(algorithm_version=version_of(name)), preserve_index=False)
             pq.write_table(table, new / f"{name}.parquet")
             counts[name] = table.num_rows
-    except BaseException:
-        shutil.rmtree(new, ignore_errors=True)
-        raise
-    if link.is_dir() and not link.is_symlink():  # the layout before sets: keep it as the previous set
-        os.replace(link, sets / f"legacy-{set_id}")
-    tmp = base / f".{folder}.link-{set_id}"
-    os.symlink(Path(f"{folder}.sets") / set_id, tmp)
-    os.replace(tmp, link)
-    for old in sets.iterdir():
-        if old.name != set_id:
-            shutil.rmtree(old, ignore_errors=True)
+
+    replace_directory(link, fill)
     return counts

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,3 +30,41 @@ class Lake:
         pq.write_table(table, tmp)
         tmp.replace(path)
         return path
+
+
+def replace_directory(link: Path, fill) -> Path:
+    """Make ``link`` a directory whose files all come from one ``fill(new_dir)`` call, atomically.
+
+    The files are written into ``<link>.sets/<id>/`` and ``link`` is a symbolic link switched to it in
+    one rename, so a crash while filling leaves the previous directory whole (never a mix of old and
+    new files). A plain directory from before is kept as the previous set until the switch.
+    """
+    link = Path(link)
+    sets = link.with_name(link.name + ".sets")
+    set_id = uuid.uuid4().hex[:12]
+    new = sets / set_id
+    new.mkdir(parents=True)
+    try:
+        fill(new)
+    except BaseException:
+        shutil.rmtree(new, ignore_errors=True)
+        raise
+    if link.is_dir() and not link.is_symlink():
+        os.replace(link, sets / f"legacy-{set_id}")
+    tmp = link.with_name(f".{link.name}.link-{set_id}")
+    os.symlink(Path(sets.name) / set_id, tmp)
+    os.replace(tmp, link)
+    for old in sets.iterdir():
+        if old.name != set_id:
+            shutil.rmtree(old, ignore_errors=True)
+    return new
+
+
+def remove_directory(link: Path) -> None:
+    """Remove a directory made by replace_directory (the link and its sets), or a plain one."""
+    link = Path(link)
+    if link.is_symlink():
+        link.unlink()
+        shutil.rmtree(link.with_name(link.name + ".sets"), ignore_errors=True)
+    elif link.exists():
+        shutil.rmtree(link)
