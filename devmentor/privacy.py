@@ -179,6 +179,9 @@ def _parquet_files(folder: Path):
 
 
 def _forget_in_lake(con, lake: Path, user_id: str, report: dict[str, int]) -> None:
+    from devmentor.ingest.validate import recover_interrupted
+
+    recover_interrupted(lake)  # an interrupted ingest swap is finished first, so its files are scanned too
     # raw data, ML outputs, analytics: any Parquet file with a user_id column
     for folder in ("raw", "ml", "analytics"):
         for path in _parquet_files(lake / folder):

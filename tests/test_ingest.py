@@ -219,3 +219,47 @@ def test_identifiers_in_chat_text_are_masked_at_ingest(tmp_path):
         f"SELECT message_id, message_text FROM read_parquet('{lake}/raw/chat_messages/**/*.parquet')").fetchall())
     assert texts["m1"] == "mail me at [email] or call [phone] about loops"
     assert texts["m2"] == "for loop 3 times in 2026"
+
+
+@pytest.mark.parametrize("crash_at", [1, 2, 3])
+def test_a_crash_mid_ingest_is_rolled_forward_never_half_old_half_new(tmp_path, monkeypatch, crash_at):
+    """Issue 19 #12: a source re-ingested with new content, killed at the k-th file move of its swap: the next
+    ingest finishes the swap, and the lake holds exactly the new rows (no day partial, none twice)."""
+    import os
+
+    from devmentor.ingest.validate import ingest_entity, recover_interrupted
+
+    inbox, lake = tmp_path / "inbox", tmp_path / "lake"
+    for entity, rel, text in (
+        ("profiles", "profiles/p.csv", "user_id\nu1\n"),
+        ("courses", "catalog/courses/c.csv", "course_id,title\nC1,C\n"),
+    ):
+        (inbox / rel).parent.mkdir(parents=True, exist_ok=True)
+        (inbox / rel).write_text(text)
+        ingest_entity(BY_NAME[entity], inbox, lake)
+
+    def events(version: int) -> str:
+        rows = [f"e{d}-{i},u1,session_start,2026-10-0{d}T10:00:00Z,s{d},C1" for d in (1, 2, 3) for i in range(version)]
+        return "event_id,user_id,event_type,timestamp,session_id,course_id\n" + "\n".join(rows) + "\n"
+
+    path = inbox / "events" / "batch.csv"  # one source spanning three days (three partitions)
+    path.parent.mkdir(parents=True)
+    path.write_text(events(1))
+    ingest_entity(BY_NAME["events"], inbox, lake)
+    path.write_text(events(2))
+    real, calls = os.replace, {"n": 0}
+
+    def killed(src, dst):
+        calls["n"] += 1
+        if calls["n"] == crash_at + 1:  # the first rename is the journal's own
+            raise OSError("killed")
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "replace", killed)
+    with pytest.raises(OSError):
+        ingest_entity(BY_NAME["events"], inbox, lake)
+    monkeypatch.setattr(os, "replace", real)
+    assert recover_interrupted(lake) == 1
+    con = duckdb.connect()
+    got = con.execute(f"SELECT event_date, count(*) FROM read_parquet('{lake}/raw/events/**/*.parquet') GROUP BY 1 ORDER BY 1").fetchall()
+    assert [n for _, n in got] == [2, 2, 2]

@@ -372,28 +372,21 @@ def _write_good(con, entity: Entity, path: Path, skey: str, lake: Path, tmp_tag:
     if entity.partition_by_date_of:
         date_col = f", CAST(timezone('UTC', TRY_CAST({q(entity.partition_by_date_of)} AS TIMESTAMPTZ)) AS DATE) AS event_date"
     good_sql = f"SELECT {typed}, {meta}{date_col} FROM checked WHERE len(_errors) = 0"
-    if entity.partition_by_date_of:
-        stage = lake / "_staging" / f"{entity.name}-{skey}-{tmp_tag}"
-        if rows_good:
-            con.execute(
-                f"COPY ({good_sql}) TO {lit(str(stage))} (FORMAT parquet, PARTITION_BY (event_date), "
-                f"FILENAME_PATTERN {lit('part__' + skey + '__' + tmp_tag + '_{i}')}, WRITE_PARTITION_COLUMNS true)"
-            )
-        _remove_outputs(raw_out, skey)
-        if rows_good:
-            for f in stage.rglob("*.parquet"):
-                dest = raw_out / f.parent.name / f.name
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(f, dest)
-        _rmtree(stage)
-    else:
-        tmp = lake / "_staging" / f"{entity.name}-{skey}-{tmp_tag}.parquet"
-        tmp.parent.mkdir(parents=True, exist_ok=True)
-        if rows_good:
-            con.execute(f"COPY ({good_sql}) TO {lit(str(tmp))} (FORMAT parquet)")
-        _remove_outputs(raw_out, skey)
-        if rows_good:
-            os.replace(tmp, raw_out / f"part__{skey}__{tmp_tag}.parquet")
+    stage = lake / "_staging" / f"{entity.name}-{skey}-{tmp_tag}"
+    if rows_good and entity.partition_by_date_of:
+        con.execute(
+            f"COPY ({good_sql}) TO {lit(str(stage))} (FORMAT parquet, PARTITION_BY (event_date), "
+            f"FILENAME_PATTERN {lit('part__' + skey + '__' + tmp_tag + '_{i}')}, WRITE_PARTITION_COLUMNS true)"
+        )
+    elif rows_good:
+        stage.mkdir(parents=True, exist_ok=True)
+        con.execute(f"COPY ({good_sql}) TO {lit(str(stage / f'part__{skey}__{tmp_tag}.parquet'))} (FORMAT parquet)")
+    moves = [(str(f), str(raw_out / f.relative_to(stage))) for f in stage.rglob("*.parquet")] if rows_good else []
+    # The swap is journalled first: a crash part-way (SIGKILL, power) is rolled forward by the next ingest
+    # (recover_interrupted), so a source's rows are never left half old, half new.
+    journal = write_journal(lake, {"raw_out": str(raw_out), "skey": skey, "tag": tmp_tag, "moves": moves,
+                                   "stage": str(stage)})
+    _apply_journal(journal)
 
 
 def _write_quarantine(con, entity: Entity, path: Path, skey: str, lake: Path, columns: list[str],
@@ -509,10 +502,47 @@ def _rmtree(path: Path) -> None:
     path.rmdir()
 
 
-def _remove_outputs(raw_out: Path, skey: str) -> None:
-    """Delete what an earlier ingest of this source produced (the source is being replaced)."""
+def _remove_outputs(raw_out: Path, skey: str, keep_tag: str | None = None) -> None:
+    """Delete what an earlier ingest of this source produced (the source is being replaced); files of the
+    ingest ``keep_tag`` (the one being swapped in) stay."""
     for p in raw_out.rglob(f"part__{skey}__*.parquet"):
-        p.unlink()
+        if keep_tag is None or not p.name.startswith(f"part__{skey}__{keep_tag}"):
+            p.unlink()
+
+
+JOURNALS = "_staging/journal"
+
+
+def write_journal(lake: Path, entry: dict) -> Path:
+    folder = Path(lake) / JOURNALS
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{entry['tag']}.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(entry))
+    os.replace(tmp, path)
+    return path
+
+
+def _apply_journal(path: Path) -> None:
+    """Move the new files in, then drop the source's older files, then forget the journal (idempotent)."""
+    entry = json.loads(path.read_text())
+    for src, dest in entry["moves"]:
+        if Path(src).exists():
+            Path(dest).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dest)
+    _remove_outputs(Path(entry["raw_out"]), entry["skey"], keep_tag=entry["tag"])
+    _rmtree(Path(entry["stage"]))
+    path.unlink()
+
+
+def recover_interrupted(lake: Path) -> int:
+    """Finish every ingest swap a crash interrupted; returns how many were finished."""
+    folder = Path(lake) / JOURNALS
+    done = 0
+    for path in sorted(folder.glob("*.json")) if folder.exists() else []:
+        _apply_journal(path)
+        done += 1
+    return done
 
 
 def _write_file_rejection(con, entity: Entity, path: Path, skey: str, q_out: Path, reason: str) -> None:
@@ -554,6 +584,7 @@ def _already_ingested(lake: Path, entity: Entity, path: Path, skey: str) -> bool
 def ingest_entity(entity: Entity, inbox: Path, lake: Path, force: bool = False, files: list[Path] | None = None) -> EntityResult:
     """Ingest every new or changed file of ``entity`` found in ``inbox`` (or the given ``files``)."""
     ensure_schema_files(lake)
+    recover_interrupted(lake)
     out = EntityResult(entity.name)
     con = connect()
     try:
