@@ -270,4 +270,8 @@ def forget(settings: Settings, user_id: str) -> dict[str, int]:
         con.close()
     _forget_in_warehouse(settings.warehouse_path, user_id, report)
     _forget_in_postgres(settings, user_id, report)
+    if settings.nats_url:  # the decisions already relayed to JetStream carry the id too
+        from devmentor.serving.relay import forget_in_stream
+
+        _count(report, "nats stream DEVMENTOR_DECISIONS", forget_in_stream(settings.nats_url, user_id))
     return report

@@ -138,3 +138,38 @@ def test_metrics_file_is_prometheus_text_with_growing_counters(tmp_path):
     assert "devmentor_outbox_pending 0" in text and "devmentor_publish_failures_total 1" in text
     for line in text.splitlines():
         assert line.startswith("#") or len(line.split(" ")) == 2
+
+
+def test_forget_deletes_the_learners_messages_from_the_stream(pg_url, nats_url):
+    """Issue 19 #2: the JetStream stream holds relayed decisions with the learner's id; forget removes them."""
+    from devmentor.serving.relay import forget_in_stream
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        _publish(conn, 20)
+        relay_outbox(conn, nats_url)
+        victim = conn.execute("SELECT user_id FROM serving.learner_decisions ORDER BY user_id LIMIT 1").fetchone()[0]
+        others = conn.execute("SELECT count(*) FROM serving.learner_decisions WHERE user_id <> %s", (victim,)).fetchone()[0]
+    assert forget_in_stream(nats_url, victim) >= 1
+    messages, count = _stream_messages_left(nats_url)
+    assert victim not in {m["user_id"] for m in messages} and count == others
+    assert forget_in_stream(nats_url, victim) == 0
+
+
+def _stream_messages_left(url: str):
+    async def read():
+        import nats
+        from nats.js.errors import NotFoundError
+
+        nc = await nats.connect(url)
+        js = nc.jetstream()
+        info = await js.stream_info(STREAM)
+        out = []
+        for seq in range(info.state.first_seq, info.state.last_seq + 1):
+            try:
+                out.append(json.loads((await js.get_msg(STREAM, seq)).data))
+            except NotFoundError:
+                pass
+        await nc.close()
+        return out, info.state.messages
+
+    return asyncio.run(read())

@@ -84,3 +84,40 @@ def relay_outbox(conn: psycopg.Connection, nats_url: str, batch: int = 2000, tim
         error = f"{type(exc).__name__}: {exc}".strip()[:300]
     pending = conn.execute("SELECT count(*) FROM serving.decision_outbox WHERE relayed_at IS NULL").fetchone()[0]
     return RelayResult(relayed=relayed, pending=pending, seconds=time.perf_counter() - started, error=error)
+
+
+def forget_in_stream(nats_url: str, user_id: str, timeout_s: float = 5.0) -> int:
+    """Delete every message of the decisions stream whose payload names ``user_id``; returns how many.
+
+    The stream is append-only for consumers, but JetStream can delete single messages by sequence, which is
+    what forgetting a learner needs (their decisions carry their id). Raises when NATS cannot be reached,
+    so forget says which store it could not clean instead of claiming it did."""
+    async def run() -> int:
+        import nats
+        from nats.js.errors import NotFoundError
+
+        nc = await nats.connect(nats_url, connect_timeout=timeout_s, max_reconnect_attempts=0)
+        try:
+            js = nc.jetstream(timeout=timeout_s)
+            try:
+                info = await js.stream_info(STREAM)
+            except NotFoundError:
+                return 0
+            removed = 0
+            for seq in range(info.state.first_seq, info.state.last_seq + 1):
+                try:
+                    msg = await js.get_msg(STREAM, seq)
+                except NotFoundError:
+                    continue
+                try:
+                    names_learner = json.loads(msg.data).get("user_id") == user_id
+                except (ValueError, AttributeError):
+                    names_learner = user_id.encode() in (msg.data or b"")
+                if names_learner:
+                    await js.delete_msg(STREAM, seq)
+                    removed += 1
+            return removed
+        finally:
+            await nc.close()
+
+    return asyncio.run(run())
