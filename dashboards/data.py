@@ -10,8 +10,7 @@ import streamlit as st
 
 from devmentor.settings import Settings, load_settings
 from devmentor.storage import postgres
-
-AT_RISK_SEGMENTS = ("Struggling Novice", "Disengaging")
+from models.segments import AT_RISK_SEGMENTS  # noqa: F401  (one place names them; pages import it from here)
 
 
 @st.cache_resource(show_spinner=False)

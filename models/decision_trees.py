@@ -26,14 +26,18 @@ def _intervention_labels(frame: pd.DataFrame, _annotations: pd.DataFrame | None)
     return rule_based_intervention(frame), "policy_rules"
 
 
+# The trees' ids: everyone (training, scoring, API, dashboard, replay) reads these names from here.
+SEGMENT_TREE = "primary_classification"
+INTERVENTION_TREE = "intervention_strategy"
+
 PRIMARY = TreeSpec(
-    tree_id="primary_classification",
+    tree_id=SEGMENT_TREE,
     description="Learner segment: Struggling Novice, Fast Tracker, Steady Progressor, Disengaging, Format Mismatch (models/segments.py).",
     features=tuple(SEGMENT_FEATURES),
     labels=choose_labels,
 )
 INTERVENTION = TreeSpec(
-    tree_id="intervention_strategy",
+    tree_id=INTERVENTION_TREE,
     description="Next intervention: Escalate to Tutor, Re-engagement Nudge, Switch Format, Remedial Review, Raise Challenge, Continue Path (models/interventions.py).",
     features=tuple(INTERVENTION_FEATURES),
     labels=_intervention_labels,

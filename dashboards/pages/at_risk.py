@@ -10,6 +10,7 @@ from dashboards.data import (
     serving_query,
     sidebar_filters,
 )
+from models.decision_trees import INTERVENTION_TREE, SEGMENT_TREE
 
 st.title("At-risk learners")
 course, cohort, learners = sidebar_filters()
@@ -19,12 +20,12 @@ rows = require(lambda: serving_query(
               i.decision_label AS suggested_intervention, i.flagged_rules_hit AS intervention_path,
               x.current_streak, m.mastered_skills, m.skills
        FROM serving.learner_decisions s
-       JOIN serving.learner_decisions i ON i.user_id = s.user_id AND i.tree_id = 'intervention_strategy'
+       JOIN serving.learner_decisions i ON i.user_id = s.user_id AND i.tree_id = %s
        LEFT JOIN serving.streaks x ON x.user_id = s.user_id
        LEFT JOIN (SELECT user_id, count(*) FILTER (WHERE mastered) AS mastered_skills, count(*) AS skills
                   FROM serving.mastery GROUP BY 1) m ON m.user_id = s.user_id
-       WHERE s.tree_id = 'primary_classification' AND s.decision_label = ANY(%s) AND s.user_id = ANY(%s)""",
-    (list(AT_RISK_SEGMENTS), list(learners))), "Decisions")
+       WHERE s.tree_id = %s AND s.decision_label = ANY(%s) AND s.user_id = ANY(%s)""",
+    (INTERVENTION_TREE, SEGMENT_TREE, list(AT_RISK_SEGMENTS), list(learners))), "Decisions")
 # Disengaging before Struggling Novice, then the tree's confidence.
 rows["risk_order"] = rows["segment"].map({"Disengaging": 0, "Struggling Novice": 1})
 rows = rows.sort_values(["risk_order", "confidence", "user_id"], ascending=[True, False, True])

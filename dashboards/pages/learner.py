@@ -10,6 +10,7 @@ from dashboards.data import (
     sidebar_filters,
     warehouse_query,
 )
+from models.decision_trees import INTERVENTION_TREE, SEGMENT_TREE
 
 st.title("Learner drill-down")
 course, cohort, learners = sidebar_filters()
@@ -17,8 +18,8 @@ if not learners:
     st.info("No learners match these filters.")
     st.stop()
 risky = require(lambda: serving_query(
-    "SELECT user_id FROM serving.learner_decisions WHERE tree_id = 'primary_classification' AND decision_label = ANY(%s) "
-    "AND user_id = ANY(%s) ORDER BY user_id LIMIT 1", (list(AT_RISK_SEGMENTS), list(learners))), "Decisions")
+    "SELECT user_id FROM serving.learner_decisions WHERE tree_id = %s AND decision_label = ANY(%s) "
+    "AND user_id = ANY(%s) ORDER BY user_id LIMIT 1", (SEGMENT_TREE, list(AT_RISK_SEGMENTS), list(learners))), "Decisions")
 default = risky["user_id"].iloc[0] if len(risky) else learners[0]
 user = st.selectbox("Learner", learners, index=learners.index(default), key="learner")
 
@@ -33,8 +34,8 @@ xp = serving_query(
 
 c1, c2, c3, c4 = st.columns(4)
 seg = decisions.set_index("tree_id")["decision_label"].to_dict()
-c1.metric("Segment", seg.get("primary_classification", "—"))
-c2.metric("Suggested intervention", seg.get("intervention_strategy", "—"))
+c1.metric("Segment", seg.get(SEGMENT_TREE, "—"))
+c2.metric("Suggested intervention", seg.get(INTERVENTION_TREE, "—"))
 if len(xp):
     c3.metric("XP / level", f"{int(xp['xp_total'].iloc[0]):,} / L{int(xp['level'].iloc[0])}")
     c4.metric("Streak (longest)", f"{int(xp['current_streak'].iloc[0] or 0)} ({int(xp['longest_streak'].iloc[0] or 0)}) days")

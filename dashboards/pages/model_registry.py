@@ -6,11 +6,12 @@ import pandas as pd
 import streamlit as st
 
 from dashboards.data import lake_path, require, serving_query, settings, warehouse_query
+from models.decision_trees import INTERVENTION_TREE, SEGMENT_TREE
 
 st.title("Models")
 
 
-TREES = ("primary_classification", "intervention_strategy")
+TREES = (SEGMENT_TREE, INTERVENTION_TREE)
 METRICS = ("holdout_accuracy", "holdout_macro_f1", "training_rows")
 
 
@@ -73,7 +74,7 @@ for tree in TREES:
     elif source == "enrolment_outcomes":
         st.caption(f"{tree}: trained and evaluated on real enrolment outcomes (held-out past enrolments).")
 st.dataframe(runs, hide_index=True, width="stretch")
-for tree in ("primary_classification", "intervention_strategy"):
+for tree in TREES:
     part = runs[runs["tree_id"] == tree].sort_values("version")
     if len(part) > 1:
         st.line_chart(part, x="version", y="metrics.holdout_macro_f1")

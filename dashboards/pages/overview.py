@@ -9,6 +9,7 @@ from dashboards.data import (
     sidebar_filters,
     warehouse_query,
 )
+from models.decision_trees import SEGMENT_TREE
 
 st.title("Cohort overview")
 course, cohort, learners = sidebar_filters()
@@ -16,16 +17,16 @@ ids = list(learners)
 
 decisions = require(lambda: serving_query(
     "SELECT user_id, decision_label, decision_version, decided_at, publish_id FROM serving.learner_decisions "
-    "WHERE tree_id = 'primary_classification' AND user_id = ANY(%s)", (ids,)), "Decisions")
+    "WHERE tree_id = %s AND user_id = ANY(%s)", (SEGMENT_TREE, ids)), "Decisions")
 if decisions.empty:
     st.info("No learners match these filters.")
     st.stop()
 previous = serving_query(
     """SELECT count(*) FILTER (WHERE decision_label = ANY(%s)) AS at_risk FROM serving.decision_log
-       WHERE tree_id = 'primary_classification' AND user_id = ANY(%s) AND publish_id = (
+       WHERE tree_id = %s AND user_id = ANY(%s) AND publish_id = (
            SELECT publish_id FROM serving.publish_log WHERE table_name = 'learner_decisions'
            AND publish_id <> %s ORDER BY published_at DESC LIMIT 1)""",
-    (list(AT_RISK_SEGMENTS), ids, decisions["publish_id"].iloc[0]))
+    (list(AT_RISK_SEGMENTS), SEGMENT_TREE, ids, decisions["publish_id"].iloc[0]))
 at_risk = int(decisions["decision_label"].isin(AT_RISK_SEGMENTS).sum())
 prev = previous["at_risk"].iloc[0] if len(previous) else None
 
@@ -38,7 +39,7 @@ last7 = daily.tail(7)["active_learners"].mean() if len(daily) else 0
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Learners", f"{len(decisions):,}")
 c2.metric("At risk", f"{at_risk:,}", delta=None if prev is None else f"{at_risk - int(prev):+,} since last run",
-          delta_color="inverse", help="Segments Struggling Novice and Disengaging (primary_classification).")
+          delta_color="inverse", help=f"Segments {' and '.join(AT_RISK_SEGMENTS)} ({SEGMENT_TREE}).")
 c3.metric("Active learners per day (last 7 days)", f"{last7:,.0f}")
 c4.metric("Model version", f"v{decisions['decision_version'].iloc[0]}")
 
@@ -51,4 +52,4 @@ with right:
     st.subheader("Segment distribution")
     seg = decisions.groupby("decision_label").size().rename("learners").reset_index().sort_values("learners", ascending=False)
     st.bar_chart(seg, x="decision_label", y="learners", horizontal=True)
-st.caption(f"Decisions made at {decisions['decided_at'].max()} by primary_classification v{decisions['decision_version'].iloc[0]}.")
+st.caption(f"Decisions made at {decisions['decided_at'].max()} by {SEGMENT_TREE} v{decisions['decision_version'].iloc[0]}.")

@@ -38,6 +38,7 @@ from devmentor.api.schemas import (
     SkillSummary,
 )
 from devmentor.api.service import Serving, serving
+from models.decision_trees import SEGMENT_TREE
 
 operations = APIRouter()
 learning = APIRouter()
@@ -176,9 +177,9 @@ async def analytics(course_id: str = COURSE_ID, srv: Serving = Depends(serving))
             raise HTTPException(404, f"unknown course {course_id!r}")
         segments = await srv.fetch(
             """SELECT d.decision_label, count(*) AS n FROM serving.learner_decisions d
-               WHERE d.tree_id = 'primary_classification'
+               WHERE d.tree_id = %s
                  AND d.user_id IN (SELECT DISTINCT user_id FROM serving.mastery WHERE course_id = %s)
-               GROUP BY 1 ORDER BY 1""", course_id)
+               GROUP BY 1 ORDER BY 1""", SEGMENT_TREE, course_id)
         skills = await srv.fetch(
             """SELECT skill_id, count(*) AS learners, avg(p_known) AS mean_p_known, avg(mastered::int) AS mastered_share
                FROM serving.mastery WHERE course_id = %s GROUP BY skill_id ORDER BY avg(p_known), skill_id LIMIT 5""", course_id)

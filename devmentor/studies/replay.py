@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from models.decision_trees import INTERVENTION_TREE, SEGMENT_TREE
 from models.early_warning import metrics
 from models.segments import AT_RISK_SEGMENTS
 
@@ -23,12 +24,12 @@ def load_published(conn) -> tuple[pd.DataFrame, pd.DataFrame]:
         "SELECT user_id, course_id, as_of, course_day, p_at_risk, at_risk, model_version FROM serving.early_warning"
     ).fetchall(), columns=["user_id", "course_id", "as_of", "course_day", "p_at_risk", "at_risk", "model_version"])
     rows = conn.execute(
-        "SELECT user_id, tree_id, decision_label FROM serving.learner_decisions "
-        "WHERE tree_id IN ('primary_classification', 'intervention_strategy')").fetchall()
+        "SELECT user_id, tree_id, decision_label FROM serving.learner_decisions WHERE tree_id IN (%s, %s)",
+        (SEGMENT_TREE, INTERVENTION_TREE)).fetchall()
     decisions = pd.DataFrame(rows, columns=["user_id", "tree_id", "decision_label"])
     decisions = decisions.pivot(index="user_id", columns="tree_id", values="decision_label").reset_index()
     decisions.columns.name = None
-    return ew, decisions.rename(columns={"primary_classification": "segment", "intervention_strategy": "intervention"})
+    return ew, decisions.rename(columns={SEGMENT_TREE: "segment", INTERVENTION_TREE: "intervention"})
 
 
 def evaluate(early_warning: pd.DataFrame, decisions: pd.DataFrame, outcomes: pd.DataFrame) -> dict:

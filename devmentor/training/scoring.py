@@ -21,7 +21,7 @@ from devmentor.storage.warehouse import Warehouse
 from devmentor.training.features import load_decision_frame, load_weak_topics
 from devmentor.training.mlflow_store import MlflowStore
 from devmentor.training.registry import load_champion
-from models.decision_trees import TREE_SPECS
+from models.decision_trees import INTERVENTION_TREE, SEGMENT_TREE, TREE_SPECS
 from models.features import feature_matrix
 from models.prompts import render_prompt
 from models.thresholds import apply_overrides, load_overrides
@@ -140,7 +140,7 @@ def score_learners(warehouse: Warehouse, mlflow: MlflowStore, overrides_path: Pa
     for tree_id in TREE_SPECS:
         per_tree[tree_id], snapshot, applied[tree_id] = _decide_tree(ml, tree_id, frame, overrides, decided_at)
         snapshots.append(snapshot)
-    prompts = _prompts(frame, per_tree["primary_classification"], per_tree["intervention_strategy"])
+    prompts = _prompts(frame, per_tree[SEGMENT_TREE], per_tree[INTERVENTION_TREE])
     return ScoredDecisions(
         table=_decision_rows(frame, per_tree, prompts, decided_at),
         snapshots=snapshots,
