@@ -8,7 +8,8 @@
     {%- if as_of_value() -%}
         cast('{{ as_of_value() }}' as timestamptz)
     {%- else -%}
-        (select coalesce(max(last_event_at), now()) from {{ ref('int_learner_daily_activity') }})
+        {#- no events at all: a fixed instant, never the wall clock (nothing is time-dependent then) #}
+        (select coalesce(max(last_event_at), cast('1970-01-01 00:00:00+00:00' as timestamptz)) from {{ ref('int_learner_daily_activity') }})
     {%- endif -%}
 {%- endmacro %}
 
