@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from devmentor.generator import generate
 from devmentor.ingest.contract import BY_NAME
@@ -75,6 +76,7 @@ def _peak(tmp_path: Path, days: int) -> tuple[int, int]:
     return int(events), int(kib)
 
 
+@pytest.mark.benchmark  # a memory measurement, benchmark-style
 def test_memory_does_not_grow_with_the_number_of_events(tmp_path):
     short_events, short_kib = _peak(tmp_path, 4)
     long_events, long_kib = _peak(tmp_path, 32)

@@ -11,6 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
 
 @pytest.mark.e2e
+@pytest.mark.benchmark  # a quality benchmark (about 16 s); `python benchmarks/bench_recommendations.py` prints it too
 def test_engine_beats_popularity_on_the_held_out_day(tmp_path):
     from bench_recommendations import offline_evaluation
 
