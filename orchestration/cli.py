@@ -58,16 +58,20 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _clear_data(settings: Settings) -> None:
+    for p in (settings.inbox, settings.lake, settings.warehouse_path):
+        if p.is_dir():
+            shutil.rmtree(p)
+        elif p.exists():
+            p.unlink()
+    settings.ensure_dirs()
+
+
 def _generate_demo_data(settings: Settings, args: argparse.Namespace) -> None:
     marker = settings.inbox / "_generated.json"
     if args.fresh and settings.home.exists():
         say("  --fresh: removing the previous demo data (lake, warehouse, inbox)")
-        for p in (settings.inbox, settings.lake, settings.warehouse_path):
-            if p.is_dir():
-                shutil.rmtree(p)
-            elif p.exists():
-                p.unlink()
-        settings.ensure_dirs()
+        _clear_data(settings)
     if marker.exists():
         say(f"[1/3] Sample data already in {settings.inbox} ({json.loads(marker.read_text()).get('events', '?'):,} events); "
             "use --fresh to regenerate")
@@ -201,15 +205,6 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         f"by the contract checks; {counts['new_learners']:,} new learners, {counts['new_courses']:,} new courses. "
         "Run `devmentor materialize` to build features and decisions.")
     return 0
-
-
-def _clear_data(settings: Settings) -> None:
-    for p in (settings.inbox, settings.lake, settings.warehouse_path):
-        if p.is_dir():
-            shutil.rmtree(p)
-        elif p.exists():
-            p.unlink()
-    settings.ensure_dirs()
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
