@@ -17,7 +17,7 @@ from devmentor.training.trees import train_and_register
 from models import early_warning as ew
 from models.decision_trees import TREE_SPECS, TreeSpec
 
-FEATURE_MARTS = [dg.AssetKey(["marts", name]) for name in ("fct_learner_behavior", "dim_learner", "fct_chat_features")]
+FEATURE_MARTS = [dg.AssetKey(["marts", name]) for name in ("fct_learner_features", "fct_learner_weak_topics")]
 EARLY_WARNING_MARTS = [dg.AssetKey(["marts", name]) for name in ("fct_enrolment_snapshots", "fct_enrolment_outcomes")]
 EARLY_WARNING_KEY = dg.AssetKey(["ml", ew.TREE_ID])
 TRAINING_KEYS = [dg.AssetKey(["ml", t]) for t in TREE_SPECS]

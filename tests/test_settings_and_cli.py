@@ -93,6 +93,29 @@ def test_input_contract_doc_is_generated_from_the_code():
     assert doc.read_text() == render_markdown(), "run: python -m devmentor.ingest.contract > docs/input_contract.md"
 
 
+def test_dbt_allowed_values_come_from_the_contract():
+    """One list of allowed values: the contract. dbt's in_contract test reads the generated macro, and every
+    staging model of an entity with allowed values runs it (no hand-copied accepted_values lists)."""
+    from pathlib import Path
+
+    import yaml
+
+    from devmentor.ingest.contract import DBT_MACRO_PATH, ENTITIES, render_dbt_macro
+
+    root = Path(__file__).resolve().parent.parent
+    assert (root / DBT_MACRO_PATH).read_text() == render_dbt_macro(), (
+        "run: python -m devmentor.ingest.contract --dbt-macro > " + DBT_MACRO_PATH)
+    staging = root / "dbt_project" / "models" / "staging"
+    for entity in ENTITIES:
+        if not any(f.enum for f in entity.fields):
+            continue
+        spec = yaml.safe_load((staging / f"stg_devmentor__{entity.name}.yml").read_text())["models"][0]
+        tests = [t if isinstance(t, str) else next(iter(t)) for t in spec.get("data_tests", [])]
+        assert "in_contract" in tests, f"stg_devmentor__{entity.name} must run the in_contract test"
+    for path in staging.glob("*.yml"):
+        assert "accepted_values" not in path.read_text(), f"{path.name}: use in_contract, not a copied list"
+
+
 def test_the_dagster_code_server_can_load_the_definitions(tmp_path):
     """Loads the module the way `dagster dev` / `devmentor ui` does (one Definitions at module scope)."""
     import os

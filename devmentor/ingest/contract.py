@@ -362,5 +362,34 @@ def render_markdown() -> str:
     return "\n".join(lines)
 
 
+DBT_MACRO_PATH = "dbt_project/macros/contract_values.sql"
+
+
+def render_dbt_macro() -> str:
+    """dbt_project/macros/contract_values.sql: each entity's allowed values per field, for the dbt test
+    ``in_contract`` (`python -m devmentor.ingest.contract --dbt-macro`): the contract is the one list of them."""
+    lines = [
+        "{# Generated from devmentor/ingest/contract.py by `python -m devmentor.ingest.contract --dbt-macro > "
+        + DBT_MACRO_PATH.removeprefix("dbt_project/") + "`;",
+        "   tests/test_settings_and_cli.py keeps the two in step. Do not edit by hand. #}",
+        "{% macro contract_values(entity) %}",
+        "  {%- set values = {",
+    ]
+    for e in ENTITIES:
+        enums = [f for f in e.fields if f.enum]
+        if enums:
+            inner = ", ".join(f"'{f.name}': [{', '.join(repr(v) for v in f.enum)}]" for f in enums)
+            lines.append(f"    '{e.name}': {{{inner}}},")
+    lines += [
+        "  } -%}",
+        "  {{ return(values.get(entity, {})) }}",
+        "{% endmacro %}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
-    print(render_markdown(), end="")
+    import sys
+
+    print(render_dbt_macro() if "--dbt-macro" in sys.argv[1:] else render_markdown(), end="")

@@ -4,24 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-LEARNER_FEATURES_SQL = """
-SELECT b.*, d.gpa, d.learner_level, d.format_preference, d.writing_style_category, d.analytics_opt_out,
-       coalesce(c.chat_confusion_rate, 0) AS chat_confusion_rate, coalesce(c.user_messages, 0) AS user_messages
-FROM marts.fct_learner_behavior AS b
-JOIN marts.dim_learner AS d USING (user_id)
-LEFT JOIN marts.fct_chat_features AS c USING (user_id)
-ORDER BY b.user_id
-"""
-
+# Every learner-level feature comes from a dbt mart (dbt_project/models/marts/learner/); no feature logic here.
+LEARNER_FEATURES_SQL = "SELECT * FROM marts.fct_learner_features ORDER BY user_id"
 WEAK_TOPICS_SQL = """
-SELECT user_id, list(topic_id ORDER BY topic_score, topic_id)[1:3] AS weak_topics
-FROM (
-    SELECT user_id, topic_id, avg(score) AS topic_score
-    FROM intermediate.int_quiz_attempts_enriched
-    WHERE topic_id IS NOT NULL
-    GROUP BY user_id, topic_id
-    HAVING count(*) >= 3 AND avg(score) < 0.7
-)
+SELECT user_id, list(topic_id ORDER BY weak_rank) AS weak_topics
+FROM marts.fct_learner_weak_topics
 GROUP BY user_id
 """
 
@@ -41,14 +28,6 @@ def load_annotations(warehouse) -> pd.DataFrame:
         return con.execute("SELECT user_id, segment FROM staging.stg_devmentor__learner_labels").df()
 
 
-CALENDAR_LEARNERS_SQL = """
-SELECT DISTINCT e.user_id
-FROM staging.stg_devmentor__enrolments AS e
-JOIN staging.stg_devmentor__courses AS c USING (course_id)
-WHERE c.starts_at IS NOT NULL AND c.ends_at IS NOT NULL
-"""
-
-
 def load_decision_frame(warehouse, lake) -> pd.DataFrame:
     """The learner frame both learner-level trees train and decide on: the behaviour features, plus the
     learner's current enrolment (the active one with the highest risk): its early-warning features
@@ -61,7 +40,6 @@ def load_decision_frame(warehouse, lake) -> pd.DataFrame:
     frame = load_learner_features(warehouse)
     risk = learner_risk(lake)
     with warehouse.connect() as con:
-        calendar = set(con.execute(CALENDAR_LEARNERS_SQL).df()["user_id"])
         snapshots = con.execute(
             "SELECT * FROM marts.fct_enrolment_snapshots WHERE snapshot_role = 'score'").df()
     current = risk.merge(snapshots, left_on=["user_id", "course_id", "course_day"],
@@ -69,5 +47,5 @@ def load_decision_frame(warehouse, lake) -> pd.DataFrame:
     current = current[["user_id", "course_id", "p_at_risk", *FEATURES]].rename(
         columns={"course_id": "current_course_id", **{f: EARLY_WARNING_PREFIX + f for f in FEATURES}})
     frame = frame.merge(current, on="user_id", how="left")
-    frame["decide"] = frame["current_course_id"].notna() | ~frame["user_id"].isin(calendar)
+    frame["decide"] = frame["current_course_id"].notna() | ~frame["on_course_calendar"].astype(bool)
     return frame
