@@ -16,7 +16,6 @@ source path), so reruns never double count.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -27,7 +26,10 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from devmentor.ingest.contract import BY_NAME, ENTITIES, Entity
+from devmentor.ingest.contract import ENTITIES, Entity
+from devmentor.ingest.lake_paths import lit, log_dir, q, quarantine_dir, raw_dir, source_key
+from devmentor.ingest.rules import check_rows, lookups, masked
+from devmentor.ingest.swap import apply_journal, recover_interrupted, remove_outputs, write_journal
 
 READABLE_SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
 META_COLUMNS = (
@@ -47,7 +49,6 @@ QUARANTINE_COLUMNS = (
     ("record", "VARCHAR"),
     ("quarantined_at", "TIMESTAMPTZ"),
 )
-FUTURE_TOLERANCE = "INTERVAL 1 HOUR"
 
 
 @dataclass
@@ -108,35 +109,6 @@ def connect() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute("SET TimeZone='UTC'")
     return con
-
-
-def q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def lit(value: str) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def raw_dir(lake: Path, entity: Entity) -> Path:
-    return lake / "raw" / entity.name
-
-
-def quarantine_dir(lake: Path, entity: Entity) -> Path:
-    return lake / "quarantine" / entity.name
-
-
-def log_dir(lake: Path, entity: Entity) -> Path:
-    return lake / "_ingest_log" / entity.name
-
-
-def source_key(inbox: Path, path: Path) -> str:
-    try:
-        rel = path.resolve().relative_to(inbox.resolve())
-    except ValueError:
-        rel = path.resolve()
-    stem = path.stem.replace(" ", "_")[:40]
-    return f"{stem}-{hashlib.sha1(str(rel).encode()).hexdigest()[:10]}"
 
 
 def typed_columns_sql(entity: Entity) -> str:
@@ -216,86 +188,12 @@ def _load_source(con: duckdb.DuckDBPyConnection, path: Path, entity: Entity) -> 
     return [r[0] for r in con.execute("DESCRIBE src").fetchall()]
 
 
-def _checks(entity: Entity, present: set[str], check_lake_duplicates: bool, fk_sql: dict[str, str]) -> list[tuple[str, str, str]]:
-    """(field, condition, reason expression) triples; a true condition means the row fails on that field."""
-    checks: list[tuple[str, str, str]] = []
-    if "_json_error" in present:
-        checks.append(("(record)", "_json_error IS NOT NULL", "_json_error"))
-    for f in entity.fields:
-        col = q(f.name)
-        typed = f"TRY_CAST({col} AS {f.type})"
-        if f.required:
-            checks.append((f.name, f"{col} IS NULL OR trim(CAST({col} AS VARCHAR)) = ''", lit("required field is missing")))
-        checks.append(
-            (
-                f.name,
-                f"{col} IS NOT NULL AND trim(CAST({col} AS VARCHAR)) <> '' AND {typed} IS NULL",
-                f"'not a valid {f.type.lower()}: ' || left(CAST({col} AS VARCHAR), 80)",
-            )
-        )
-        if f.enum:
-            allowed = ", ".join(lit(v) for v in f.enum)
-            checks.append(
-                (
-                    f.name,
-                    f"{typed} IS NOT NULL AND CAST({typed} AS VARCHAR) NOT IN ({allowed})",
-                    f"'unknown value ''' || left(CAST({col} AS VARCHAR), 80) || ''' (expected one of {', '.join(f.enum)})'",
-                )
-            )
-        if f.min is not None or f.max is not None:
-            cond = []
-            if f.min is not None:
-                cond.append(f"{typed} < {f.min}")
-            if f.max is not None:
-                cond.append(f"{typed} > {f.max}")
-            checks.append(
-                (
-                    f.name,
-                    f"{typed} IS NOT NULL AND ({' OR '.join(cond)})",
-                    f"'out of range [{f.min:g}, {f.max:g}]: ' || CAST({typed} AS VARCHAR)",
-                )
-            )
-    for name in entity.not_in_future:
-        typed = f"TRY_CAST({q(name)} AS TIMESTAMPTZ)"
-        checks.append((name, f"{typed} > now() + {FUTURE_TOLERANCE}", f"'timestamp in the future: ' || CAST({typed} AS VARCHAR)"))
-    for disc, value, fields in entity.required_when:
-        for name in fields:
-            checks.append(
-                (
-                    name,
-                    f"CAST({q(disc)} AS VARCHAR) = {lit(value)} AND ({q(name)} IS NULL OR trim(CAST({q(name)} AS VARCHAR)) = '')",
-                    lit(f"required when {disc} = {value}"),
-                )
-            )
-    key_label = "+".join(entity.key)
-    checks.append(
-        (
-            key_label,
-            "_dup_rank > 1",
-            f"'duplicate {key_label} (first seen at row ' || CAST(_dup_first AS VARCHAR) || ')'",
-        )
-    )
-    if check_lake_duplicates:
-        checks.append((key_label, "_already IS NOT NULL", f"'duplicate {key_label}: already ingested from ' || _already"))
-    for fk in entity.foreign_keys:
-        if fk.field in fk_sql:
-            col = q(fk.field)
-            checks.append(
-                (
-                    fk.field,
-                    f"{col} IS NOT NULL AND trim(CAST({col} AS VARCHAR)) <> '' AND _fk_{fk.field} IS NULL",
-                    f"'unknown {fk.field} ''' || left(CAST({col} AS VARCHAR), 80) || ''' (not in {fk.entity})'",
-                )
-            )
-    return checks
-
-
 def _reject_whole_file(con, entity: Entity, path: Path, skey: str, lake: Path, result: FileResult,
                        error: str, reason: str, rows: int, started: float, reason_count: int | None = None) -> FileResult:
     """A file that cannot be read, or lacks a required column, is quarantined whole with the reason."""
     result.file_error = error
     _write_file_rejection(con, entity, path, skey, quarantine_dir(lake, entity), error)
-    _remove_outputs(raw_dir(lake, entity), skey)
+    remove_outputs(raw_dir(lake, entity), skey)
     result.rows_in = result.rows_quarantined = rows
     result.reasons = {reason: rows if reason_count is None else reason_count}
     result.seconds = time.perf_counter() - started
@@ -303,69 +201,11 @@ def _reject_whole_file(con, entity: Entity, path: Path, skey: str, lake: Path, r
     return result
 
 
-def _lookups(entity: Entity, lake: Path, skey: str) -> tuple[str | None, dict[str, str]]:
-    """SQL for the keys already in the lake from other sources (that also occur in this file), and for the
-    values each foreign key may take; None / missing entries when there is nothing to look up."""
-    raw_out = raw_dir(lake, entity)
-    existing_keys_sql = None
-    key_expr = " || '\x1f' || ".join(f"CAST({q(k)} AS VARCHAR)" for k in entity.key)
-    if any(p for p in raw_out.rglob("*.parquet") if f"__{skey}__" not in p.name):
-        # Only the lake keys that also occur in this file: a semi-join whose hash table holds the file's
-        # keys, so memory and time do not grow with the lake (a GROUP BY over every key did).
-        existing_keys_sql = (
-            f"SELECT {key_expr} AS _k, any_value(_source_file) AS _src FROM read_parquet({lit(str(raw_out) + '/**/*.parquet')}, union_by_name=true) "
-            f"WHERE _source_key <> {lit(skey)} AND {key_expr} IN (SELECT {key_expr} FROM src_full) GROUP BY 1"
-        )
-    fk_sql: dict[str, str] = {}
-    for fk in entity.foreign_keys:
-        target_dir = raw_dir(lake, BY_NAME[fk.entity])
-        if target_dir.exists() and any(target_dir.rglob("*.parquet")):
-            fk_sql[fk.field] = (
-                f"SELECT DISTINCT CAST({q(fk.target_field)} AS VARCHAR) AS _v FROM read_parquet({lit(str(target_dir) + '/**/*.parquet')}, union_by_name=true)"
-            )
-    return existing_keys_sql, fk_sql
-
-
-def _check_rows(con, entity: Entity, present: set[str], existing_keys_sql: str | None, fk_sql: dict[str, str]) -> None:
-    """TEMP TABLE checked: every row of src_full with its list of errors (``_errors``, empty when good)."""
-    joins, join_cols = [], []
-    if existing_keys_sql is not None:
-        key_expr_s = " || '\x1f' || ".join(f"CAST(s.{q(k)} AS VARCHAR)" for k in entity.key)
-        joins.append(f"LEFT JOIN ({existing_keys_sql}) ek ON ek._k = {key_expr_s}")
-        join_cols.append("ek._src AS _already")
-    for fld, sql in fk_sql.items():
-        alias = f"fk_{fld}"
-        joins.append(f"LEFT JOIN ({sql}) {alias} ON {alias}._v = CAST(s.{q(fld)} AS VARCHAR)")
-        join_cols.append(f"{alias}._v AS _fk_{fld}")
-    key_partition = ", ".join(f"CAST(s.{q(k)} AS VARCHAR)" for k in entity.key)
-    error_items = ", ".join(
-        f"CASE WHEN {cond} THEN {{'field': {lit(fld)}, 'reason': {reason}}} END"
-        for fld, cond, reason in _checks(entity, present, existing_keys_sql is not None, fk_sql)
-    )
-    # Rows whose key is null are not duplicates of each other.
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE checked AS
-        WITH base AS (
-            SELECT s.*,
-                   CASE WHEN {' AND '.join(f's.{q(k)} IS NOT NULL' for k in entity.key)}
-                        THEN row_number() OVER (PARTITION BY {key_partition} ORDER BY s._row) ELSE 1 END AS _dup_rank,
-                   min(s._row) OVER (PARTITION BY {key_partition}) AS _dup_first
-                   {(', ' + ', '.join(join_cols)) if join_cols else ''}
-            FROM src_full s
-            {' '.join(joins)}
-        )
-        SELECT *, list_filter([{error_items}], lambda x: x IS NOT NULL) AS _errors
-        FROM base
-        """
-    )
-
-
 def _write_good(con, entity: Entity, path: Path, skey: str, lake: Path, tmp_tag: str, rows_good: int) -> None:
     """The good rows, typed (free text masked), into the lake: staged beside it, then moved in."""
     raw_out = raw_dir(lake, entity)
     typed = ", ".join(
-        f"{_masked(f'TRY_CAST({q(f.name)} AS {f.type})') if f.free_text else f'TRY_CAST({q(f.name)} AS {f.type})'} AS {q(f.name)}"
+        f"{masked(f'TRY_CAST({q(f.name)} AS {f.type})') if f.free_text else f'TRY_CAST({q(f.name)} AS {f.type})'} AS {q(f.name)}"
         for f in entity.fields)
     meta = f"{lit(str(path))} AS _source_file, {lit(skey)} AS _source_key, _row AS _source_row, now() AS _ingested_at"
     date_col = ""
@@ -386,7 +226,7 @@ def _write_good(con, entity: Entity, path: Path, skey: str, lake: Path, tmp_tag:
     # (recover_interrupted), so a source's rows are never left half old, half new.
     journal = write_journal(lake, {"raw_out": str(raw_out), "skey": skey, "tag": tmp_tag, "moves": moves,
                                    "stage": str(stage)})
-    _apply_journal(journal)
+    apply_journal(journal)
 
 
 def _write_quarantine(con, entity: Entity, path: Path, skey: str, lake: Path, columns: list[str],
@@ -398,10 +238,10 @@ def _write_quarantine(con, entity: Entity, path: Path, skey: str, lake: Path, co
     known = {f.name for f in entity.fields}
     record_cols = [c for c in columns if c not in ("_row", "_json_error", "_raw_line") and c in known]
     if "_raw_line" in present:
-        record_expr = _masked("_raw_line")
+        record_expr = masked("_raw_line")
     else:
         record_expr = "to_json({" + ", ".join(
-            f"{lit(c)}: {_masked(f'CAST({q(c)} AS VARCHAR)') if c in free_text else f'CAST({q(c)} AS VARCHAR)'}"
+            f"{lit(c)}: {masked(f'CAST({q(c)} AS VARCHAR)') if c in free_text else f'CAST({q(c)} AS VARCHAR)'}"
             for c in record_cols) + "})"
     for old in q_out.glob(f"part__{skey}*.parquet"):
         old.unlink()
@@ -456,8 +296,8 @@ def ingest_file(
     select_cols = [q(f.name) if f.name in present else f"NULL AS {q(f.name)}" for f in entity.fields]
     extra = ["_json_error", "_raw_line"] if "_json_error" in present else []
     con.execute(f"CREATE OR REPLACE TEMP VIEW src_full AS SELECT _row, {', '.join(extra + select_cols)} FROM src")
-    existing_keys_sql, fk_sql = _lookups(entity, lake, skey)
-    _check_rows(con, entity, present, existing_keys_sql, fk_sql)
+    existing_keys_sql, fk_sql = lookups(entity, lake, skey)
+    check_rows(con, entity, present, existing_keys_sql, fk_sql)
     result.rows_forgotten = _drop_forgotten(con, entity, lake)
     counts = con.execute("SELECT count(*), count(*) FILTER (WHERE len(_errors) = 0) FROM checked").fetchone()
     result.rows_in, result.rows_good = counts[0] + result.rows_forgotten, counts[1]
@@ -468,15 +308,6 @@ def ingest_file(
     _write_log(lake, entity, path, skey, result)
     con.execute("DROP TABLE IF EXISTS checked")
     return result
-
-
-EMAIL_RE = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
-PHONE_RE = r"\+?[0-9][0-9 ().-]{7,}[0-9]"
-
-
-def _masked(expr: str) -> str:
-    """Direct identifiers inside free text (e-mail addresses, phone numbers) are masked before landing."""
-    return (f"regexp_replace(regexp_replace({expr}, '{EMAIL_RE}', '[email]', 'g'), '{PHONE_RE}', '[phone]', 'g')")
 
 
 def _drop_forgotten(con: duckdb.DuckDBPyConnection, entity: Entity, lake: Path) -> int:
@@ -492,57 +323,6 @@ def _drop_forgotten(con: duckdb.DuckDBPyConnection, entity: Entity, lake: Path) 
 def _first_line(exc: Exception) -> str:
     text = str(exc).strip().splitlines()
     return (text[0] if text else type(exc).__name__)[:300]
-
-
-def _rmtree(path: Path) -> None:
-    if not path.exists():
-        return
-    for p in sorted(path.rglob("*"), reverse=True):
-        p.unlink() if p.is_file() else p.rmdir()
-    path.rmdir()
-
-
-def _remove_outputs(raw_out: Path, skey: str, keep_tag: str | None = None) -> None:
-    """Delete what an earlier ingest of this source produced (the source is being replaced); files of the
-    ingest ``keep_tag`` (the one being swapped in) stay."""
-    for p in raw_out.rglob(f"part__{skey}__*.parquet"):
-        if keep_tag is None or not p.name.startswith(f"part__{skey}__{keep_tag}"):
-            p.unlink()
-
-
-JOURNALS = "_staging/journal"
-
-
-def write_journal(lake: Path, entry: dict) -> Path:
-    folder = Path(lake) / JOURNALS
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{entry['tag']}.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(entry))
-    os.replace(tmp, path)
-    return path
-
-
-def _apply_journal(path: Path) -> None:
-    """Move the new files in, then drop the source's older files, then forget the journal (idempotent)."""
-    entry = json.loads(path.read_text())
-    for src, dest in entry["moves"]:
-        if Path(src).exists():
-            Path(dest).parent.mkdir(parents=True, exist_ok=True)
-            os.replace(src, dest)
-    _remove_outputs(Path(entry["raw_out"]), entry["skey"], keep_tag=entry["tag"])
-    _rmtree(Path(entry["stage"]))
-    path.unlink()
-
-
-def recover_interrupted(lake: Path) -> int:
-    """Finish every ingest swap a crash interrupted; returns how many were finished."""
-    folder = Path(lake) / JOURNALS
-    done = 0
-    for path in sorted(folder.glob("*.json")) if folder.exists() else []:
-        _apply_journal(path)
-        done += 1
-    return done
 
 
 def _write_file_rejection(con, entity: Entity, path: Path, skey: str, q_out: Path, reason: str) -> None:
