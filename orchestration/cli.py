@@ -4,6 +4,7 @@
     devmentor materialize [--select SELECTION] [--date D | --from D --to D] [--full-refresh]
     devmentor ingest oulad PATH         the Open University Learning Analytics Dataset, through the ingest assets
     devmentor ingest xapi FILE          xAPI statements (JSON / JSON Lines), through the ingest assets
+    devmentor ingest caliper FILE       IMS Caliper 1.2 events (envelope / JSON array / JSON Lines), likewise
     devmentor replay oulad PATH --day N [--term 2014J] [--fresh] [--json]
                                         real history as known on day N, through the whole pipeline, scored
                                         against the real outcomes
@@ -194,15 +195,20 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         say("Run `devmentor materialize` to build features and decisions, and "
             "`python benchmarks/bench_oulad.py PATH` for the early-warning study.")
         return 0
+    from devmentor.importers.caliper import import_caliper
     from devmentor.importers.xapi import import_xapi
     from devmentor.privacy import privacy_key
 
-    counts = import_xapi(path, settings.inbox, settings.lake, privacy_key(settings.home))
+    importer, noun = (import_caliper, "events") if args.source == "caliper" else (import_xapi, "statements")
+    counts = importer(path, settings.inbox, settings.lake, privacy_key(settings.home))
     days = (counts["days"][0], counts["days"][-1]) if counts["days"] else None
     events = raw_rows(ingest_through_pipeline(settings, days), "events")
-    say(f"{path}: {counts['statements_mapped']:,} statements mapped, {counts['statements_rejected']:,} rejected "
-        f"(lake/quarantine/xapi), {events['rows_good']:,} events landed, {events['rows_quarantined']:,} quarantined "
-        f"by the contract checks; {counts['new_learners']:,} new learners, {counts['new_courses']:,} new courses. "
+    seen = counts["statements_mapped"] + counts["statements_rejected"]
+    say(f"{path}: {counts['statements_mapped']:,} {noun} mapped, {counts['statements_rejected']:,} rejected "
+        f"(lake/quarantine/{args.source}; mapped share {counts['statements_mapped'] / max(seen, 1):.0%}), "
+        f"{events['rows_good']:,} events landed, {events['rows_quarantined']:,} quarantined by the contract checks; "
+        f"{counts['chat_messages']:,} chat messages, {counts['enrolments']:,} enrolments, {counts['outcomes']:,} outcomes; "
+        f"{counts['new_learners']:,} new learners, {counts['new_courses']:,} new courses. "
         "Run `devmentor materialize` to build features and decisions.")
     return 0
 
@@ -285,8 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ui)
 
     p = sub.add_parser("ingest", help="bring in data from another format, through the same ingest and checks")
-    p.add_argument("source", choices=("oulad", "xapi"),
-                   help="oulad: an OULAD release directory (original CSV layout); xapi: statements as JSON or JSON Lines (LRS, Open edX)")
+    p.add_argument("source", choices=("oulad", "xapi", "caliper"),
+                   help="oulad: an OULAD release directory (original CSV layout); xapi: statements as JSON or JSON Lines (LRS, Open edX); "
+                        "caliper: Caliper 1.2 events (an envelope with data, a JSON array or JSON Lines)")
     p.add_argument("path")
     p.set_defaults(func=cmd_ingest)
 

@@ -1,150 +1,128 @@
-"""xAPI statements (as an LRS or Open edX exports them) → the input contract's events.
+"""xAPI statements (as an LRS, Open edX's event-routing-backends or a cmi5 LMS exports them) → the input contract.
 
-Accepts a JSON file holding one statement, a list of statements or ``{"statements": [...]}``
-(an LRS page), or JSON Lines with one statement per line. Each statement maps to one event:
+Accepts a JSON file holding one statement, a list of statements or ``{"statements": [...]}`` (an LRS
+page), or JSON Lines with one statement per line. What each verb becomes is the table ``VERBS`` (the ADL
+vocabulary, cmi5, the xAPI Video Profile, Open edX's profile and TinCan verbs; docs/importers.md lists
+it); the rules are those of devmentor/importers/_common.py. Fields:
 
-| xAPI | event |
+| xAPI | contract |
 |---|---|
-| actor.account.name, else mbox_sha1sum, else SHA-1 of actor.mbox (raw e-mails are never stored) | user_id |
-| verb.id (see VERBS) | event_type |
-| object.id | content_id, or question_id for answers |
-| object.definition.type (video, image, ...) | format |
+| actor.account.name (hashed when it is an e-mail or a name), else mbox_sha1sum, mbox, openid (hashed) | user_id |
+| object.id (Open edX block URLs → the block key) | content_id, or question_id for answers |
+| object.definition.type (course, video, image, ...) | which rule of the verb applies; format |
 | result.score.scaled, else raw/max, else success → 1/0 | score |
-| result.duration (ISO 8601, e.g. PT1M30S) | duration_s |
-| result.extensions …/hint_used, …/confidence, result.response | hint_used, confidence |
-| context.registration, else cmi5 session id, else user + day | session_id |
-| context.contextActivities.grouping[0] / parent[0] | course_id / module_id |
+| result.duration (ISO 8601) | duration_s |
+| result.extensions video progress (0-1) or cmi5 progress (0-100), else video time / length | progress |
+| result.response of a post | chat message text |
+| context extensions session-id (cmi5, video, Open edX), else context.registration, else user + day | session_id |
+| the course-typed context activity, else the course the file gives the registration, else grouping[0], parent[0] (Open edX keys → course-v1:…) | course_id |
+| parent[0] when it is not the course | module_id |
 | id (else a hash of the statement), timestamp | event_id, timestamp |
 
-Outcomes: ``passed``, ``failed`` and ``completed`` (ADL) with a course as their object (object.definition.type
-…/activities/course, or the object is the statement's course), and ``unregistered`` (TinCan), become the
-enrolment's outcome (pass, fail, completed, withdrawn) at the statement's timestamp; the latest statement
-per learner and course wins. ``passed``/``failed`` on anything else is an answer (score from the result,
-else success → 1/0).
-
-Unknown verbs and malformed statements are quarantined with the statement's position and the
-reason; nothing is dropped silently. Learners and courses seen for the first time get minimal
-profile and course rows so their events pass the contract's reference checks.
+Unknown verbs and statements that cannot be mapped are quarantined in lake/quarantine/xapi/ with the
+statement's position and the reason; a rejected statement keeps only the learner's pseudonym. Learners
+and courses seen for the first time get minimal profile and course rows so their rows pass the contract's
+reference checks.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import re
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
+from devmentor.importers._common import (
+    Facts,
+    ImportResult,
+    StatementError,
+    account_id,
+    build,
+    convert_records,
+    course_id,
+    course_in,
+    item_id,
+    land,
+    masked,
+    mbox_pseudonym,
+    parse_duration,
+    pseudonym,
+    read_records,
+    seconds,
+    utc_timestamp,
+)
 
-VERBS = {
-    "http://adlnet.gov/expapi/verbs/launched": "session_start",
-    "http://adlnet.gov/expapi/verbs/initialized": "session_start",
-    "http://adlnet.gov/expapi/verbs/terminated": "session_end",
-    "http://adlnet.gov/expapi/verbs/exited": "session_end",
-    "http://adlnet.gov/expapi/verbs/experienced": "content_view",
-    "http://id.tincanapi.com/verb/viewed": "content_view",
-    "https://w3id.org/xapi/video/verbs/played": "content_view",
-    "https://w3id.org/xapi/video/verbs/watched": "content_view",
-    "http://adlnet.gov/expapi/verbs/answered": "quiz_attempt",
-    "http://adlnet.gov/expapi/verbs/completed": "module_complete",
-    "http://adlnet.gov/expapi/verbs/asked": "hint_request",
-    "http://id.tincanapi.com/verb/flagged": "content_flag",
-    "http://adlnet.gov/expapi/verbs/passed": "quiz_attempt",
-    "http://adlnet.gov/expapi/verbs/failed": "quiz_attempt",
+__all__ = ["VERBS", "StatementError", "convert", "import_xapi", "map_statement", "parse_duration",
+           "pseudonym", "read_statements", "scrubbed_record"]
+
+ADL = "http://adlnet.gov/expapi/verbs/"
+ADL_W3 = "https://w3id.org/xapi/adl/verbs/"  # cmi5's abandoned, satisfied, waived
+VIDEO = "https://w3id.org/xapi/video/verbs/"
+TINCAN = "http://id.tincanapi.com/verb/"
+ACROSSX = "https://w3id.org/xapi/acrossx/verbs/"
+DOD_ISD = "https://w3id.org/xapi/dod-isd/verbs/"
+OPENEDX = "https://w3id.org/xapi/openedx/verb/"
+
+# verb → {object kind → rule}; the kind is "course", "video", else "*" (see _common.TARGETS for the rules).
+VERBS: dict[str, dict[str, str]] = {
+    # ADL vocabulary and cmi5
+    ADL + "launched": {"*": "session_start"},
+    ADL + "initialized": {"video": "view", "*": "session_start"},
+    ADL + "resumed": {"*": "session_start"},
+    ADL + "terminated": {"video": "view", "*": "session_end"},
+    ADL + "exited": {"*": "session_end"},
+    ADL + "suspended": {"*": "session_end"},
+    ADL_W3 + "abandoned": {"*": "session_end"},
+    ADL + "experienced": {"*": "view"},
+    ADL + "interacted": {"*": "view"},
+    ADL + "progressed": {"*": "view"},
+    ADL + "attempted": {"*": "attempt"},
+    ADL + "answered": {"*": "answer"},
+    ADL + "responded": {"*": "answer"},
+    ADL + "scored": {"*": "answer"},
+    ADL + "passed": {"course": "outcome:pass", "*": "answer"},
+    ADL + "failed": {"course": "outcome:fail", "*": "answer"},
+    ADL + "completed": {"course": "outcome:completed", "video": "view", "*": "module_complete"},
+    ADL_W3 + "satisfied": {"course": "outcome:completed", "*": "module_complete"},
+    ADL_W3 + "waived": {"course": "reject:a course cannot be waived in cmi5", "*": "module_complete"},
+    ADL + "registered": {"*": "enrol"},
+    ADL + "unregistered": {"*": "withdraw"},
+    ADL + "asked": {"*": "hint_request"},
+    ADL + "commented": {"*": "post"},
+    ADL + "voided": {"*": "reject:voiding statements are not applied; re-export without the voided statement"},
+    # xAPI Video Profile (initialized, completed, terminated, interacted on a video are in the ADL rows)
+    VIDEO + "played": {"*": "view"},
+    VIDEO + "paused": {"*": "view"},
+    VIDEO + "seeked": {"*": "view"},
+    VIDEO + "watched": {"*": "view"},
+    # Open edX (event-routing-backends): problem check, navigation, forum
+    ACROSSX + "evaluated": {"*": "answer"},
+    DOD_ISD + "navigated": {"*": "view"},
+    ACROSSX + "posted": {"*": "post"},
+    ACROSSX + "edited": {"*": "view"},
+    DOD_ISD + "deleted": {"*": "view"},
+    OPENEDX + "voted": {"*": "view"},
+    ACROSSX + "reported": {"*": "flag"},
+    OPENEDX + "unreported": {"*": "reject:taking back a report is not an input-contract event"},
+    # TinCan registry
+    TINCAN + "earned": {"course": "reject:a running course grade is not an input-contract entity (the outcome "
+                                  "comes from passed/failed)", "*": "answer"},
+    TINCAN + "viewed": {"*": "view"},
+    TINCAN + "flagged": {"*": "flag"},
+    TINCAN + "unregistered": {"*": "withdraw"},
+    TINCAN + "replied": {"*": "post"},
+    TINCAN + "downloaded": {"*": "view"},
 }
-# Verbs that, with a course as their object, state how the enrolment ended (the outcomes entity).
-OUTCOME_VERBS = {
-    "http://adlnet.gov/expapi/verbs/passed": "pass",
-    "http://adlnet.gov/expapi/verbs/failed": "fail",
-    "http://adlnet.gov/expapi/verbs/completed": "completed",
-    "http://id.tincanapi.com/verb/unregistered": "withdrawn",
-    "http://adlnet.gov/expapi/verbs/unregistered": "withdrawn",
-}
-COURSE_TYPE = "activities/course"
+COURSE_TYPES = ("activities/course", "activitytype/course")  # ADL, cmi5
 VIDEO_TYPES = ("video", "media")
 IMAGE_TYPES = ("image", "slide", "infographic")
 HINT_EXT = re.compile(r"hint", re.I)
 CONFIDENCE_EXT = re.compile(r"confidence", re.I)
-DURATION = re.compile(r"^P(?:(?P<d>\d+(?:\.\d+)?)D)?(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$")
-
-
-class StatementError(ValueError):
-    def __init__(self, field: str, reason: str):
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
-
-
-@dataclass
-class XapiResult:
-    events: list[dict] = field(default_factory=list)
-    rejects: list[dict] = field(default_factory=list)
-    actors: set[str] = field(default_factory=set)
-    courses: set[str] = field(default_factory=set)
-    outcomes: dict[tuple[str, str], dict] = field(default_factory=dict)  # (user, course) → latest outcome
-    outcome_statements: int = 0
-
-
-def parse_duration(text: str) -> float:
-    m = DURATION.match(text or "")
-    if not m or text in ("P", "PT"):
-        raise StatementError("result.duration", f"not an ISO 8601 duration: {text!r}")
-    return sum(float(m[k] or 0) * mult for k, mult in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)))
-
-
-def pseudonym(key: str, kind: str, value: str) -> str:
-    """A keyed hash for a direct identifier (e-mail, OpenID URL, an account name that is an e-mail)."""
-    return f"{kind}:" + hmac.new(key.encode(), str(value).strip().lower().encode(), hashlib.sha256).hexdigest()[:32]
-
-
-def _actor_id(actor, key: str) -> str:
-    """The learner id of a statement's actor; direct identifiers are replaced by a keyed hash at ingest."""
-    if not isinstance(actor, dict):
-        raise StatementError("actor", "missing or not an object")
-    account = actor.get("account") or {}
-    if isinstance(account, dict) and account.get("name"):
-        name = str(account["name"])
-        return pseudonym(key, "acct", name) if "@" in name or " " in name.strip() else name
-    if actor.get("mbox_sha1sum"):
-        return pseudonym(key, "mbox", str(actor["mbox_sha1sum"]))
-    if actor.get("mbox"):
-        # the hash of the sha1 xAPI defines, so the same person matches whether the LRS sent mbox or mbox_sha1sum
-        return pseudonym(key, "mbox", hashlib.sha1(str(actor["mbox"]).strip().lower().encode()).hexdigest())
-    if actor.get("openid"):
-        return pseudonym(key, "openid", str(actor["openid"]))
-    raise StatementError("actor", "has no account, mbox, mbox_sha1sum or openid")
-
-
-def _timestamp(statement: dict) -> str:
-    ts = statement.get("timestamp")
-    if not ts:
-        raise StatementError("timestamp", "missing")
-    try:
-        parsed = datetime.fromisoformat(str(ts).replace("Z", "+00:00"))
-    except ValueError:
-        raise StatementError("timestamp", f"not an ISO 8601 timestamp: {ts!r}") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc).isoformat()
-
-
-def _first_id(activities) -> str | None:
-    if isinstance(activities, dict):
-        activities = [activities]
-    if isinstance(activities, list) and activities and isinstance(activities[0], dict):
-        return activities[0].get("id")
-    return None
-
-
-def _extension(extensions: dict, pattern: re.Pattern):
-    for key, value in (extensions or {}).items():
-        if pattern.search(key):
-            return value
-    return None
+SESSION_EXT = re.compile(r"session-?id", re.I)
+PROGRESS_EXT = {"https://w3id.org/xapi/video/extensions/progress": 1.0,
+                "https://w3id.org/xapi/cmi5/result/extensions/progress": 100.0}
+VIDEO_TIME = ("https://w3id.org/xapi/video/extensions/time", "https://w3id.org/xapi/video/extensions/time-to")
+VIDEO_LENGTH = "https://w3id.org/xapi/video/extensions/length"
 
 
 def _mapping(value, field: str) -> dict:
@@ -156,110 +134,175 @@ def _mapping(value, field: str) -> dict:
     return value
 
 
-def map_outcome(statement, key: str = "") -> dict | None:
-    """The enrolment outcome a statement states (see OUTCOME_VERBS), or None when it is not one."""
-    if not isinstance(statement, dict):
-        return None
-    verb = statement.get("verb")
-    result = OUTCOME_VERBS.get(verb.get("id")) if isinstance(verb, dict) else None
-    obj = statement.get("object")
-    if result is None or not isinstance(obj, dict) or not obj.get("id"):
-        return None
-    definition_type = str(_mapping(obj.get("definition"), "object.definition").get("type", "")).lower()
+def _activities(value) -> list[dict]:
+    value = [value] if isinstance(value, dict) else value
+    return [a for a in value if isinstance(a, dict) and a.get("id")] if isinstance(value, list) else []
+
+
+def _type(activity: dict) -> str:
+    definition = activity.get("definition")
+    return str(definition.get("type", "")).lower() if isinstance(definition, dict) else ""
+
+
+def _name(activity: dict) -> str | None:
+    definition = activity.get("definition")
+    names = definition.get("name") if isinstance(definition, dict) else None
+    if isinstance(names, dict) and names:
+        return str(names.get("en-US") or names.get("en") or next(iter(names.values())))
+    return None
+
+
+def _is_course(activity: dict) -> bool:
+    return any(t in _type(activity) for t in COURSE_TYPES)
+
+
+def _extension(extensions: dict, pattern: re.Pattern):
+    for key, value in (extensions or {}).items():
+        if pattern.search(key):
+            return value
+    return None
+
+
+def _actor_id(actor, key: str) -> str:
+    """The learner id of a statement's actor; direct identifiers are replaced by a keyed hash at ingest."""
+    if not isinstance(actor, dict):
+        raise StatementError("actor", "missing or not an object")
+    account = actor.get("account") or {}
+    if isinstance(account, dict) and account.get("name"):
+        return account_id(key, "acct", account["name"])
+    if actor.get("mbox_sha1sum"):
+        return pseudonym(key, "mbox", str(actor["mbox_sha1sum"]))
+    if actor.get("mbox"):
+        return mbox_pseudonym(key, actor["mbox"])
+    if actor.get("openid"):
+        return pseudonym(key, "openid", str(actor["openid"]))
+    raise StatementError("actor", "has no account, mbox, mbox_sha1sum or openid")
+
+
+def _context(statement: dict) -> tuple[dict, dict]:
     context = _mapping(statement.get("context"), "context")
-    grouping = _first_id(_mapping(context.get("contextActivities"), "context.contextActivities").get("grouping"))
-    is_course = COURSE_TYPE in definition_type or obj["id"] == grouping
-    if not is_course and result in ("pass", "fail", "completed"):
+    return context, _mapping(context.get("contextActivities"), "context.contextActivities")
+
+
+def course_registrations(statements) -> dict[str, tuple[str, str | None]]:
+    """registration → (course, title) for registrations a statement ties to a course-typed activity: a cmi5
+    AU's statements name only the AU, the LMS's statements on the course carry the same registration."""
+    out: dict[str, tuple[str, str | None]] = {}
+    for statement in statements:
+        try:
+            context, activities = _context(statement)
+        except (StatementError, AttributeError):  # not a statement, or a malformed context: it is rejected later
+            continue
+        candidates = _activities(statement.get("object")) + _activities(activities.get("grouping"))
+        course = next((a for a in candidates if _is_course(a)), None)
+        if course and isinstance(context.get("registration"), str):
+            out.setdefault(context["registration"], (course_id(course["id"]), _name(course)))
+    return out
+
+
+def _course(obj: dict, context: dict, activities: dict, registrations: dict) -> tuple[str, str | None, bool, str | None]:
+    """(course id, its title, whether the object is the course, the id of the context activity it came from)."""
+    around = _activities(activities.get("parent")) + _activities(activities.get("grouping"))
+    typed = next((a for a in around if _is_course(a)), None)
+    if _is_course(obj) or (typed and typed["id"].rstrip("/") == str(obj["id"]).rstrip("/")):
+        return course_id(obj["id"]), _name(obj) or (typed and _name(typed)), True, typed and typed["id"]
+    if typed:
+        return course_id(typed["id"]), _name(typed), False, typed["id"]
+    registration = context.get("registration")
+    if isinstance(registration, str) and registration in registrations:
+        return (*registrations[registration], False, None)
+    fallback = _activities(activities.get("grouping")) + _activities(activities.get("parent"))
+    if fallback:
+        return course_id(fallback[0]["id"]), _name(fallback[0]), str(obj["id"]) == fallback[0]["id"], fallback[0]["id"]
+    return course_in(obj["id"]) or "xapi", None, False, None
+
+
+def _score(result: dict) -> float | None:
+    raw_score = _mapping(result.get("score"), "result.score")
+    if "scaled" in raw_score:
+        return float(raw_score["scaled"])
+    if "raw" in raw_score and raw_score.get("max"):
+        low = float(raw_score.get("min", 0))
+        return (float(raw_score["raw"]) - low) / (float(raw_score["max"]) - low)
+    if "success" in result:
+        return 1.0 if result["success"] else 0.0
+    return None
+
+
+def _progress(result_ext: dict, context_ext: dict) -> float | None:
+    for name, scale in PROGRESS_EXT.items():
+        if result_ext.get(name) is not None:
+            return float(result_ext[name]) / scale
+    at = next((result_ext[t] for t in VIDEO_TIME if result_ext.get(t) is not None), None)
+    length = seconds(context_ext.get(VIDEO_LENGTH), "context.extensions.length")
+    if at is None or not length:
         return None
-    course_id = obj["id"] if is_course else (grouping or "xapi")
-    return {"user_id": _actor_id(statement.get("actor"), key), "course_id": course_id,
-            "final_result": result, "result_at": _timestamp(statement)}
+    return seconds(at, "result.extensions.time") / length
 
 
-def map_statement(statement, key: str = "") -> dict:
-    """One statement → one contract event (raises StatementError naming the field)."""
-    if not isinstance(statement, dict):
-        raise StatementError("(statement)", "not a JSON object")
+def _format(definition_type: str, verb: str) -> str:
+    if any(t in definition_type for t in VIDEO_TYPES) or verb.startswith(VIDEO):
+        return "video"
+    return "image" if any(t in definition_type for t in IMAGE_TYPES) else "text"
+
+
+def _kind(definition_type: str, verb: str, is_course: bool) -> str:
+    return "course" if is_course else ("video" if _format(definition_type, verb) == "video" else "*")
+
+
+def _text(value) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _facts(statement: dict, key: str, registrations: dict) -> tuple[Facts, str, str | None]:
+    """A statement read: (facts, object kind, course title)."""
     user_id = _actor_id(statement.get("actor"), key)
-    verb = statement.get("verb")
-    if not isinstance(verb, dict) or not verb.get("id"):
-        raise StatementError("verb.id", "missing")
-    event_type = VERBS.get(verb["id"])
-    if event_type is None:
-        raise StatementError("verb.id", f"unknown verb {verb['id']!r}")
+    verb = statement["verb"]["id"]
     obj = statement.get("object")
     if not isinstance(obj, dict) or not obj.get("id"):
         raise StatementError("object.id", "missing")
-    timestamp = _timestamp(statement)
-    context = _mapping(statement.get("context"), "context")
-    activities = _mapping(context.get("contextActivities"), "context.contextActivities")
+    timestamp = utc_timestamp(statement.get("timestamp"))
+    context, activities = _context(statement)
     result = _mapping(statement.get("result"), "result")
-    definition_type = str(_mapping(obj.get("definition"), "object.definition").get("type", "")).lower()
-    fmt = "video" if any(t in definition_type for t in VIDEO_TYPES) or "video" in verb["id"] else (
-        "image" if any(t in definition_type for t in IMAGE_TYPES) else "text")
-    score = None
-    raw_score = _mapping(result.get("score"), "result.score")
-    if "scaled" in raw_score:
-        score = raw_score["scaled"]
-    elif "raw" in raw_score and raw_score.get("max"):
-        score = (float(raw_score["raw"]) - float(raw_score.get("min", 0))) / (float(raw_score["max"]) - float(raw_score.get("min", 0)))
-    elif "success" in result:
-        score = 1.0 if result["success"] else 0.0
-    duration = parse_duration(result["duration"]) if result.get("duration") else None
-    session = context.get("registration") or _extension(_mapping(context.get("extensions"), "context.extensions"),
-                                                        re.compile("sessionid", re.I))
-    course_id = _first_id(activities.get("grouping")) or _first_id(activities.get("parent")) or "xapi"
-    is_answer = event_type == "quiz_attempt"
     result_ext = _mapping(result.get("extensions"), "result.extensions")
-    hint = _extension(result_ext, HINT_EXT)
-    confidence = _extension(result_ext, CONFIDENCE_EXT)
-    event_id = statement.get("id") or hashlib.sha1(json.dumps(statement, sort_keys=True).encode()).hexdigest()
-    return {
-        "event_id": str(event_id),
-        "user_id": user_id,
-        "event_type": event_type,
-        "timestamp": timestamp,
-        "session_id": str(session or f"{user_id}-{timestamp[:10]}"),
-        "course_id": course_id,
-        "module_id": _first_id(activities.get("parent")),
-        "content_id": None if is_answer else obj["id"],
-        "format": fmt if event_type == "content_view" else None,
-        "duration_s": duration,
-        "question_id": obj["id"] if is_answer else None,
-        "score": None if score is None else float(score),
-        "hint_used": None if hint is None else bool(hint),
-        "confidence": None if confidence is None else float(confidence),
-    }
+    context_ext = _mapping(context.get("extensions"), "context.extensions")
+    course, title, is_course, course_activity = _course(obj, context, activities, registrations)
+    parents = _activities(activities.get("parent"))
+    module = parents[0]["id"] if parents and parents[0]["id"] != course_activity and not _is_course(parents[0]) else None
+    definition_type = _type(obj)
+    hint, confidence = _extension(result_ext, HINT_EXT), _extension(result_ext, CONFIDENCE_EXT)
+    session = _extension(context_ext, SESSION_EXT) or context.get("registration")
+    facts = Facts(
+        label=f"verb {verb!r}", user_id=user_id, timestamp=timestamp,
+        event_id=str(statement.get("id") or hashlib.sha1(json.dumps(statement, sort_keys=True).encode()).hexdigest()),
+        session_id=str(session or f"{user_id}-{timestamp[:10]}"), course_id=course,
+        object_id=course if is_course else item_id(obj["id"]), module_id=module,
+        fmt=_format(definition_type, verb), score=_score(result),
+        duration_s=parse_duration(result["duration"]) if result.get("duration") else None,
+        progress=_progress(result_ext, context_ext), hint_used=None if hint is None else bool(hint),
+        confidence=None if confidence is None else float(confidence), text=_text(result.get("response")),
+        topic_id=item_id(obj["id"]), flag_reason=verb.rstrip("/").rsplit("/", 1)[-1])
+    return facts, _kind(definition_type, verb, is_course), title
+
+
+def map_statement(statement, key: str = "", registrations: dict | None = None) -> tuple[list[tuple[str, dict]], str | None]:
+    """One statement → its contract rows [(entity, row)] and its course's title (raises StatementError naming the field)."""
+    if not isinstance(statement, dict):
+        raise StatementError("(statement)", "not a JSON object")
+    verb = statement.get("verb")
+    if not isinstance(verb, dict) or not verb.get("id"):
+        raise StatementError("verb.id", "missing")
+    rules = VERBS.get(verb["id"])
+    if rules is None:
+        _actor_id(statement.get("actor"), key)  # a statement with no learner says so first
+        raise StatementError("verb.id", f"unknown verb {verb['id']!r}")
+    facts, kind, title = _facts(statement, key, registrations or {})
+    return build(rules.get(kind, rules["*"]), facts, "verb.id"), title
 
 
 def read_statements(path: Path) -> list[tuple[int, object]]:
-    """(1-based position, statement or parse error text) for every statement in the file."""
-    text = Path(path).read_text(encoding="utf-8")
-    stripped = text.lstrip()
-    if path.suffix.lower() in (".jsonl", ".ndjson") or (stripped and stripped[0] == "{" and "\n{" in stripped and not stripped.startswith('{"statements"')):
-        out = []
-        for i, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                out.append((i, json.loads(line)))
-            except json.JSONDecodeError as exc:
-                out.append((i, StatementError("(line)", f"not valid JSON: {exc.msg}")))
-        return out
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return [(0, StatementError("(file)", f"not valid JSON at line {exc.lineno}: {exc.msg}"))]
-    if isinstance(doc, dict) and isinstance(doc.get("statements"), list):
-        doc = doc["statements"]
-    if isinstance(doc, dict):
-        doc = [doc]
-    if not isinstance(doc, list):
-        return [(0, StatementError("(file)", "expected a statement, a list of statements or {\"statements\": [...]}"))]
-    return list(enumerate(doc, start=1))
-
-
-EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+    """(1-based position, statement or parse error) for every statement in the file."""
+    return read_records(path, ("statements",), "a statement")
 
 
 def scrubbed_record(statement, key: str) -> str:
@@ -273,113 +316,21 @@ def scrubbed_record(statement, key: str) -> str:
         except StatementError:
             statement["actor"] = {k: v for k, v in statement["actor"].items()
                                   if k not in ("mbox", "mbox_sha1sum", "openid", "name", "account")}
-    return EMAIL.sub("[email]", json.dumps(statement, default=str))[:20000]
+    return masked(statement)
 
 
-def convert(path: Path, key: str = "") -> XapiResult:
-    """Statements → contract events; ``key`` is the pseudonymisation key (devmentor.privacy.privacy_key)."""
-    out = XapiResult()
-    for position, item in read_statements(path):
-        if isinstance(item, StatementError):
-            out.rejects.append({"row_number": position or None, "field": item.field, "reason": item.reason, "record": None})
-            continue
-        try:
-            outcome = map_outcome(item, key)
-            if outcome is not None:
-                out.outcome_statements += 1
-                k = (outcome["user_id"], outcome["course_id"])
-                if k not in out.outcomes or outcome["result_at"] >= out.outcomes[k]["result_at"]:
-                    out.outcomes[k] = outcome
-                out.actors.add(outcome["user_id"])
-                out.courses.add(outcome["course_id"])
-                continue
-            event = map_statement(item, key)
-        except StatementError as exc:
-            out.rejects.append({"row_number": position, "field": exc.field, "reason": exc.reason,
-                                "record": scrubbed_record(item, key)})
-            continue
-        except (TypeError, ValueError) as exc:  # e.g. a score that is not a number
-            out.rejects.append({"row_number": position, "field": "(statement)", "reason": f"cannot map: {exc}",
-                                "record": scrubbed_record(item, key)})
-            continue
-        out.events.append(event)
-        out.actors.add(event["user_id"])
-        out.courses.add(event["course_id"])
-    return out
-
-
-def write_rejects(lake: Path, source: Path, rejects: list[dict]) -> Path | None:
-    qdir = lake / "quarantine" / "xapi"
-    qdir.mkdir(parents=True, exist_ok=True)
-    target = qdir / f"part__{source.stem}-{hashlib.sha1(str(source.resolve()).encode()).hexdigest()[:10]}.parquet"
-    if not rejects:
-        target.unlink(missing_ok=True)
-        return None
-    now = datetime.now(timezone.utc)
-    pq.write_table(pa.Table.from_pylist([
-        {"entity": "xapi", "source_file": str(source), "source_key": target.stem, "row_number": r["row_number"],
-         "field": r["field"], "reason": r["reason"],
-         "errors": json.dumps([{"field": r["field"], "reason": r["reason"]}]), "record": r["record"], "quarantined_at": now}
-        for r in rejects
-    ]), target)
-    return target
+def convert(path: Path, key: str = "") -> ImportResult:
+    """Statements → contract rows; ``key`` is the pseudonymisation key (devmentor.privacy.privacy_key)."""
+    items = read_statements(path)
+    registrations = course_registrations(item for _, item in items)
+    return convert_records(items, lambda item: map_statement(item, key, registrations),
+                           lambda item: scrubbed_record(item, key), "(statement)")
 
 
 def import_xapi(path: Path, inbox: Path, lake: Path, key: str) -> dict:
-    """Convert a statements file into contract files in the inbox (events by day, new learners and courses);
-    statements that cannot be mapped are quarantined with their position and reason. The files then go
-    through the same ingest as every other input (`devmentor ingest xapi` runs it).
-
-    Returns counts: statements mapped and rejected, new learners and courses, and the event files' days.
-    """
-    import duckdb
-
-    from devmentor.ingest.validate import ensure_schema_files
-
+    """Convert a statements file into contract files in the inbox (events and chat by day, enrolments,
+    outcomes, new learners and courses); statements that cannot be mapped are quarantined with their
+    position and reason. The files then go through the same ingest as every other input (`devmentor
+    ingest xapi` runs it). Returns the counts (see _common.land)."""
     path = Path(path)
-    result = convert(path, key)
-    write_rejects(lake, path, result.rejects)
-    ensure_schema_files(lake)
-    con = duckdb.connect()
-
-    def known(entity: str, column: str) -> set[str]:
-        pattern = str(Path(lake) / "raw" / entity / "**" / "*.parquet")
-        return {r[0] for r in con.execute(
-            f"SELECT DISTINCT {column} FROM read_parquet(?, union_by_name=true)", [pattern]).fetchall()}
-
-    new_actors = sorted(result.actors - known("profiles", "user_id"))
-    new_courses = sorted(result.courses - known("courses", "course_id"))
-    con.close()
-    stem = f"xapi-{path.stem}"
-    if new_actors:
-        target = inbox / "profiles" / f"{stem}.parquet"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.table({"user_id": new_actors}), target)
-    if new_courses:
-        target = inbox / "catalog" / "courses" / f"{stem}.parquet"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.table({"course_id": new_courses, "title": new_courses}), target)
-    if result.outcomes:
-        target = inbox / "outcomes" / f"{stem}.parquet"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        rows = sorted(result.outcomes.values(), key=lambda o: (o["user_id"], o["course_id"]))
-        pq.write_table(pa.table({
-            "user_id": [o["user_id"] for o in rows], "course_id": [o["course_id"] for o in rows],
-            "final_result": [o["final_result"] for o in rows],
-            "result_at": pa.array([datetime.fromisoformat(o["result_at"].replace("Z", "+00:00")) for o in rows],
-                                  pa.timestamp("us", tz="UTC"))}), target)
-    by_day: dict[str, list[dict]] = {}
-    for event in result.events:
-        by_day.setdefault(event["timestamp"][:10], []).append(event)
-    for day, events in sorted(by_day.items()):
-        target = inbox / "events" / f"{day}-{stem}.jsonl"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text("".join(json.dumps(e) + "\n" for e in events))
-    return {
-        "statements_mapped": len(result.events) + result.outcome_statements,
-        "outcomes": len(result.outcomes),
-        "statements_rejected": len(result.rejects),
-        "new_learners": len(new_actors),
-        "new_courses": len(new_courses),
-        "days": sorted(by_day),
-    }
+    return land(convert(path, key), path, inbox, lake, f"xapi-{path.stem}", "xapi")
