@@ -144,9 +144,25 @@ def to_contract(root: Path, inbox: Path, as_of: datetime | None = None) -> dict[
     (course dates, assessment due dates) is known in advance and kept whole.
     """
     root, inbox = Path(root), Path(inbox)
-    t = read_oulad(root)
     con = duckdb.connect()
     con.execute("SET TimeZone='UTC'")
+    try:
+        _prepare(con, root, read_oulad(root), as_of)
+        counts = _write_entities(con, inbox)
+        counts["events"] = _write_events(con, inbox)
+    finally:
+        con.close()
+    return counts
+
+
+COURSE_ID_SQL = "code_module || '-' || code_presentation"
+FORMAT_CASES = " ".join(f"WHEN '{k}' THEN '{v[1]}'" for k, v in ACTIVITY.items())
+
+
+def _prepare(con: duckdb.DuckDBPyConnection, root: Path, t, as_of: datetime | None) -> None:
+    """The release's tables, and the SQL macros that place OULAD's day offsets in time: ``at_day`` (noon of
+    the presentation's start date plus the offset), ``period_of`` (the assessment period a day falls in),
+    ``calendar`` (course start and end), ``known`` (dated at or before the replay's instant)."""
     for name, frame in (("info", t.student_info), ("reg", t.registrations), ("assess", t.assessments),
                         ("sa", t.student_assessments), ("clicks", t.clicks), ("courses", t.courses)):
         con.register(name, frame)
@@ -170,12 +186,16 @@ def to_contract(root: Path, inbox: Path, as_of: datetime | None = None) -> dict[
             WHERE assessment_type = 'Exam' GROUP BY ALL) e USING (code_module, code_presentation)""")
     cutoff = "TIMESTAMPTZ '9999-12-31 00:00:00+00'" if as_of is None else f"CAST('{as_of.isoformat()}' AS TIMESTAMPTZ)"
     con.execute(f"CREATE TEMP MACRO known(ts) AS ts <= {cutoff}")
+
+
+def _entity_queries() -> dict[str, str]:
+    """The SQL that writes each contract file but events, by path under the inbox."""
     act = " ".join(f"WHEN '{k}' THEN '{v[0]}'" for k, v in ACTIVITY.items())
-    fmt = " ".join(f"WHEN '{k}' THEN '{v[1]}'" for k, v in ACTIVITY.items())
+    fmt = FORMAT_CASES
     ages = " ".join(f"WHEN '{k}' THEN {v}" for k, v in AGE_BAND.items())
     levels = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in EDUCATION_LEVEL.items())
-    course_id = "code_module || '-' || code_presentation"
-    queries = {
+    course_id = COURSE_ID_SQL
+    return {
         "profiles/oulad_profiles.parquet": f"""
             SELECT 'oulad-' || id_student AS user_id, CASE any_value(age_band) {ages} END AS age,
                    CASE any_value(highest_education) {levels} END AS learner_level, 'UTC' AS timezone
@@ -233,13 +253,22 @@ def to_contract(root: Path, inbox: Path, as_of: datetime | None = None) -> dict[
                 LEFT JOIN reg r USING (code_module, code_presentation, id_student))
             WHERE known(result_at)""",
     }
+
+
+def _write_entities(con: duckdb.DuckDBPyConnection, inbox: Path) -> dict[str, int]:
     counts = {}
-    for rel, sql in queries.items():
+    for rel, sql in _entity_queries().items():
         target = inbox / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         con.execute(f"COPY ({sql}) TO {literal(str(target))} (FORMAT parquet)")
         counts[rel.split("/")[-2] if "/" in rel else rel] = con.execute(
             f"SELECT count(*) FROM read_parquet({literal(str(target))})").fetchone()[0]
+    return counts
+
+
+def _write_events(con: duckdb.DuckDBPyConnection, inbox: Path) -> int:
+    """VLE clicks → content views, assessment submissions → quiz attempts; one file per presentation."""
+    course_id, fmt = COURSE_ID_SQL, FORMAT_CASES
     events_dir = inbox / "events"
     events_dir.mkdir(parents=True, exist_ok=True)
     con.execute(f"""CREATE TEMP TABLE oulad_events AS
@@ -262,15 +291,16 @@ def to_contract(root: Path, inbox: Path, as_of: datetime | None = None) -> dict[
         FROM sa JOIN assess a USING (id_assessment) LEFT JOIN periods q USING (id_assessment)
         WHERE sa.date_submitted IS NOT NULL""")
     con.execute('DELETE FROM oulad_events WHERE NOT known("timestamp")')
-    counts["events"] = con.execute("SELECT count(*) FROM oulad_events").fetchone()[0]
+    events = con.execute("SELECT count(*) FROM oulad_events").fetchone()[0]
     # One file per presentation, named by the presentation's start day (the events inside span the presentation).
-    for (course_id,) in con.execute("SELECT DISTINCT course_id FROM oulad_events ORDER BY 1").fetchall():
+    for (presentation,) in con.execute("SELECT DISTINCT course_id FROM oulad_events ORDER BY 1").fetchall():
         # A code is data: it never picks the directory (no '/' or '..' reaches the file name).
-        target = events_dir / f"oulad-{safe_name(course_id)}.parquet"
-        con.execute(f"COPY (SELECT * FROM oulad_events WHERE course_id = {literal(course_id)} "
+        target = events_dir / f"oulad-{safe_name(presentation)}.parquet"
+        con.execute(f"COPY (SELECT * FROM oulad_events WHERE course_id = {literal(presentation)} "
                     f"ORDER BY event_id) TO {literal(str(target))} (FORMAT parquet)")
-    con.close()
-    return counts
+    return events
+
+
 
 
 def presentation_order(code: str) -> tuple[int, int]:
