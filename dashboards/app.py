@@ -1,16 +1,24 @@
-"""DevMentor instructor dashboard: `devmentor dashboard` (Streamlit, st.navigation pages)."""
+"""DevMentor instructor dashboard: `devmentor dashboard` (Streamlit, st.navigation pages).
+
+The entrypoint is the frame around every page: the course and cohort filters live here, so they keep
+their value as the instructor moves between pages (widgets in a page would reset on every page change).
+"""
 
 import streamlit as st
 
+from dashboards.data import render_filters
+
 st.set_page_config(page_title="DevMentor", layout="wide")
 
-pages = [
-    st.Page("pages/overview.py", title="Cohort overview", default=True),
-    st.Page("pages/at_risk.py", title="At-risk learners"),
-    st.Page("pages/learner.py", title="Learner drill-down"),
-    st.Page("pages/skills.py", title="Skill matrix"),
-    st.Page("pages/engagement.py", title="Engagement"),
-    st.Page("pages/model_registry.py", title="Models"),
-    st.Page("pages/quality.py", title="Data quality"),
+pages = [  # url paths are stable addresses (tests/browser.py PAGES visits each)
+    st.Page("views/overview.py", title="Cohort overview", default=True),
+    st.Page("views/at_risk.py", title="At-risk learners", url_path="at_risk"),
+    st.Page("views/learner.py", title="Learner drill-down", url_path="learner"),
+    st.Page("views/skills.py", title="Skill matrix", url_path="skills"),
+    st.Page("views/engagement.py", title="Engagement", url_path="engagement"),
+    st.Page("views/model_registry.py", title="Models", url_path="models"),
+    st.Page("views/quality.py", title="Data quality", url_path="quality"),
 ]
-st.navigation(pages).run()
+page = st.navigation(pages)
+render_filters()
+page.run()

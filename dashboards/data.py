@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -70,12 +71,13 @@ def check_results() -> pd.DataFrame:
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def filter_options() -> tuple[list[str], list[str]]:
-    courses = warehouse_query("SELECT DISTINCT course_id FROM staging.stg_devmentor__enrolments ORDER BY 1")["course_id"].tolist()
+def filter_options() -> tuple[dict[str, str], list[str]]:
+    """Courses (id → title) and cohorts (sign-up months) the filters offer."""
+    courses = warehouse_query("SELECT course_id, course_title FROM staging.stg_devmentor__courses ORDER BY 1")
     cohorts = warehouse_query(
         "SELECT DISTINCT strftime(signed_up_at, '%Y-%m') AS cohort FROM staging.stg_devmentor__profiles "
         "WHERE signed_up_at IS NOT NULL ORDER BY 1")["cohort"].tolist()
-    return courses, cohorts
+    return dict(zip(courses["course_id"], courses["course_title"].fillna(""))), cohorts
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -92,18 +94,57 @@ def learners_in(course: str | None, cohort: str | None) -> tuple[str, ...]:
     return tuple(warehouse_query(" ".join(sql) + " ORDER BY 1", tuple(params))["user_id"])
 
 
-def sidebar_filters() -> tuple[str | None, str | None, tuple[str, ...]]:
-    """Course and cohort filters shown on every page; returns them and the learners they select."""
+ALL_COURSES, ALL_COHORTS = "All courses", "All cohorts"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The sidebar's course and cohort, and the learners they select (every page applies them)."""
+
+    course: str | None
+    cohort: str | None
+    learners: tuple[str, ...]
+
+    def sql(self, user_col: str = "user_id", course_col: str | None = "course_id") -> tuple[str, tuple]:
+        """A DuckDB WHERE fragment for rows of these learners (and this course, when the rows have one)."""
+        parts, params = [], []
+        if self.course and course_col:
+            parts.append(f"{course_col} = ?")
+            params.append(self.course)
+        if self.cohort:
+            parts.append(f"{user_col} IN (SELECT user_id FROM staging.stg_devmentor__profiles "
+                         "WHERE strftime(signed_up_at, '%Y-%m') = ?)")
+            params.append(self.cohort)
+        return (" AND ".join(parts) or "TRUE"), tuple(params)
+
+    def describe(self) -> str:
+        return f"{self.course or ALL_COURSES.lower()}, {('cohort ' + self.cohort) if self.cohort else ALL_COHORTS.lower()}"
+
+
+def render_filters() -> None:
+    """Draw the course and cohort filters in the sidebar; called by the entrypoint (app.py) on every page,
+    so the choice stays as the instructor moves between pages."""
     try:
         courses, cohorts = filter_options()
     except Exception as exc:  # no warehouse yet
-        st.warning(f"No feature tables yet ({str(exc).splitlines()[0]}). Run `devmentor demo` first.")
+        st.session_state["filters_error"] = str(exc).splitlines()[0][:160]
+        return
+    st.session_state.pop("filters_error", None)
+    st.sidebar.selectbox("Course", [ALL_COURSES, *courses], key="course",
+                         format_func=lambda c: f"{c}: {courses[c]}" if courses.get(c) and courses[c] != c else c)
+    st.sidebar.selectbox("Cohort (sign-up month)", [ALL_COHORTS, *cohorts], key="cohort")
+
+
+def filters() -> Filters:
+    """The filters the sidebar holds; stops the page with what to do when there are no feature tables yet."""
+    if "filters_error" in st.session_state:
+        st.warning(f"No feature tables yet ({st.session_state['filters_error']}). Run `devmentor demo` first.")
         st.stop()
-    course = st.sidebar.selectbox("Course", ["All courses", *courses], key="course")
-    cohort = st.sidebar.selectbox("Cohort (sign-up month)", ["All cohorts", *cohorts], key="cohort")
-    course = None if course == "All courses" else course
-    cohort = None if cohort == "All cohorts" else cohort
-    return course, cohort, learners_in(course, cohort)
+    course = st.session_state.get("course", ALL_COURSES)
+    cohort = st.session_state.get("cohort", ALL_COHORTS)
+    course = None if course == ALL_COURSES else course
+    cohort = None if cohort == ALL_COHORTS else cohort
+    return Filters(course, cohort, learners_in(course, cohort))
 
 
 def require(frame_fn, what: str):
@@ -120,3 +161,19 @@ def plain_reasons(path: list | str | None) -> str:
     if isinstance(path, str):
         path = json.loads(path)
     return " and ".join(step["rule"] for step in (path or []))
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def data_as_of() -> pd.Timestamp | None:
+    """The instant the published decisions (else the feature marts) were computed as of: trailing windows end here."""
+    try:
+        value = serving_query("SELECT max(as_of) AS as_of FROM serving.learner_decisions")["as_of"].iloc[0]
+    except Exception:
+        value = None
+    if value is None or pd.isna(value):
+        try:
+            value = warehouse_query("SELECT max(as_of_at) AS as_of FROM marts.fct_learner_behavior")["as_of"].iloc[0]
+        except Exception:
+            return None
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).tz_convert("UTC") \
+        if pd.Timestamp(value).tzinfo else pd.Timestamp(value).tz_localize("UTC")

@@ -42,7 +42,7 @@ def streamlit_server(env: dict[str, str]):
     port = free_port()
     cmd = [str(Path(sys.executable).parent / "streamlit"), "run", str(PROJECT_ROOT / "dashboards" / "app.py"),
            "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-           "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"]
+           "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer"]
     proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:

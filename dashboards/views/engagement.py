@@ -1,41 +1,85 @@
-"""Engagement: when learners study (local time), weekly patterns, and format usage vs performance."""
+"""Engagement: when learners study (local time), weekly patterns, and format usage vs performance.
+
+Computed from the learner-level intermediate tables (sessions, format performance) so the course and
+the cohort filters both apply; without filters the figures equal the analytics marts'.
+"""
 
 import altair as alt
 import streamlit as st
 
-from dashboards.data import require, sidebar_filters, warehouse_query
+from dashboards.data import filters, require, warehouse_query
+from dashboards.labels import label
+from dashboards.ui import DATE_AXIS, nothing_to_show, over_time, show, table
+
+MAX_LINES = 6  # more courses than this: one heatmap row per course instead of overlapping lines
+DAYS = {1: "Mon", 2: "Tue", 3: "Wed", 4: "Thu", 5: "Fri", 6: "Sat", 7: "Sun"}
 
 st.title("Engagement")
-course, cohort, learners = sidebar_filters()
+f = filters()
+where, params = f.sql()
 tod = require(lambda: warehouse_query(
-    "SELECT local_weekday, local_hour, sum(sessions) AS sessions, sum(minutes) AS minutes FROM analytics.agg_time_of_day "
-    "WHERE (? IS NULL OR course_id = ?) GROUP BY 1, 2", (course, course)), "Engagement marts")
+    f"SELECT CAST(extract(isodow FROM local_date) AS BIGINT) AS local_weekday, local_start_hour AS local_hour, "
+    f"count(*) AS sessions, round(sum(duration_s) / 60.0, 1) AS minutes FROM intermediate.int_sessions_summarized "
+    f"WHERE course_id IS NOT NULL AND {where} GROUP BY 1, 2", params), "Session tables")
 weekly = warehouse_query(
-    "SELECT week_start, course_id, active_learners, minutes, minutes_per_active_learner FROM analytics.agg_course_engagement_weekly "
-    "WHERE (? IS NULL OR course_id = ?) ORDER BY week_start", (course, course))
+    f"SELECT CAST(date_trunc('week', session_date) AS DATE) AS week_start, course_id, count(DISTINCT user_id) AS active_learners, "
+    f"round(sum(duration_s) / 60.0, 1) AS minutes FROM intermediate.int_sessions_summarized "
+    f"WHERE course_id IS NOT NULL AND {where} GROUP BY 1, 2 ORDER BY 1, 2", params)
 formats = warehouse_query(
-    "SELECT study_format, sum(attempts) AS attempts, round(sum(mean_score * attempts) / sum(attempts), 3) AS mean_score "
-    "FROM analytics.agg_format_performance WHERE (? IS NULL OR course_id = ?) AND study_format IS NOT NULL GROUP BY 1 ORDER BY 1",
-    (course, course))
+    f"SELECT study_format, sum(attempts) AS attempts, round(sum(score_sum) / sum(attempts), 3) AS mean_score "
+    f"FROM intermediate.int_format_performance WHERE study_format IS NOT NULL AND {where} GROUP BY 1 ORDER BY 1", params)
+st.caption(f"Filters: {f.describe()}.")
 
-days = {1: "Mon", 2: "Tue", 3: "Wed", 4: "Thu", 5: "Fri", 6: "Sat", 7: "Sun"}
-tod["weekday"] = tod["local_weekday"].map(days)
-st.subheader("Sessions by local weekday and hour")
-st.altair_chart(alt.Chart(tod).mark_rect().encode(
-    x=alt.X("local_hour:O", title="hour (learner's time zone)"),
-    y=alt.Y("weekday:N", sort=list(days.values()), title=None),
-    color=alt.Color("sessions:Q", scale=alt.Scale(scheme="blues")),
-    tooltip=["weekday", "local_hour", "sessions", "minutes"]), width="stretch")
+st.subheader("When learners study")
+if tod.empty:
+    nothing_to_show("No sessions for these learners in the data.")
+elif tod["local_hour"].nunique() == 1:
+    hour = int(tod["local_hour"].iloc[0])
+    nothing_to_show(
+        f"Every session in this data starts at {hour:02d}:00 (learner's time zone): the source records the day of "
+        "each activity, not its time (OULAD's click stream has one row per learner, item and day), so there is no "
+        "time of day to chart. Sessions per weekday:")
+    per_day = tod.groupby("local_weekday", as_index=False)["sessions"].sum()
+    per_day["weekday"] = per_day["local_weekday"].map(DAYS)
+    show(alt.Chart(per_day).mark_bar().encode(
+        x=alt.X("weekday:N", sort=list(DAYS.values()), title=label("weekday"), axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("sessions:Q", title=label("sessions"))))
+else:
+    tod["weekday"] = tod["local_weekday"].map(DAYS)
+    show(alt.Chart(tod).mark_rect().encode(
+        x=alt.X("local_hour:O", title=label("local_hour"), axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("weekday:N", sort=list(DAYS.values()), title=label("weekday")),
+        color=alt.Color("sessions:Q", scale=alt.Scale(scheme="blues"), title=label("sessions")),
+        tooltip=[alt.Tooltip(c, title=label(c)) for c in ("weekday", "local_hour", "sessions", "minutes")]))
+
 left, right = st.columns(2)
 with left:
     st.subheader("Weekly active learners")
-    st.altair_chart(alt.Chart(weekly).mark_line(point=True).encode(
-        x=alt.X("week_start:T", title="week"), y=alt.Y("active_learners:Q"), color="course_id:N"), width="stretch")
+    courses = weekly["course_id"].nunique()
+    if weekly.empty:
+        nothing_to_show("No sessions for these learners in the data.")
+    elif courses <= MAX_LINES:
+        show(over_time(weekly, "week_start", "active_learners", color="course_id" if courses > 1 else None))
+    else:
+        st.caption(f"{courses} courses: one row per course, darker = more active learners that week.")
+        show(alt.Chart(weekly).mark_rect().encode(
+            x=alt.X("week_start:T", title=label("week_start"), timeUnit="yearmonthdate",
+                    axis=alt.Axis(format=DATE_AXIS, labelAngle=-45)),
+            y=alt.Y("course_id:N", title=label("course_id"), axis=alt.Axis(labelLimit=0)),
+            color=alt.Color("active_learners:Q", scale=alt.Scale(scheme="blues"), title=label("active_learners")),
+            tooltip=[alt.Tooltip("course_id", title=label("course_id")),
+                     alt.Tooltip("week_start:T", title=label("week_start"), format=DATE_AXIS),
+                     alt.Tooltip("active_learners", title=label("active_learners"))]).properties(height=max(200, 18 * courses)))
 with right:
     st.subheader("Format usage vs performance")
-    base = alt.Chart(formats).encode(x=alt.X("study_format:N", title="format studied before the quiz"))
-    st.altair_chart(alt.layer(base.mark_bar(opacity=0.5).encode(y=alt.Y("attempts:Q")),
-                              base.mark_line(point=True, color="firebrick").encode(
-                                  y=alt.Y("mean_score:Q", scale=alt.Scale(domain=[0, 1]), title="mean score"))
-                              ).resolve_scale(y="independent"), width="stretch")
-    st.dataframe(formats, hide_index=True, width="stretch")
+    if formats.empty:
+        nothing_to_show(
+            "No format data: no quiz answer in this data follows content whose format (text, image, video) is "
+            "known, so format and score cannot be compared.")
+    else:
+        base = alt.Chart(formats).encode(x=alt.X("study_format:N", title=label("study_format"), axis=alt.Axis(labelAngle=0)))
+        show(alt.layer(base.mark_bar(opacity=0.5).encode(y=alt.Y("attempts:Q", title=label("attempts"))),
+                       base.mark_line(point=True, color="firebrick").encode(
+                           y=alt.Y("mean_score:Q", scale=alt.Scale(domain=[0, 1]), title=label("mean_score")))
+                       ).resolve_scale(y="independent"))
+        table(formats, progress=("mean_score",), formats={"attempts": "%d"})

@@ -2,13 +2,30 @@
 
 import json
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboards.data import lake_path, require, serving_query, settings, warehouse_query
+from dashboards.data import (
+    AT_RISK_SEGMENTS,
+    filters,
+    lake_path,
+    require,
+    serving_query,
+    settings,
+    warehouse_query,
+)
+from dashboards.labels import LABEL_SOURCES, RULE_LABEL_SOURCES, label, tree_name
+from dashboards.tree_view import label_leaves, leaves, rules_frame, tree_dot
+from dashboards.ui import nothing_to_show, show, table
+from devmentor.training.features import LEARNER_FEATURES_SQL
 from models.decision_trees import INTERVENTION_TREE, SEGMENT_TREE
+from models.drift import psi
+from models.features import feature_matrix
+from models.interventions import INTERVENTIONS
 
 st.title("Models")
+f = filters()
 
 
 TREES = (SEGMENT_TREE, INTERVENTION_TREE)
@@ -61,59 +78,114 @@ def mlflow_runs() -> pd.DataFrame:
     return out.sort_values(["tree_id", "version"], ascending=[True, False]).reset_index(drop=True)
 
 
-runs = require(mlflow_runs, "The MLflow registry")
-st.subheader("Tree versions and held-out metrics")
-RULE_LABELS = {"rule_based": "our own segment rules", "policy_rules": "our own intervention policy"}
-for tree in TREES:
-    champion = runs[(runs["tree_id"] == tree) & runs["champion"]]
-    source = champion["label_source"].iloc[0] if len(champion) and "label_source" in champion else None
-    if source in RULE_LABELS:
-        st.warning(f"**{tree}** was trained on labels produced by {RULE_LABELS[source]} (no instructor annotations or "
-                   "outcomes): its held-out accuracy only says how well the tree reproduces those rules, not whether "
-                   "its decisions are right.")
-    elif source == "enrolment_outcomes":
-        st.caption(f"{tree}: trained and evaluated on real enrolment outcomes (held-out past enrolments).")
-st.dataframe(runs, hide_index=True, width="stretch")
-for tree in TREES:
-    part = runs[runs["tree_id"] == tree].sort_values("version")
-    if len(part) > 1:
-        st.line_chart(part, x="version", y="metrics.holdout_macro_f1")
+def versions_section(runs: pd.DataFrame) -> None:
+    st.subheader("Tree versions and held-out metrics")
+    for tree in TREES:
+        champion = runs[(runs["tree_id"] == tree) & runs["champion"]]
+        source = champion["label_source"].iloc[0] if len(champion) and "label_source" in champion else None
+        if source in RULE_LABEL_SOURCES:
+            st.warning(f"**{tree_name(tree)}** was trained on labels produced by {LABEL_SOURCES[source][0]} (no "
+                       "instructor annotations or outcomes): its held-out accuracy only measures agreement with those "
+                       "rules, not whether its decisions are right.", icon=":material/warning:")
+        elif source in LABEL_SOURCES:
+            st.caption(f"{tree_name(tree)}: trained and evaluated on {LABEL_SOURCES[source][0]} (held-out learners).")
+    shown = runs.assign(tree_id=runs["tree_id"].map(tree_name),
+                        measures=runs["label_source"].map(lambda s: LABEL_SOURCES.get(s, ("", "unknown"))[1]),
+                        label_source=runs["label_source"].map(lambda s: LABEL_SOURCES.get(s, (s,))[0]))
+    cols = ["tree_id", "version", "champion", "measures", *[f"metrics.{m}" for m in METRICS], "label_source", "start_time", "run_id"]
+    table(shown[[c for c in cols if c in shown.columns]], formats={"version": "%d", "metrics.training_rows": "%d",
+                                                                  "metrics.holdout_accuracy": "%.3f", "metrics.holdout_macro_f1": "%.3f"})
+    for tree in TREES:
+        part = runs[runs["tree_id"] == tree].sort_values("version")
+        if len(part) > 1:
+            st.caption(f"{tree_name(tree)}: held-out macro F1 by version")
+            show(alt.Chart(part).mark_line(point=True).encode(
+                x=alt.X("version:O", title=label("version")),
+                y=alt.Y("metrics.holdout_macro_f1:Q", title=label("metrics.holdout_macro_f1"), scale=alt.Scale(domain=[0, 1]))))
 
-st.subheader("Champion rules (with instructor overrides)")
-snaps = serving_query(
-    "SELECT DISTINCT ON (tree_id) tree_id, decision_version, overrides_version, rules, created_at "
-    "FROM serving.threshold_snapshots ORDER BY tree_id, created_at DESC")
-for snap in snaps.itertuples():
-    rules = pd.DataFrame(snap.rules if isinstance(snap.rules, list) else json.loads(snap.rules))
-    st.markdown(f"**{snap.tree_id}** v{snap.decision_version} (overrides {snap.overrides_version})")
-    cols = [c for c in ("rule_id", "feature", "operator", "threshold", "trained_threshold", "overridden") if c in rules.columns]
-    st.dataframe(rules[cols], hide_index=True, width="stretch")
 
-st.subheader("Feature drift since training (PSI; retraining starts above 0.2)")
-from devmentor.training.features import LEARNER_FEATURES_SQL  # noqa: E402
-from models.drift import psi  # noqa: E402
-from models.features import feature_matrix  # noqa: E402
+def champion_trees_section() -> None:
+    st.subheader("Champion trees (with instructor overrides)")
+    snaps = serving_query(
+        "SELECT DISTINCT ON (tree_id) tree_id, decision_version, overrides_version, rules, created_at "
+        "FROM serving.threshold_snapshots ORDER BY tree_id, created_at DESC")
+    if snaps.empty:
+        nothing_to_show("No tree has decided yet: the champion rule tables appear after the first scoring run.")
+        return
+    st.caption("Each leaf is one decision: a learner gets it when every rule on its path holds. The counts are the "
+               f"learners under the sidebar's filters ({f.describe()}) who are in that leaf now.")
+    highlight = {SEGMENT_TREE: tuple(AT_RISK_SEGMENTS), INTERVENTION_TREE: INTERVENTIONS[:1]}
+    for snap in sorted(snaps.itertuples(), key=lambda s: TREES.index(s.tree_id) if s.tree_id in TREES else 99):
+        rules = rules_frame(snap.rules)
+        decided = serving_query(
+            "SELECT decision_label, flagged_rules_hit -> -1 ->> 'rule_id' AS last_rule, count(*) AS learners "
+            "FROM serving.learner_decisions WHERE tree_id = %s AND user_id = ANY(%s) GROUP BY 1, 2",
+            (snap.tree_id, list(f.learners)))
+        labelled = label_leaves(leaves(rules), rules, decided)
+        st.markdown(f"**{tree_name(snap.tree_id)}** v{snap.decision_version} (threshold overrides "
+                    f"{snap.overrides_version}): {len(labelled)} leaves")
+        pic, paths = st.tabs(["Picture", "Every path in words"])
+        with pic:
+            st.graphviz_chart(tree_dot(rules, labelled, highlight.get(snap.tree_id, ())), width="stretch")
+        with paths:
+            table(labelled[["decision_label", "leaf_path", "learners_now"]].sort_values(
+                ["decision_label", "learners_now"], ascending=[True, False]), formats={"learners_now": "%d"})
+        changed = rules[rules["overridden"].astype(bool)] if "overridden" in rules else rules.iloc[0:0]
+        if len(changed):
+            st.caption("Instructor overrides in force: " + "; ".join(
+                f"{r.rule} (trained: {r.trained_threshold:.3g})" for r in changed[changed["operator"] == "<="].itertuples()))
 
-frame = warehouse_query(LEARNER_FEATURES_SQL)
-rows = []
-for path in sorted((lake_path() / "ml" / "reference").glob("*.json")):
-    ref = json.loads(path.read_text())
-    X = feature_matrix(frame, list(ref["features"]))
-    for name, profile in ref["features"].items():
-        rows.append({"tree_id": ref["tree_id"], "version": ref["version"], "feature": name, "psi": round(psi(profile, X[name]), 4)})
-drift = pd.DataFrame(rows)
-if len(drift):
-    st.bar_chart(drift.sort_values("psi", ascending=False).head(15), x="feature", y="psi", horizontal=True)
-    st.dataframe(drift.sort_values("psi", ascending=False), hide_index=True, width="stretch")
 
-st.subheader("Mastery model (BKT)")
-params_file = lake_path() / "ml" / "mastery" / "params.json"
-if params_file.exists():
+def drift_section() -> None:
+    threshold = settings().drift_psi
+    st.subheader(f"Feature drift since training (PSI; retraining starts above {threshold:g})")
+    frame = warehouse_query(LEARNER_FEATURES_SQL)
+    rows = []
+    for path in sorted((lake_path() / "ml" / "reference").glob("*.json")):
+        ref = json.loads(path.read_text())
+        X = feature_matrix(frame, list(ref["features"]))
+        for name, profile in ref["features"].items():
+            rows.append({"tree_id": tree_name(ref["tree_id"]), "version": ref["version"], "feature": label(name),
+                         "psi": round(psi(profile, X[name]), 4)})
+    drift = pd.DataFrame(rows)
+    if drift.empty:
+        nothing_to_show("No training reference yet: drift is measured against the feature distributions a tree was trained on.")
+        return
+    top = drift.sort_values("psi", ascending=False).drop_duplicates("feature").head(15)
+    bars_ = alt.Chart(top).mark_bar().encode(
+        x=alt.X("psi:Q", title=label("psi"), scale=alt.Scale(domainMax=max(threshold * 1.2, float(top["psi"].max())))),
+        y=alt.Y("feature:N", sort="-x", title=None, axis=alt.Axis(labelLimit=0)),
+        color=alt.condition(alt.datum.psi > threshold, alt.value("firebrick"), alt.value("steelblue")),
+        tooltip=[alt.Tooltip(c, title=label(c)) for c in ("tree_id", "feature", "psi")])
+    # The threshold goes into the chart as a datum (not a dataset row), so the spec itself names it.
+    rule = alt.Chart(top).mark_rule(color="firebrick", strokeDash=[4, 3], size=2).encode(x=alt.datum(threshold))
+    text = alt.Chart(top).mark_text(align="left", dx=4, dy=-6, color="firebrick",
+                                    text=f"retraining threshold {threshold:g}").encode(x=alt.datum(threshold), y=alt.value(0))
+    show(alt.layer(bars_, rule, text))
+    st.caption(f"The threshold is DEVMENTOR_DRIFT_PSI ({threshold:g}); the retraining sensor starts a run when any "
+               "feature's PSI is above it.")
+    table(drift.sort_values("psi", ascending=False), formats={"psi": "%.4f"})
+
+
+def mastery_section() -> None:
+    st.subheader("Mastery model (BKT)")
+    params_file = lake_path() / "ml" / "mastery" / "params.json"
+    if not params_file.exists():
+        nothing_to_show("No mastery model: it is fitted on quiz answers tagged with skills, which this data does not have.")
+        return
     params = json.loads(params_file.read_text())
-    c1, c2, c3 = st.columns(3)
-    c1.metric("Version", params["version"])
-    c2.metric("Next-response AUC (held-out learners)", f"{params['holdout_auc']:.3f}")
-    c3.metric("Skills / items", f"{len(params['params']['skills'])} / {len(params['params']['items'])}")
+    c1, c2 = st.columns(2)
+    c1.metric("Next-response AUC (held-out learners)", f"{params['holdout_auc']:.3f}")
+    c2.metric("Skills / items", f"{len(params['params']['skills'])} / {len(params['params']['items'])}")
+    st.caption(f"Version {params['version']}.")
     p = params["params"]
-    st.dataframe(pd.DataFrame({k: p[k] for k in ("skills", "prior", "learn", "forget", "guess", "slip")}).round(3),
-                 hide_index=True, width="stretch")
+    table(pd.DataFrame({("skill_id" if k == "skills" else k): p[k] for k in ("skills", "prior", "learn", "forget", "guess", "slip")}).round(3))
+
+
+runs = require(mlflow_runs, "The MLflow registry")
+st.caption("Models and their checks cover every learner; the course and cohort filters only change the learner "
+           "counts in the tree pictures.")
+versions_section(runs)
+champion_trees_section()
+drift_section()
+mastery_section()
