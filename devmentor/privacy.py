@@ -2,10 +2,10 @@
 
     devmentor forget LEARNER_ID
 
-Removes the learner's rows from the lake (raw, quarantine, ML outputs, badge ledger; the mastery
-trace state is dropped and rebuilt by the next run), the warehouse (every table with a user_id),
-the serving database (every serving table with a user_id, histories and outbox included), and the
-chat search index. A tombstone records a keyed hash of the id (never the id itself): ingest drops
+Removes the learner's rows from the lake (raw, quarantine, ML outputs, badge ledger, text logs; the
+mastery trace state is dropped and rebuilt by the next run), importer-written inbox files, the warehouse
+(every table with a user_id; the file is then rewritten so freed blocks keep nothing), every PostgreSQL
+schema with a user_id, the JetStream stream, and replaces the id in Dagster's run history and step logs. A tombstone records a keyed hash of the id (never the id itself): ingest drops
 tombstoned learners' rows before they reach the lake or the quarantine. The command reports what
 it removed where.
 
@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import secrets
 import shutil
+import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -207,14 +209,20 @@ def _forget_in_lake(con, lake: Path, user_id: str, report: dict[str, int]) -> No
         report["lake/ml/mastery/state (dropped, rebuilt next run)"] = 1
 
 
+# Files the importers wrote into the inbox carry their importer's name (oulad_profiles.parquet,
+# oulad-AAA-2014J.parquet, xapi-<stem>.parquet, 2024-05-01-xapi-<stem>.jsonl, caliper-<stem>.parquet,
+# assistments_attempts.parquet, ...); a sender's own files are theirs and are left alone.
+IMPORTER_FILE = re.compile(r"(^|[-_])(oulad|xapi|caliper|assistments)([-_.]|$)")
+
+
 def _forget_in_inbox(con, inbox: Path, user_id: str, report: dict[str, int]) -> None:
-    """Files the importers wrote themselves (oulad_*, oulad-*, xapi-*); a sender's own files are theirs."""
     label = "inbox (importer-written files)"
     for path in _parquet_files(inbox):
-        if path.name.startswith(("oulad", "xapi-")) and _has_column(con, path, "user_id"):
+        if IMPORTER_FILE.search(path.name) and _has_column(con, path, "user_id"):
             _count(report, label, _rewrite_parquet(con, path, "CAST(user_id AS VARCHAR) = ?", [user_id]))
-    for path in sorted(inbox.rglob("xapi-*.jsonl")) if inbox.exists() else []:
-        _count(report, label, _scrub_lines(path, user_id))
+    for path in sorted(inbox.rglob("*.jsonl")) if inbox.exists() else []:
+        if IMPORTER_FILE.search(path.name):
+            _count(report, label, _scrub_lines(path, user_id))
 
 
 def _forget_in_warehouse(warehouse: Path, user_id: str, report: dict[str, int]) -> None:
@@ -226,11 +234,32 @@ def _forget_in_warehouse(warehouse: Path, user_id: str, report: dict[str, int]) 
             """SELECT t.table_schema, t.table_name FROM information_schema.tables t
                JOIN information_schema.columns c USING (table_schema, table_name)
                WHERE t.table_type = 'BASE TABLE' AND c.column_name = 'user_id'""").fetchall()
+        deleted = 0
         for schema, table in tables:
-            _count(report, f"warehouse/{schema}.{table}", wh.execute(
-                f'DELETE FROM "{schema}"."{table}" WHERE CAST(user_id AS VARCHAR) = ?', [user_id]).fetchone()[0])
+            n = wh.execute(f'DELETE FROM "{schema}"."{table}" WHERE CAST(user_id AS VARCHAR) = ?', [user_id]).fetchone()[0]
+            _count(report, f"warehouse/{schema}.{table}", n)
+            deleted += n
     finally:
         wh.close()
+    if deleted:
+        _compact_duckdb(warehouse)
+
+
+def _compact_duckdb(path: Path) -> None:
+    """A DELETE leaves the old rows' bytes in the database file's freed blocks: copy the database into a
+    fresh file and swap it in, so no trace of the deleted rows stays on disk."""
+    fresh = path.with_name(path.name + ".forget.tmp")
+    fresh.unlink(missing_ok=True)
+    con = duckdb.connect(str(path))
+    try:
+        name = con.execute("SELECT current_database()").fetchone()[0]
+        con.execute("ATTACH ? AS forget_fresh", [str(fresh)])
+        con.execute(f'COPY FROM DATABASE "{name}" TO forget_fresh')
+        con.execute("DETACH forget_fresh")
+    finally:
+        con.close()
+    os.replace(fresh, path)
+    path.with_name(path.name + ".wal").unlink(missing_ok=True)
 
 
 def _forget_in_postgres(settings: Settings, user_id: str, report: dict[str, int]) -> None:
@@ -254,6 +283,75 @@ def _forget_in_postgres(settings: Settings, user_id: str, report: dict[str, int]
                              "VALUES (%s, 'forget', %s, NULL, 0)", (secrets.token_hex(16), sum(report.values())))
 
 
+# Characters that can continue an id: the learner's id is replaced only where it stands on its own, so
+# forgetting "u0042" leaves "u00421" alone.
+_ID_CHAR = "A-Za-z0-9_-"
+FORGOTTEN = "[forgotten]"
+
+
+def _id_regex(user_id: str) -> str:
+    return f"(?<![{_ID_CHAR}]){re.escape(user_id)}(?![{_ID_CHAR}])"
+
+
+def _forget_in_dagster(settings: Settings, user_id: str, report: dict[str, int]) -> None:
+    """Dagster's run history (event logs, run bodies, check results) and step logs can carry the id in log
+    lines and metadata: it is replaced by [forgotten] there, keeping the runs themselves."""
+    pattern = _id_regex(user_id)
+    if settings.database_url:  # dagster-postgres: Dagster's tables live in schema public of the same database
+        from psycopg import sql as postgres_sql
+
+        with settings.serving_db().connect() as conn, conn.transaction():
+            columns = conn.execute(
+                """SELECT table_name, column_name FROM information_schema.columns
+                   WHERE table_schema = 'public' AND data_type IN ('text', 'character varying')""").fetchall()
+            for table, column in columns:
+                col = postgres_sql.Identifier(column)
+                n = conn.execute(postgres_sql.SQL("UPDATE public.{} SET {} = regexp_replace({}, %s, %s, 'g') WHERE {} ~ %s").format(
+                    postgres_sql.Identifier(table), col, col, col), (pattern, FORGOTTEN, pattern)).rowcount
+                _count(report, f"dagster run storage (public.{table})", n)
+    home = settings.dagster_home
+    for path in sorted(home.rglob("*")) if home.exists() else []:
+        if not path.is_file() or path.name == "dagster.yaml" or path.suffix in (".db-wal", ".db-shm", ".lock"):
+            continue
+        if path.suffix == ".db":
+            _count(report, f"dagster run storage ({path.relative_to(home)})", _scrub_sqlite(path, user_id, pattern))
+        else:
+            text = path.read_text(errors="replace")
+            scrubbed, n = re.subn(pattern, FORGOTTEN, text)
+            if n:
+                tmp = path.with_name(path.name + ".forget.tmp")
+                tmp.write_text(scrubbed)
+                os.replace(tmp, path)
+                _count(report, "dagster step logs (occurrences)", n)
+
+
+def _scrub_sqlite(path: Path, user_id: str, pattern: str) -> int:
+    """Replace the id in every text value of a SQLite database, then VACUUM so no old page keeps it."""
+    regex = re.compile(pattern)
+    changed = 0
+    con = sqlite3.connect(str(path))
+    try:
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+        for table in tables:
+            quoted = '"' + table.replace('"', '""') + '"'
+            for _, column, kind, *_ in con.execute(f"PRAGMA table_info({quoted})").fetchall():
+                if kind.upper() not in ("TEXT", "VARCHAR", "") and not kind.upper().startswith("VARCHAR"):
+                    continue
+                qc = '"' + column.replace('"', '""') + '"'
+                rows = con.execute(f"SELECT rowid, {qc} FROM {quoted} WHERE instr({qc}, ?) > 0", (user_id,)).fetchall()
+                for rowid, value in rows:
+                    new, n = regex.subn(FORGOTTEN, value) if isinstance(value, str) else (value, 0)
+                    if n:
+                        con.execute(f"UPDATE {quoted} SET {qc} = ? WHERE rowid = ?", (new, rowid))
+                        changed += 1
+        con.commit()
+        if changed:
+            con.execute("VACUUM")
+    finally:
+        con.close()
+    return changed
+
+
 def forget(settings: Settings, user_id: str) -> dict[str, int]:
     """Remove ``user_id`` everywhere; returns rows removed per place."""
     if not user_id or not user_id.strip():
@@ -270,6 +368,7 @@ def forget(settings: Settings, user_id: str) -> dict[str, int]:
         con.close()
     _forget_in_warehouse(settings.warehouse_path, user_id, report)
     _forget_in_postgres(settings, user_id, report)
+    _forget_in_dagster(settings, user_id, report)
     if settings.nats_url:  # the decisions already relayed to JetStream carry the id too
         from devmentor.serving.relay import forget_in_stream
 

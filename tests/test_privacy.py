@@ -12,6 +12,7 @@ from devmentor.privacy import forget
 from devmentor.storage import postgres
 
 VICTIM = "learner-42"
+NO_TELEMETRY = {"telemetry": {"enabled": False}}
 
 
 def _quarantine(path, records):
@@ -97,3 +98,75 @@ def test_quarantine_keeps_no_direct_identifier(tmp_path):
     (reject,) = convert(path, key="k").rejects
     assert "grace@example.org" not in reject["record"] and "Grace Hopper" not in reject["record"]
     assert json.loads(reject["record"])["actor"]["learner_id"].startswith("mbox:")
+
+
+def _traces_on_disk(root, victim: str) -> list[str]:
+    """Every file under root that still holds ``victim``: Parquet by its decoded values (its pages are
+    compressed), every other file by its raw bytes (SQLite and DuckDB files included, freed pages too)."""
+    import re
+
+    pattern = re.compile(rf"(?<![A-Za-z0-9_-]){re.escape(victim)}(?![A-Za-z0-9_-])".encode())
+    found = []
+    con = duckdb.connect()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        if path.suffix == ".parquet":
+            text = "\n".join(str(r) for r in con.execute("SELECT * FROM read_parquet(?)", [str(path)]).fetchall())
+            hit = pattern.search(text.encode())
+        else:
+            hit = pattern.search(path.read_bytes())
+        if hit:
+            found.append(str(path.relative_to(root)))
+    return found
+
+
+def test_forget_reaches_dagster_history_importer_files_and_freed_warehouse_blocks(settings_factory, pg_url):
+    """Issue 19 #2: Dagster's run history and step logs, every importer-written inbox file, and the bytes a
+    DELETE leaves in the warehouse file's freed blocks; a near id (learner-420) is left alone."""
+    import dagster as dg
+
+    settings = settings_factory(database_url=pg_url)
+    near = VICTIM + "0"
+
+    @dg.op
+    def noisy(context):
+        context.log.info(f"quarantined a row of {VICTIM}; kept one of {near}")
+        print(f"step output about {VICTIM}")  # noqa: T201 - captured into the step's compute log
+
+    @dg.job
+    def job():
+        noisy()
+
+    with dg.DagsterInstance.local_temp(str(settings.dagster_home), overrides=NO_TELEMETRY) as instance:
+        assert job.execute_in_process(instance=instance).success
+    with postgres.connect(pg_url, autocommit=True) as conn:  # what dagster-postgres keeps in schema public
+        conn.execute("CREATE TABLE public.event_logs (id serial, event text)")
+        conn.execute("INSERT INTO public.event_logs (event) VALUES (%s), (%s)",
+                     (json.dumps({"message": f"row of {VICTIM}"}), json.dumps({"message": f"row of {near}"})))
+    wh = duckdb.connect(str(settings.warehouse_path))
+    wh.execute("CREATE SCHEMA marts")
+    wh.execute(f"CREATE TABLE marts.t AS SELECT CASE WHEN i % 3 = 0 THEN '{VICTIM}' ELSE 'other-' || i END AS user_id, "
+               "i AS v FROM range(20000) r(i)")
+    wh.execute("CHECKPOINT")
+    wh.close()
+    for rel in ("events/caliper-feed.parquet", "events/2024-05-01-xapi-lrs.jsonl", "profiles/assistments_profiles.parquet"):
+        path = settings.inbox / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix == ".parquet":
+            pq.write_table(pa.table({"user_id": [VICTIM, near]}), path)
+        else:
+            path.write_text(json.dumps({"user_id": VICTIM}) + "\n" + json.dumps({"user_id": near}) + "\n")
+    assert {"warehouse.duckdb", "inbox/events/caliper-feed.parquet"} <= set(_traces_on_disk(settings.home, VICTIM))
+
+    report = forget(settings, VICTIM)
+
+    assert _traces_on_disk(settings.home, VICTIM) == []
+    assert report["warehouse/marts.t"] == 6667 and report["dagster run storage (public.event_logs)"] == 1
+    with postgres.connect(pg_url, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM public.event_logs WHERE event LIKE %s", (f"%{near}%",)).fetchone()[0] == 1
+    with dg.DagsterInstance.local_temp(str(settings.dagster_home), overrides=NO_TELEMETRY) as instance:
+        runs = instance.get_runs()
+        assert len(runs) == 1  # the run is kept, only the id is gone from it
+        messages = [e.user_message for e in instance.all_logs(runs[0].run_id)]
+        assert any(f"[forgotten]; kept one of {near}" in m for m in messages)
+    assert duckdb.connect(str(settings.warehouse_path)).execute("SELECT count(*) FROM marts.t").fetchone()[0] == 13333
+    assert set(pq.read_table(settings.inbox / "events" / "caliper-feed.parquet")["user_id"].to_pylist()) == {near}
