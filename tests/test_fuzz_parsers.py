@@ -153,11 +153,21 @@ def tiny_lake(tmp_path_factory):
     return inbox, lake
 
 
+def _rows_on_disk(con, lake, skey: str) -> tuple[int, int]:
+    """Rows of this source in the lake, and row-level records of it in the quarantine (not a whole-file one)."""
+    raw = sorted((lake / "raw" / "events").rglob(f"part__{skey}__*.parquet"))
+    bad = sorted((lake / "quarantine" / "events").glob(f"part__{skey}*.parquet"))
+    landed = con.execute("SELECT count(*) FROM read_parquet(?)", [[str(p) for p in raw]]).fetchone()[0] if raw else 0
+    quarantined = con.execute("SELECT count(*) FROM read_parquet(?) WHERE row_number IS NOT NULL",
+                              [[str(p) for p in bad]]).fetchone()[0] if bad else 0
+    return landed, quarantined
+
+
 def _ingest_one(tiny_lake, name: str, payload: bytes):
     import duckdb
 
     from devmentor.ingest.contract import BY_NAME
-    from devmentor.ingest.validate import ingest_file
+    from devmentor.ingest.validate import ingest_file, source_key
 
     inbox, lake = tiny_lake
     folder = inbox / "events"
@@ -167,10 +177,16 @@ def _ingest_one(tiny_lake, name: str, payload: bytes):
     con = duckdb.connect()
     try:
         result = ingest_file(con, BY_NAME["events"], path, inbox, lake)
+        landed, quarantined = _rows_on_disk(con, lake, source_key(inbox, path))
     finally:
         con.close()
         path.unlink()
-    assert result.rows_good + result.rows_quarantined + result.rows_forgotten == result.rows_in or result.file_error
+    # What is on disk, not what the result says: every row read either landed or was quarantined, once.
+    if not result.file_error:
+        assert (landed, quarantined) == (result.rows_good, result.rows_quarantined)
+        assert landed + quarantined + result.rows_forgotten == result.rows_in
+    else:
+        assert landed == 0
     if result.file_error:
         assert result.file_error.strip()
     return result
