@@ -1,6 +1,6 @@
 """Mastery on real data: fit BKT on the ASSISTments 2009 train split, predict every next response of the test split.
 
-    python benchmarks/bench_mastery.py [../shared/data/assist2009/responses.csv.gz] [--json]
+    python benchmarks/bench_mastery.py [../shared/data/assist2009/responses.csv.gz] [--json] [--cut F]
 
 Protocol: train and test are disjoint sets of learners, taken from the file's ``split`` column.
 Parameters (and the individualised prior's ability weight) are fitted on the train learners; then
@@ -15,6 +15,10 @@ took the copies as consecutive answers, so one copy's outcome already sat in the
 individualised prior (only the variant with that prior can differ). "AUC rows" counts every copy
 (inflated; for comparison with papers that do). Published: standard BKT 0.73-0.76, BKT with
 forgetting 0.83 (counting copies).
+
+``--cut F`` also prints the default model's AUC on the answers ``devmentor replay assistments --cut F``
+scores (each test learner's next real answer on each skill after its first F answers): the replay's
+``benchmark_auc``, from the same functions (``devmentor/studies/assistments.py``).
 """
 
 from __future__ import annotations
@@ -48,10 +52,24 @@ PROTOCOL = ("protocol: train/test split by learner (file's split column); fit on
             "(mean of its copies' predictions vs its one outcome)")
 
 
+def replay_benchmark_auc(df, cut: int) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    from devmentor.importers.assistments import split_at_cut, with_answers
+    from devmentor.studies.assistments import benchmark_predictions, next_answers_on_skill
+
+    rows = with_answers(df)
+    predicted = benchmark_predictions(rows)
+    scored = next_answers_on_skill(split_at_cut(rows, cut)[1])
+    per = scored.assign(p=predicted.reindex(scored.index).to_numpy()).groupby("answer").agg(y=("correct", "first"), p=("p", "mean"))
+    return float(roc_auc_score(per["y"], per["p"]))
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("path", nargs="?", default=str(Path(__file__).resolve().parents[2] / "shared/data/assist2009/responses.csv.gz"))
     p.add_argument("--json", action="store_true")
+    p.add_argument("--cut", type=int, help="also the AUC on the answers a replay with --cut F scores")
     args = p.parse_args()
     t0 = time.perf_counter()
     df = read_assistments(Path(args.path))
@@ -77,6 +95,8 @@ def main() -> None:
                             ability_weight_leaky=leaky_params.ability_weight, em_iterations=params.iterations))
         print(f"{name:34} {fit_s:6.1f} {ev.auc:7.4f} {old.auc:7.4f} {ev.auc - old.auc:+8.4f} {ev.auc_rows:9.4f} "
               f"{params.ability_weight:9.1f} {leaky_params.ability_weight:7.1f}")
+    if args.cut:
+        print(f"default model on the replay's answers (--cut {args.cut}): AUC {replay_benchmark_auc(df, args.cut):.4f}")
     print(f"wall time {time.perf_counter() - t0:.1f}s")
     if args.json:
         print(json.dumps(results, indent=2))

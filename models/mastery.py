@@ -306,6 +306,18 @@ def per_response(pred: np.ndarray, correct, response=None) -> tuple[np.ndarray, 
     return mean, correct[first]
 
 
+def predicted_success(params: BKTParams, skill_idx, p_known, attempts, item_idx=None) -> np.ndarray:
+    """P(correct) on the next answer from a published P(known): after the learn / forget step where the skill was
+    attempted (an unattempted skill's P(known) is its prior, which the next answer meets as is), with the
+    question's guess and slip when ``item_idx`` names it (else the skill's)."""
+    skill_idx = np.asarray(skill_idx, dtype=np.int64)
+    p_known = np.asarray(p_known, dtype=float)
+    p_next = np.where(np.asarray(attempts) > 0,
+                      p_known * (1 - params.forget[skill_idx]) + (1 - p_known) * params.learn[skill_idx], p_known)
+    guess, slip = params.emission(skill_idx, item_idx)
+    return p_next * (1 - slip) + (1 - p_next) * guess
+
+
 def current_mastery(params: BKTParams, state: TraceState) -> np.ndarray:
     """P(known) per learner × skill now: the posterior where attempted, the individual prior elsewhere."""
     n, s = state.p_known.shape

@@ -85,21 +85,27 @@ def fit_assistments(train: pd.DataFrame, items: bool = True, forgets: bool = Tru
     return params
 
 
+def predict_next_response(params: mastery.BKTParams, test: pd.DataFrame, leaky: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(P(correct) of every row predicted before its answer is seen, the answer id of every row), in ``test``'s row order."""
+    p = params.with_default()
+    idx = p.index(test["skill_id"].to_numpy())
+    idx = np.where(idx < 0, len(p.skills) - 1, idx)
+    item_idx = p.item_index(test["problem_id"].to_numpy()) if len(p.items) else None
+    learners = test.groupby("user_id", sort=False).ngroup().to_numpy()
+    response = response_ids(test)
+    predicted, _ = mastery.trace(p, learners, idx, test["correct"].to_numpy(), test["seq"].to_numpy(), item_idx,
+                                 response=None if leaky else response)
+    return predicted, response
+
+
 def evaluate_next_response(params: mastery.BKTParams, test: pd.DataFrame, leaky: bool = False) -> Evaluation:
     """Predict every test response before it is seen; a multi-skill response is predicted once (mean over its skills).
 
     ``leaky=True`` traces the copies as consecutive answers (the earlier path, for comparison only).
     """
-    p = params.with_default()
-    idx = p.index(test["skill_id"].to_numpy())
-    unseen = int((idx < 0).sum())
-    idx = np.where(idx < 0, len(p.skills) - 1, idx)
-    item_idx = p.item_index(test["problem_id"].to_numpy()) if len(p.items) else None
-    learners = test.groupby("user_id", sort=False).ngroup().to_numpy()
-    response = response_ids(test)
+    unseen = int((params.with_default().index(test["skill_id"].to_numpy()) < 0).sum())
     correct = test["correct"].to_numpy()
-    predicted, _ = mastery.trace(p, learners, idx, correct, test["seq"].to_numpy(), item_idx,
-                                 response=None if leaky else response)
+    predicted, response = predict_next_response(params, test, leaky)
     if leaky and "response_id" in test.columns:
         response = test["response_id"].to_numpy()  # the earlier scoring too, so the old figure is reproduced exactly
     pred_resp, correct_resp = mastery.per_response(predicted, correct, response)

@@ -4,7 +4,11 @@ Questions come from modules the learner can work on (open or mastered on the lea
 never locked), skip anything the learner attempted recently, and are ranked so the quiz
 interleaves the weakest skills (lowest P(known) first, unmastered before mastered) and,
 within a skill, prefers questions whose predicted success is closest to the target (70%).
-Predicted success is the BKT prediction with the question's own guess and slip.
+Predicted success is the BKT prediction with the question's own guess and slip, from P(known) at the
+next attempt (``p_next``: after the learn / forget step that follows the last answer; ``p_known``, the
+posterior after the last answer, when the mastery rows lack it). A question tagged with several skills
+is one question: its predicted success is the mean over its skills (the way a multi-skill answer is
+predicted and scored), and it appears once, under its weakest skill.
 """
 
 from __future__ import annotations
@@ -14,6 +18,26 @@ import pandas as pd
 
 ALGORITHM = "quiz-1"
 TARGET_SUCCESS = 0.7
+
+
+def _weakest_skills(usable: pd.DataFrame, questions: pd.DataFrame, mastery: pd.DataFrame, seen: pd.DataFrame,
+                    n: int) -> pd.DataFrame:
+    """Per learner, the ``n`` weakest skills (unmastered first, lowest P(known) first) that still have a question
+    the learner has not seen recently in a usable module: the only skills a quiz of ``n`` can draw on, so the
+    questions of the others are never paired with the learner (100 skills × 16,000 questions × 3,000 learners
+    would be 5 billion pairs)."""
+    per_module = questions.groupby(["module_id", "skill_id"]).size().rename("questions").reset_index()
+    pairs = usable.merge(per_module, on="module_id").groupby(["user_id", "skill_id"])["questions"].sum().reset_index()
+    used = seen.merge(questions[["question_id", "module_id", "skill_id"]], on="question_id").merge(usable, on=["user_id", "module_id"])
+    used = used.groupby(["user_id", "skill_id"]).size().rename("used").reset_index()
+    pairs = pairs.merge(used, on=["user_id", "skill_id"], how="left")
+    pairs = pairs[pairs["questions"] > pairs["used"].fillna(0)]
+    pairs = pairs.merge(mastery[["user_id", "skill_id", "p_known", "mastered"]], on=["user_id", "skill_id"], how="left")
+    pairs["p_known"] = pairs["p_known"].fillna(0.0)
+    pairs["mastered"] = pairs["mastered"].fillna(False).astype(bool)
+    pairs = pairs.sort_values(["user_id", "mastered", "p_known", "skill_id"])
+    pairs["s_rank"] = pairs.groupby("user_id").cumcount()
+    return pairs[pairs["s_rank"] < n][["user_id", "skill_id", "p_known", "mastered", "s_rank"]]
 
 
 def assemble(
@@ -26,36 +50,49 @@ def assemble(
 ) -> pd.DataFrame:
     """The next quiz per learner with a path.
 
-    - ``questions``: question_id, module_id, skill_id, difficulty
+    - ``questions``: question_id, module_id, skill_id, difficulty (a multi-skill question: one row per skill)
     - ``paths``: learning_paths() output
-    - ``mastery``: user_id, skill_id, p_known, mastered
+    - ``mastery``: user_id, skill_id, p_known, mastered[, p_next]
     - ``item_params``: question_id, guess, slip (skills' values for questions without their own)
     - ``recent``: user_id, question_id attempted inside the no-repeat window
     """
     if n < 1:
         raise ValueError(f"quiz size must be at least 1, got {n}")
     usable = paths.loc[paths["status"] != "locked", ["user_id", "module_id"]]
-    cand = usable.merge(questions[["question_id", "module_id", "skill_id", "difficulty"]], on="module_id")
-    seen = recent[["user_id", "question_id"]].drop_duplicates().assign(seen=True)
-    cand = cand.merge(seen, on=["user_id", "question_id"], how="left")
+    qs = questions[["question_id", "module_id", "skill_id", "difficulty"]]
+    seen = recent[["user_id", "question_id"]].drop_duplicates()
+    skills = _weakest_skills(usable, qs, mastery, seen, n)
+    cand = skills.merge(qs, on="skill_id").merge(usable, on=["user_id", "module_id"])
+    cand = cand.merge(seen.assign(seen=True), on=["user_id", "question_id"], how="left")
     cand = cand[cand["seen"].isna()].drop(columns="seen")
-    cand = cand.merge(mastery[["user_id", "skill_id", "p_known", "mastered"]], on=["user_id", "skill_id"], how="left")
-    cand["p_known"] = cand["p_known"].fillna(0.0)
-    cand["mastered"] = cand["mastered"].fillna(False).astype(bool)
+    # a question of several kept skills appears once, under the weakest
+    cand = cand.sort_values(["user_id", "question_id", "s_rank"]).drop_duplicates(["user_id", "question_id"])
     cand = cand.merge(item_params[["question_id", "guess", "slip"]], on="question_id", how="left")
     cand["guess"] = cand["guess"].fillna(0.2)
     cand["slip"] = cand["slip"].fillna(0.1)
-    cand["predicted_success"] = (cand["p_known"] * (1 - cand["slip"]) + (1 - cand["p_known"]) * cand["guess"]).round(4)
+    cand["predicted_success"] = _predicted_success(cand, qs, mastery)
     cand["fit"] = (cand["predicted_success"] - TARGET_SUCCESS).abs()
     cand = cand.sort_values(["user_id", "skill_id", "fit", "question_id"])
     cand["q_rank"] = cand.groupby(["user_id", "skill_id"]).cumcount()
-    skills = cand[["user_id", "skill_id", "p_known", "mastered"]].drop_duplicates(["user_id", "skill_id"])
-    skills = skills.sort_values(["user_id", "mastered", "p_known", "skill_id"])
-    skills["s_rank"] = skills.groupby("user_id").cumcount()
-    cand = cand.merge(skills[["user_id", "skill_id", "s_rank"]], on=["user_id", "skill_id"])
     cand = cand.sort_values(["user_id", "mastered", "q_rank", "s_rank"])
     cand["position"] = cand.groupby("user_id").cumcount() + 1
     quiz = cand[cand["position"] <= n].copy()
     quiz["reason"] = np.where(quiz["mastered"], "keep_sharp", "weak_skill")
     cols = ["user_id", "position", "question_id", "module_id", "skill_id", "difficulty", "p_known", "predicted_success", "reason"]
     return quiz[cols].reset_index(drop=True)
+
+
+def _predicted_success(cand: pd.DataFrame, questions: pd.DataFrame, mastery: pd.DataFrame) -> pd.Series:
+    """P(correct) per candidate row: the mean over the question's skills of BKT with the question's guess and slip."""
+    col = "p_next" if "p_next" in mastery.columns else "p_known"
+    per_skill = cand[["user_id", "question_id", "guess", "slip"]]
+    if questions["question_id"].duplicated().any():
+        per_skill = per_skill.merge(questions[["question_id", "skill_id"]], on="question_id")
+    else:
+        per_skill = per_skill.assign(skill_id=cand["skill_id"].to_numpy())
+    per_skill = per_skill.merge(mastery[["user_id", "skill_id", "p_known"] + ([col] if col != "p_known" else [])],
+                                on=["user_id", "skill_id"], how="left")
+    p = per_skill[col].fillna(per_skill["p_known"]).fillna(0.0)
+    per_skill["ps"] = p * (1 - per_skill["slip"]) + (1 - p) * per_skill["guess"]
+    mean = per_skill.groupby(["user_id", "question_id"])["ps"].mean().round(4)
+    return pd.Series(mean.reindex(pd.MultiIndex.from_frame(cand[["user_id", "question_id"]])).to_numpy(), index=cand.index)

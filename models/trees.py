@@ -75,8 +75,10 @@ def train_tree(
     versions on rows neither trained on); without, a stratified random split."""
     y = y.astype(str)
     counts = y.value_counts()
-    if len(counts) < 2:
-        raise ValueError(f"{tree_id}: need at least two classes to train, got {dict(counts)}")
+    if len(counts) < 1:
+        raise ValueError(f"{tree_id}: no labelled rows to train on")
+    # One class (the rules give every learner the same segment, e.g. ASSISTments: no hints, study time or module
+    # completions) trains a one-leaf tree that says so (metrics["classes"] = 1) instead of failing the whole run.
     if holdout_keys is not None:
         mask = stable_holdout(list(holdout_keys), holdout)
         if mask.all() or not mask.any():
@@ -102,6 +104,7 @@ def train_tree(
         "train_accuracy": float(accuracy_score(y_train, model.predict(X_train))),
         "n_leaves": int(model.get_n_leaves()),
         "depth": int(model.get_depth()),
+        "classes": int(len(counts)),
     }
     per_class = f1_score(y_test, pred, average=None, labels=list(model.classes_), zero_division=0)
     for label, score in zip(model.classes_, per_class):
@@ -163,7 +166,11 @@ def rule_table(model: DecisionTreeClassifier, features: list[str]) -> pd.DataFra
             walk(int(child), path + [rule_id])
 
     walk(0, [])
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=RULE_COLUMNS)  # a one-leaf tree has no rule: the columns all the same
+
+
+RULE_COLUMNS = ["rule_id", "node_id", "child_node_id", "feature", "operator", "threshold", "missing_goes_here", "path",
+                "description"]
 
 
 def describe_rule(feature: str, operator: str, threshold: float) -> str:

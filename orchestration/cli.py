@@ -6,6 +6,10 @@
     devmentor ingest xapi FILE          xAPI statements (JSON / JSON Lines), through the ingest assets
     devmentor ingest caliper FILE       IMS Caliper 1.2 events (envelope / JSON array / JSON Lines), likewise
     devmentor replay oulad PATH --day N [--term 2014J] [--fresh] [--json]
+    devmentor ingest assistments PATH   ASSISTments 2009 skill-builder responses, through the ingest assets
+    devmentor replay assistments PATH --cut F [--fresh] [--json]
+                                        each test learner's first F answers through the whole pipeline, scored
+                                        against what they did next
                                         real history as known on day N, through the whole pipeline, scored
                                         against the real outcomes
     devmentor warehouse postgres        scale-out: the lake into PostgreSQL, the same dbt project built there
@@ -138,14 +142,14 @@ def _print_summary(settings: Settings) -> None:
 
 def cmd_ui(args: argparse.Namespace) -> int:
     settings = resolve_settings()
-    from orchestration.instance import write_instance_yaml
+    from orchestration.instance import dagster_dev_env, write_instance_yaml
 
     write_instance_yaml(settings)
     dagster = Path(sys.executable).parent / "dagster"
     cmd = [str(dagster) if dagster.exists() else "dagster", "dev", "-m", "orchestration.definitions",
            "-h", args.host, "-p", str(args.port)]
     say(f"Dagster UI on http://{args.host}:{args.port} (instance {settings.dagster_home}); Ctrl-C to stop")
-    return subprocess.call(cmd, cwd=PROJECT_ROOT, env=settings.child_env())
+    return subprocess.call(cmd, cwd=PROJECT_ROOT, env=dagster_dev_env(settings.child_env()))
 
 
 def cmd_warehouse(args: argparse.Namespace) -> int:
@@ -182,6 +186,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     path = Path(args.path)
     if not path.exists():
         raise CliError(f"{path} does not exist")
+    if args.source == "assistments":
+        from devmentor.importers.assistments import to_contract as assistments_contract
+
+        counts = assistments_contract(path, settings.inbox)
+        say(f"{path}: mapped to the input contract in {settings.inbox}: " + ", ".join(f"{v:,} {k}" for k, v in counts.items()))
+        events = raw_rows(ingest_through_pipeline(settings), "events")
+        say(f"  events: {events['rows_good']:,} answers landed, {events['rows_quarantined']:,} quarantined. "
+            "Run `devmentor materialize` for mastery, paths, recommendations and quizzes.")
+        return 0
     if args.source == "oulad":
         from devmentor.importers.oulad import OuladError, to_contract
 
@@ -213,12 +226,65 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay_home(settings: Settings, fresh: bool) -> None:
+    if any(settings.lake.glob("raw/*/*")) and not fresh:
+        raise CliError(f"{settings.home} already holds data; a replay needs a clean data directory. Rerun with --fresh "
+                       "(deletes its inbox, lake and warehouse) or set DEVMENTOR_HOME to another directory.")
+    if fresh:
+        say(f"--fresh: removing the inbox, lake and warehouse of {settings.home}")
+        _clear_data(settings)
+
+
+def cmd_replay_assistments(args: argparse.Namespace) -> int:
+    """Each test learner's first F answers (the train learners' all) through the whole pipeline, then what it
+    published scored against the answers it never saw."""
+    import dataclasses
+    import os
+
+    from devmentor.importers.assistments import as_of_of, read_assistments, split_at_cut, to_contract, with_answers
+    from devmentor.learning.mastery_model import load_params
+    from devmentor.studies import assistments as study
+
+    if args.cut is None or args.cut < 1:
+        raise CliError("replay assistments needs --cut F (F >= 1: the answers of each test learner the pipeline sees)")
+    settings = resolve_settings()
+    path = Path(args.path)
+    started = time.perf_counter()
+    try:
+        rows = with_answers(read_assistments(path))
+    except (FileNotFoundError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    _replay_home(settings, args.fresh)
+    as_of = as_of_of(split_at_cut(rows, args.cut)[0])
+    os.environ["DEVMENTOR_AS_OF"] = as_of.isoformat()
+    settings = dataclasses.replace(settings, as_of=as_of)
+    say(f"[1/3] {path}: each test learner's first {args.cut} answers, every train learner's all → {settings.inbox}")
+    counts = to_contract(path, settings.inbox, cut=args.cut, rows=rows)
+    say("      " + ", ".join(f"{v:,} {k}" for k, v in counts.items()) + f"; as of {as_of.isoformat()}")
+    say("[2/3] The whole pipeline with that as-of instant")
+    if not run_pipeline(settings).success:
+        raise CliError("the replay's pipeline run failed; the messages above say where")
+    say("[3/3] What was published, scored against what each held-out learner did next")
+    with settings.serving_db().connect() as conn:
+        published = study.load_published(conn)
+    scored = study.evaluate(published, load_params(settings.lake_store())[0], rows, args.cut)
+    print(study.report(scored))
+    say(f"replay finished in {time.perf_counter() - started:.1f}s; `devmentor dashboard` shows it")
+    if args.json:
+        print(json.dumps(study.json_ready(scored), default=str))
+    return 0
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     """Ingest an OULAD release as it was known at the end of day N of a term, run the whole pipeline with
     that instant as its as-of, then score what it published against the real final outcomes."""
     import dataclasses
     import os
 
+    if args.source == "assistments":
+        return cmd_replay_assistments(args)
+    if args.day is None:
+        raise CliError("replay oulad needs --day N")
     from devmentor.importers.oulad import (
         OuladError,
         final_outcomes,
@@ -291,7 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ui)
 
     p = sub.add_parser("ingest", help="bring in data from another format, through the same ingest and checks")
-    p.add_argument("source", choices=("oulad", "xapi", "caliper"),
+    p.add_argument("source", choices=("oulad", "xapi", "assistments", "caliper"),
                    help="oulad: an OULAD release directory (original CSV layout); xapi: statements as JSON or JSON Lines (LRS, Open edX); "
                         "caliper: Caliper 1.2 events (an envelope with data, a JSON array or JSON Lines)")
     p.add_argument("path")
@@ -299,9 +365,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("replay", help="replay real history as known on day N through the whole pipeline, "
                                       "then score the published decisions against the real outcomes")
-    p.add_argument("source", choices=("oulad",))
+    p.add_argument("source", choices=("oulad", "assistments"))
     p.add_argument("path", help="an OULAD release directory (original CSV layout)")
-    p.add_argument("--day", type=int, required=True, help="course day N of the term's presentations (0 = start)")
+    p.add_argument("--day", type=int, help="oulad: course day N of the term's presentations (0 = start)")
+    p.add_argument("--cut", type=int, help="assistments: answers of each test learner the pipeline sees (the rest are scored)")
     p.add_argument("--term", help="presentation code, e.g. 2014J (default: the latest); earlier ones are complete")
     p.add_argument("--fresh", action="store_true", help="delete this data directory's inbox, lake and warehouse first")
     p.add_argument("--json", action="store_true", help="also print the figures as one JSON object on the last line")
@@ -315,6 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from orchestration.instance import quiet_known_notices
+
+    quiet_known_notices()  # platformdirs' "XDG_RUNTIME_DIR is not set", printed by every command otherwise
     return run(build_parser(), argv, errors=(RunError,))
 
 

@@ -144,6 +144,58 @@ def test_recommendation_reasons_review_and_format_mismatch():
     assert b[b.reason == "format_match"]["reason_detail"].str.contains("better with text than with video").all()
 
 
+def test_recommendations_never_point_into_a_locked_module():
+    """Issue 21: on the demo a recommendation pointed into a module the learner's own path says is locked: the
+    module the learner was last active in and the content of a skill due for review were taken whatever the path said."""
+    m = mastery_rows({"a": {"s1": 0.3}, "b": {"s1": 0.99, "s2": 0.3}})
+    paths = learning_path.learning_paths(MODULES, MODULE_SKILLS, ENROL, m)
+    locked = paths[paths.status == "locked"][["user_id", "module_id"]]
+    assert {"M3", "M4"} <= set(locked[locked.user_id == "a"].module_id) and "M4" in set(locked[locked.user_id == "b"].module_id)
+    args = (paths, CONTENT, m, pd.DataFrame({"user_id": ["a", "b"], "skill_id": ["s4", "s1"]}),
+            pd.DataFrame({"user_id": ["a", "b"], "format_preference": "video", "best_format": "video"}),
+            pd.DataFrame({"topic_id": CONTENT.topic_id.unique(), "skill_id": ["s1", "s2", "s3", "s4"], "topic_difficulty": 0.5}),
+            pd.DataFrame({"content_id": CONTENT.content_id, "views": np.arange(8)}),
+            # a last worked in M3 and b in M4, both locked for them; a is due a review of s4, whose content is in M4
+            pd.DataFrame({"user_id": ["a", "b"], "module_id": ["M3", "M4"], "recency": 1.0}))
+    with_history = {"history": pd.DataFrame({"user_id": ["a", "a", "b"], "module_id": ["M3", "M1", "M4"], "resume": [1.0, 0.5, 1.0]}),
+                    "transitions": pd.DataFrame({"from_module": ["M3", "M4"], "module_id": ["M4", "M3"], "next_share": 1.0})}
+    for extra in ({}, with_history):
+        recs = recommender.recommend(*args, k=9, **extra)
+        assert len(recs[recs.user_id == "a"]) and len(recs[recs.user_id == "b"])
+        assert recs.merge(locked, on=["user_id", "module_id"]).empty
+        assert set(recs[recs.user_id == "a"].module_id) == {"M1"}
+        assert "M1" in set(recs[recs.user_id == "b"].module_id)  # a mastered module is still fine to review
+
+
+def test_recommendations_resume_recent_modules_and_follow_the_moves_learners_make():
+    m = mastery_rows({"a": {"s1": 0.99, "s2": 0.5, "s3": 0.5}, "b": {"s1": 0.99, "s2": 0.5, "s3": 0.5}})
+    paths = learning_path.learning_paths(MODULES, MODULE_SKILLS, ENROL, m)
+    history = recommender.module_history(pd.DataFrame({"user_id": ["a", "a", "b"], "module_id": ["M1", "M3", "M1"],
+                                                       "last_at": pd.to_datetime(["2026-01-01", "2026-01-02", "2026-01-01"])}))
+    assert history.set_index(["user_id", "module_id"])["resume"].to_dict() == {("a", "M3"): 1.0, ("a", "M1"): 0.5, ("b", "M1"): 1.0}
+    moves = recommender.module_history_transitions(pd.DataFrame(
+        {"from_module": ["M1", "M1", "M1"], "module_id": ["M3", "M2", "M1"], "moves": [8, 2, 5]}))
+    assert moves.set_index("module_id")["next_share"].to_dict() == {"M3": 1.0, "M2": 0.25}
+    recs = recommender.recommend(
+        paths, CONTENT, m, pd.DataFrame(columns=["user_id", "skill_id"]),
+        pd.DataFrame({"user_id": ["a", "b"], "format_preference": "video", "best_format": "video"}),
+        pd.DataFrame({"topic_id": CONTENT.topic_id.unique(), "skill_id": ["s1", "s2", "s3", "s4"], "topic_difficulty": 0.5}),
+        pd.DataFrame({"content_id": CONTENT.content_id, "views": np.arange(8)}),
+        pd.DataFrame(columns=["user_id", "module_id", "recency"]), k=4, history=history, transitions=moves)
+    # a resumes M3 (worked in last); b, last in M1, resumes it, then goes where learners go from M1: M3 before M2
+    first = recs[recs["rank"] == 1].set_index("user_id")["content_id"].to_dict()
+    assert first == {"a": "M3-video", "b": "M1-video"}
+    b = recs[recs.user_id == "b"].set_index("content_id")["rank"]
+    assert "M3-video" in b and b["M3-video"] < b.get("M2-video", 99)
+    without = recommender.recommend(
+        paths, CONTENT, m, pd.DataFrame(columns=["user_id", "skill_id"]),
+        pd.DataFrame({"user_id": ["a", "b"], "format_preference": "video", "best_format": "video"}),
+        pd.DataFrame({"topic_id": CONTENT.topic_id.unique(), "skill_id": ["s1", "s2", "s3", "s4"], "topic_difficulty": 0.5}),
+        pd.DataFrame({"content_id": CONTENT.content_id, "views": np.arange(8)}),
+        pd.DataFrame(columns=["user_id", "module_id", "recency"]), k=2)
+    assert set(without[without["rank"] == 1]["content_id"]) == {"M2-video"}  # the path order alone
+
+
 def test_cold_start_learners_get_popular_items():
     paths = learning_path.learning_paths(MODULES, MODULE_SKILLS, ENROL, mastery_rows({"a": {"s1": 0.3}}))
     recs = recommender._cold_start(paths, CONTENT, pd.DataFrame({"content_id": ["M1-text", "M1-video"], "views": [5, 9]}), {"a"}, 3)

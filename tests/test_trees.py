@@ -6,13 +6,13 @@ import json
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from devmentor.training.registry import gate_decision
 from models.features import feature_matrix
 from models.segments import SEGMENT_FEATURES, choose_labels, rule_based_segment
 from models.trees import (
     decide_leaves,
+    decide_with_rules,
     explain,
     input_attributes,
     leaf_labels,
@@ -95,8 +95,12 @@ def test_train_tree_reports_held_out_metrics_and_fingerprint():
     assert a.data_fingerprint == b.data_fingerprint, "fingerprint does not depend on row order"
     assert a.holdout_rows == len(a.holdout_index) == 150
     assert 0 <= a.metrics["holdout_macro_f1"] <= 1
-    with pytest.raises(ValueError, match="two classes"):
-        train_tree("t", X, pd.Series("x", index=X.index), "rule_based")
+    # one class (every learner in the same segment, as on ASSISTments) is a one-leaf tree that says so
+    one = train_tree("t", X, pd.Series("x", index=X.index), "rule_based")
+    assert one.metrics["classes"] == 1 and one.metrics["n_leaves"] == 1 and one.classes == ["x"]
+    rules = rule_table(one.model, one.features)
+    assert rules.empty and "node_id" in rules.columns
+    assert {label for label, _, _ in decide_with_rules(rules, leaf_labels(one.model), X)} == {"x"}
 
 
 def test_rule_based_segments_follow_their_definitions():

@@ -50,7 +50,27 @@ def load_attempts(con: duckdb.DuckDBPyConnection, local_dates: bool = False) -> 
     local = f", {local_day('a.event_at')} AS local_date" if local_dates else ""
     df = con.execute(ATTEMPTS_SQL.format(tz=LEARNER_TZ_SQL, local=local)).df()
     df["is_correct"] = df["is_correct"].astype(bool)
-    return df
+    return split_skills(df)
+
+
+def split_skills(frame: pd.DataFrame, column: str = "skill_id", key: str = "event_id") -> pd.DataFrame:
+    """One row per skill of a row whose skill tag lists several (``7;9``, the contract's list separator).
+
+    A multi-skill answer stays ONE attempt: its rows share ``key`` (the event), are adjacent, and the
+    mastery trace treats them as one answer (``response_of``); a skill listed twice is kept once.
+    """
+    tags = frame[column].astype("string")
+    if not tags.str.contains(";", regex=False).fillna(False).any():
+        return frame
+    out = frame.assign(**{column: tags.str.split(";")}).explode(column)
+    out[column] = out[column].str.strip()
+    out = out[out[column].notna() & (out[column] != "")]
+    return out.drop_duplicates([key, column]).reset_index(drop=True).astype({column: object})
+
+
+def response_of(attempts: pd.DataFrame) -> np.ndarray:
+    """The answer each attempt row belongs to (its event), as integers for ``mastery.trace``."""
+    return pd.factorize(attempts["event_id"])[0].astype(np.int64)
 
 
 @dataclass
@@ -70,10 +90,15 @@ class Catalog:
         questions = con.execute(
             """SELECT question_id, module_id, course_id, topic_id, skill_tag AS skill_id, cast(difficulty AS double) AS difficulty
                FROM staging.stg_devmentor__questions""").df()
+        # A module teaches its content's skills and its questions' first skill; a multi-skill question
+        # ('7;9') is one row per skill here (it tests each), so mastery covers every tagged skill.
+        primary = questions.assign(skill_id=questions["skill_id"].astype("string").str.split(";").str[0].str.strip())
+        questions = split_skills(questions, key="question_id")
         content = con.execute(
             """SELECT content_id, module_id, course_id, topic_id, skill_tag AS skill_id, format, difficulty, content_position AS position
                FROM staging.stg_devmentor__content_items""").df()
-        module_skills = pd.concat([questions[["module_id", "skill_id"]], content[["module_id", "skill_id"]]]).drop_duplicates()
+        module_skills = pd.concat([primary[["module_id", "skill_id"]], content[["module_id", "skill_id"]]]).drop_duplicates()
+        module_skills = module_skills.astype({"skill_id": object})
         enrolments = con.execute(
             "SELECT DISTINCT user_id, course_id FROM staging.stg_devmentor__enrolments WHERE NOT is_withdrawn").df()
         profiles = con.execute("SELECT user_id, format_preference FROM staging.stg_devmentor__profiles").df()
@@ -125,7 +150,7 @@ def fit_mastery(attempts: pd.DataFrame, holdout_share: float = 0.2, seed: int = 
         "problem_id": attempts["question_id"].to_numpy(), "skill_id": attempts["skill_id"].to_numpy(),
         "correct": attempts["is_correct"].astype(int).to_numpy(),
     })
-    frame["response_id"] = np.arange(len(frame))
+    frame["response_id"] = response_of(attempts)  # a multi-skill answer's rows: one answer, scored once
     frame = fit_sample(frame, max_learners, seed)
     users = frame["user_id"].unique()
     rng = np.random.default_rng(seed)
@@ -223,7 +248,8 @@ def trace_mastery(params: mastery.BKTParams, params_version: str, attempts: pd.D
     rank = np.empty(len(order), np.int64)
     rank[order] = np.arange(len(order))
     _, state = mastery.trace(p, learner, sidx, attempts["is_correct"].to_numpy(), rank, iidx,
-                             start=previous.trace if usable else None, n_learners=len(users))
+                             start=previous.trace if usable else None, n_learners=len(users),
+                             response=response_of(attempts))
     last = previous.last_attempt_at if usable else np.zeros((0, len(p.skills)), np.int64)
     if last.shape[0] < len(users):
         last = np.vstack([last, np.zeros((len(users) - last.shape[0], len(p.skills)), np.int64)])
@@ -260,6 +286,7 @@ def mastery_table(params: mastery.BKTParams, state: MasteryState, catalog: Catal
     out["mastered"] = mastery.is_mastered(p_known, attempts)
     out["attempts"] = attempts.astype(np.int32)
     out["predicted_success"] = np.round(p_next * (1 - p.slip[s_arr]) + (1 - p_next) * p.guess[s_arr], 4)
+    out["p_next"] = np.round(p_next, 4)  # P(known) at the next attempt (after learning/forgetting); lake only
     out["last_attempt_at"] = pd.to_datetime(pd.Series(last_us, index=out.index).where(last_us > 0), unit="us", utc=True)
     return out.reset_index(drop=True)
 
@@ -296,6 +323,42 @@ def memory_cards(attempts: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------- everything
+
+
+MODULE_HISTORY_SQL = """
+SELECT user_id, module_id, max(event_at) AS last_at FROM staging.stg_devmentor__events
+WHERE module_id IS NOT NULL AND event_at <= ? GROUP BY user_id, module_id
+"""
+# Every learner's consecutive module changes (the order learners really move through modules in).
+MODULE_MOVES_SQL = """
+WITH e AS (
+    SELECT module_id, lag(module_id) OVER (PARTITION BY user_id ORDER BY event_at, event_id) AS from_module
+    FROM staging.stg_devmentor__events WHERE module_id IS NOT NULL AND event_at <= ?)
+SELECT from_module, module_id, count(*) AS moves FROM e
+WHERE from_module IS NOT NULL AND from_module <> module_id GROUP BY from_module, module_id
+"""
+
+
+def recommendations_for(con, catalog: Catalog, paths, mastery_rows, queue, attempts, as_of, k: int) -> pd.DataFrame:
+    """The recommender's inputs from the warehouse (format performance, recent popularity, where each learner
+    works, the module moves learners make), then ``recommender.recommend``."""
+    fmt_perf = con.execute(
+        """SELECT user_id, study_format AS format, sum(attempts) AS attempts, sum(score_sum) / sum(attempts) AS accuracy
+           FROM intermediate.int_format_performance GROUP BY user_id, study_format""").df()
+    popularity = con.execute(
+        """SELECT content_id, count(*) AS views FROM staging.stg_devmentor__events
+           WHERE event_type = 'content_view' AND content_id IS NOT NULL AND event_at > ? - INTERVAL 30 DAY
+           GROUP BY content_id""", [as_of]).df()
+    current = con.execute(
+        """SELECT user_id, module_id,
+                  1.0 / row_number() OVER (PARTITION BY user_id ORDER BY last_at DESC, module_id) AS recency
+           FROM (SELECT user_id, arg_max(module_id, event_at) AS module_id, max(event_at) AS last_at
+                 FROM staging.stg_devmentor__events WHERE module_id IS NOT NULL GROUP BY user_id, course_id)""").df()
+    history = recommender.module_history(con.execute(MODULE_HISTORY_SQL, [as_of]).df())
+    transitions = recommender.module_history_transitions(con.execute(MODULE_MOVES_SQL, [as_of]).df())
+    return recommender.recommend(
+        paths, catalog.content, mastery_rows, queue, recommender.format_fit(catalog.profiles, fmt_perf),
+        recommender.topic_difficulty(attempts), popularity, current, k=k, history=history, transitions=transitions)
 
 
 @dataclass
@@ -358,21 +421,7 @@ def run_engine(
     timings["learning_path"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    fmt_perf = con.execute(
-        """SELECT user_id, study_format AS format, sum(attempts) AS attempts, sum(score_sum) / sum(attempts) AS accuracy
-           FROM intermediate.int_format_performance GROUP BY user_id, study_format""").df()
-    popularity = con.execute(
-        """SELECT content_id, count(*) AS views FROM staging.stg_devmentor__events
-           WHERE event_type = 'content_view' AND content_id IS NOT NULL AND event_at > ? - INTERVAL 30 DAY
-           GROUP BY content_id""", [as_of]).df()
-    current = con.execute(
-        """SELECT user_id, module_id,
-                  1.0 / row_number() OVER (PARTITION BY user_id ORDER BY last_at DESC, module_id) AS recency
-           FROM (SELECT user_id, arg_max(module_id, event_at) AS module_id, max(event_at) AS last_at
-                 FROM staging.stg_devmentor__events WHERE module_id IS NOT NULL GROUP BY user_id, course_id)""").df()
-    recs = recommender.recommend(
-        paths, catalog.content, mastery_rows, queue, recommender.format_fit(catalog.profiles, fmt_perf),
-        recommender.topic_difficulty(attempts), popularity, current, k=recommendations)
+    recs = recommendations_for(con, catalog, paths, mastery_rows, queue, attempts, as_of, recommendations)
     timings["recommendations"] = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -51,6 +51,15 @@ class GamificationOutputs:
         return {k: getattr(self, k) for k in ("learner_xp", "badges", "streaks", "leaderboards", "reward_log", "weekly_challenges")}
 
 
+def one_row_per_answer(attempts: pd.DataFrame) -> pd.DataFrame:
+    """A multi-skill answer (one row per skill, sharing the event) is ONE answer for XP, badges and challenges:
+    its first row, reviewed on time when any of its skills was."""
+    if not attempts["event_id"].duplicated().any():
+        return attempts
+    on_time = attempts.groupby("event_id", sort=False)["review_on_time"].transform("any")
+    return attempts.assign(review_on_time=on_time).drop_duplicates("event_id").reset_index(drop=True)
+
+
 def run_gamification(con: duckdb.DuckDBPyConnection, mastery: pd.DataFrame, ledger_path: Path,
                      rules: g.XPRules = g.XPRules(), as_of=None) -> GamificationOutputs:
     as_of = data_as_of(con, as_of)
@@ -59,6 +68,7 @@ def run_gamification(con: duckdb.DuckDBPyConnection, mastery: pd.DataFrame, ledg
     completions = con.execute(COMPLETIONS_SQL).df()
     attempts = load_attempts(con, local_dates=True)
     attempts["review_on_time"] = reviews_on_time(attempts)
+    attempts = one_row_per_answer(attempts)
     for frame in (activity, completions):
         frame["local_date"] = pd.to_datetime(frame["local_date"])
     today = learners[["user_id", "timezone"]].copy()

@@ -18,11 +18,15 @@ from models.segments import AT_RISK_SEGMENTS
 OUTCOME_ORDER = ["distinction", "pass", "completed", "fail", "withdrawn"]
 
 
+def fetch(conn, sql: str, params=()) -> pd.DataFrame:
+    """A query's rows as a frame named by its columns (the replay scorers read the serving schema with it)."""
+    cur = conn.execute(sql, params)
+    return pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
+
+
 def load_published(conn) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(early-warning rows, per-learner segment and intervention) from the serving schema."""
-    ew = pd.DataFrame(conn.execute(
-        "SELECT user_id, course_id, as_of, course_day, p_at_risk, at_risk, model_version FROM serving.early_warning"
-    ).fetchall(), columns=["user_id", "course_id", "as_of", "course_day", "p_at_risk", "at_risk", "model_version"])
+    ew = fetch(conn, "SELECT user_id, course_id, as_of, course_day, p_at_risk, at_risk, model_version FROM serving.early_warning")
     rows = conn.execute(
         "SELECT user_id, tree_id, decision_label FROM serving.learner_decisions WHERE tree_id IN (%s, %s)",
         (SEGMENT_TREE, INTERVENTION_TREE)).fetchall()
