@@ -20,8 +20,23 @@ CATALOG = [dg.AssetKey(["staging", f"stg_devmentor__{n}"])
            for n in ("modules", "questions", "content_items", "enrolments", "profiles", "events")]
 
 
-@dg.asset(key=["ml", "mastery_model"], group_name="ml", kinds={"numpy", "mlflow"}, deps=ATTEMPT_MODELS,
-          owners=["team:data-science"])
+MASTERY_KEY = dg.AssetKey(["ml", "mastery_model"])
+MASTERY_SANITY = dg.AssetCheckSpec(
+    "holdout_metric_sanity", asset=MASTERY_KEY,
+    description="Next-response AUC on held-out learners above 0.5 (better than chance) and below 0.99 (a perfect "
+                "score means the answer leaked into the inputs).")
+
+
+def _mastery_check(auc: float, responses: int) -> dg.AssetCheckResult:
+    passed = 0.5 < auc < 0.99  # NaN fails
+    return dg.AssetCheckResult(
+        check_name=MASTERY_SANITY.name, passed=passed, severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"holdout_auc": round(auc, 4), "heldout_responses": responses},
+        description=None if passed else f"held-out next-response AUC {auc:.3f} is outside (0.5, 0.99)")
+
+
+@dg.asset(key=MASTERY_KEY, group_name="ml", kinds={"numpy", "mlflow"}, deps=ATTEMPT_MODELS,
+          owners=["team:data-science"], check_specs=[MASTERY_SANITY])
 def mastery_model(context: dg.AssetExecutionContext, warehouse: dg.ResourceParam[Warehouse], lake: dg.ResourceParam[Lake],
                   mlflow: dg.ResourceParam[MlflowStore]) -> dg.MaterializeResult:
     """BKT (forgetting, item guess/slip, individualised prior) fitted by EM on every quiz attempt; logged to MLflow."""
@@ -36,7 +51,7 @@ def mastery_model(context: dg.AssetExecutionContext, warehouse: dg.ResourceParam
     return dg.MaterializeResult(metadata={
         "version": fitted.version, "mlflow_run_id": fitted.run_id, "holdout_auc": round(fitted.holdout_auc, 4),
         "attempts": fitted.attempts, "skills": len(p.skills), "items": len(p.items), "ability_weight": p.ability_weight,
-    })
+    }, check_results=[_mastery_check(fitted.holdout_auc, fitted.heldout_responses)])
 
 
 @dg.asset(key=["ml", "learning_engine"], group_name="learning", kinds={"numpy", "pandas", "parquet"},

@@ -22,6 +22,93 @@ EARLY_WARNING_MARTS = [dg.AssetKey(["marts", name]) for name in ("fct_enrolment_
 EARLY_WARNING_KEY = dg.AssetKey(["ml", ew.TREE_ID])
 TRAINING_KEYS = [dg.AssetKey(["ml", t]) for t in TREE_SPECS]
 
+# Asset checks on the models (non-blocking: the champion gate already keeps a worse model out of serving).
+LABEL_BALANCE, HOLDOUT_SANITY, CIRCULAR_LABELS = "label_balance", "holdout_metric_sanity", "labels_not_from_our_rules"
+MAX_MAJORITY_SHARE = 0.9  # one label on more than this share of the training rows: the tree mostly predicts it
+SUSPICIOUS_SCORE = 0.99  # held-out accuracy or AUC at least this on labels we did not produce: look for leakage
+RULE_LABEL_SOURCES = {"rule_based", "policy_rules"}  # labels produced by our own rules (models/segments, interventions)
+
+
+def _check_specs(key: dg.AssetKey, circular: bool) -> list[dg.AssetCheckSpec]:
+    specs = [
+        dg.AssetCheckSpec(LABEL_BALANCE, asset=key, description=f"Every label class present and no class above "
+                          f"{MAX_MAJORITY_SHARE:.0%} of the training labels (else the tree mostly predicts that class)."),
+        dg.AssetCheckSpec(HOLDOUT_SANITY, asset=key, description="The held-out metric beats chance and, on labels we did "
+                          f"not produce, stays below {SUSPICIOUS_SCORE} (a perfect score on real labels means leakage)."),
+    ]
+    if circular:
+        specs.append(dg.AssetCheckSpec(CIRCULAR_LABELS, asset=key, description="Warns when the tree learned labels our "
+                                       "own rules produced: its held-out accuracy is then agreement with the rules, not a "
+                                       "quality figure."))
+    return specs
+
+
+def _balance_check(shares: dict[str, float] | None) -> dg.AssetCheckResult:
+    if not shares:
+        return dg.AssetCheckResult(check_name=LABEL_BALANCE, passed=False, severity=dg.AssetCheckSeverity.WARN,
+                                   description="the training run recorded no label counts")
+    top, share = max(shares.items(), key=lambda kv: kv[1])
+    passed = len(shares) >= 2 and share <= MAX_MAJORITY_SHARE
+    return dg.AssetCheckResult(
+        check_name=LABEL_BALANCE, passed=passed, severity=dg.AssetCheckSeverity.WARN,
+        metadata={"classes": len(shares), "largest_class": top, "largest_share": round(share, 4),
+                  "shares": dg.MetadataValue.json({k: round(v, 4) for k, v in shares.items()})},
+        description=None if passed else f"'{top}' is {share:.0%} of the training labels ({len(shares)} classes)")
+
+
+def _tree_checks(trained, counts: dict | None) -> list[dg.AssetCheckResult]:
+    total = sum(counts.values()) if counts else 0
+    shares = {str(k): v / total for k, v in counts.items()} if total else None
+    m, k = trained.metrics, max(len(trained.classes), 2)
+    circular = trained.label_source in RULE_LABEL_SOURCES
+    sane = m["holdout_macro_f1"] > 1 / k and (circular or m["holdout_accuracy"] < SUSPICIOUS_SCORE)
+    figures = {"holdout_accuracy": round(m["holdout_accuracy"], 4), "holdout_macro_f1": round(m["holdout_macro_f1"], 4),
+               "chance_macro_f1": round(1 / k, 4), "holdout_rows": trained.holdout_rows, "label_source": trained.label_source}
+    return [
+        _balance_check(shares),
+        dg.AssetCheckResult(check_name=HOLDOUT_SANITY, passed=sane, severity=dg.AssetCheckSeverity.ERROR, metadata=figures,
+                            description=None if sane else (
+                                f"held-out macro F1 {m['holdout_macro_f1']:.3f} is not above chance ({1 / k:.3f})"
+                                if m["holdout_macro_f1"] <= 1 / k else
+                                f"held-out accuracy {m['holdout_accuracy']:.3f} on {trained.label_source} labels: check the "
+                                "features for one that encodes the label")),
+        dg.AssetCheckResult(
+            check_name=CIRCULAR_LABELS, passed=not circular, severity=dg.AssetCheckSeverity.WARN,
+            metadata={"label_source": trained.label_source, "holdout_accuracy": figures["holdout_accuracy"]},
+            description=(f"labels from our own rules ({trained.label_source}): the held-out accuracy "
+                         f"{m['holdout_accuracy']:.3f} is agreement with the rules, not a quality figure; annotate "
+                         "learners (raw/learner_labels) or provide outcomes to learn from real labels")
+            if circular else f"labels from {trained.label_source}"),
+    ]
+
+
+def _early_warning_checks(training) -> list[dg.AssetCheckResult]:
+    if not training.trained:
+        note = f"not evaluated: no model trained in this run ({training.reason})"
+        return [dg.AssetCheckResult(check_name=name, passed=True, description=note, metadata={"trained": False})
+                for name in (LABEL_BALANCE, HOLDOUT_SANITY)]
+    m = training.metrics
+    at_risk = m.get("holdout_at_risk_share")
+    shares = {"at_risk": at_risk, "not_at_risk": 1 - at_risk} if at_risk is not None and at_risk == at_risk else None
+    auc = m.get("holdout_auc", float("nan"))
+    sane = 0.5 < auc < SUSPICIOUS_SCORE  # NaN (one outcome only) fails
+    return [
+        _balance_check({k: v for k, v in shares.items() if v > 0} if shares else None),
+        dg.AssetCheckResult(
+            check_name=HOLDOUT_SANITY, passed=sane, severity=dg.AssetCheckSeverity.ERROR,
+            metadata={"holdout_auc": round(auc, 4), "holdout_baseline_auc": round(m.get("holdout_baseline_auc", float("nan")), 4),
+                      "cv_auc": round(m.get("cv_auc", float("nan")), 4), "holdout_rows": m.get("holdout_rows", 0)},
+            description=None if sane else f"held-out AUC {auc:.3f} on real outcomes is outside (0.5, {SUSPICIOUS_SCORE})"),
+    ]
+
+
+def _label_counts(mlflow: MlflowStore, run_id: str) -> dict | None:
+    """The label counts the training run logged to MLflow (label_counts.json), or None."""
+    try:
+        return mlflow.setup().artifacts.load_dict(f"runs:/{run_id}/label_counts.json")
+    except Exception:  # not logged (an older run) or the store is unreadable: the check reports it
+        return None
+
 
 @dg.asset(
     key=EARLY_WARNING_KEY,
@@ -29,6 +116,7 @@ TRAINING_KEYS = [dg.AssetKey(["ml", t]) for t in TREE_SPECS]
     kinds={"scikitlearn", "mlflow"},
     deps=EARLY_WARNING_MARTS,
     owners=["team:data-science"],
+    check_specs=_check_specs(EARLY_WARNING_KEY, circular=False),
 )
 def early_warning(context: dg.AssetExecutionContext, warehouse: dg.ResourceParam[Warehouse],
                   mlflow: dg.ResourceParam[MlflowStore], lake: dg.ResourceParam[Lake]) -> dg.MaterializeResult:
@@ -53,7 +141,7 @@ def early_warning(context: dg.AssetExecutionContext, warehouse: dg.ResourceParam
             **{k: round(v, 4) if isinstance(v, float) else v for k, v in training.metrics.items()},
             "rules": dg.MetadataValue.md(f"```\n{training.rules_text}\n```"),
         })
-    return dg.MaterializeResult(metadata=metadata)
+    return dg.MaterializeResult(metadata=metadata, check_results=_early_warning_checks(training))
 
 
 def _training_asset(spec: TreeSpec) -> dg.AssetsDefinition:
@@ -65,6 +153,7 @@ def _training_asset(spec: TreeSpec) -> dg.AssetsDefinition:
         owners=["team:data-science"],
         description=f"Decision tree {spec.tree_id}: {spec.description} Trained, logged and registered in MLflow "
                     "behind the champion gate.",
+        check_specs=_check_specs(dg.AssetKey(["ml", spec.tree_id]), circular=True),
     )
     def _train(context: dg.AssetExecutionContext, warehouse: dg.ResourceParam[Warehouse],
                mlflow: dg.ResourceParam[MlflowStore], lake: dg.ResourceParam[Lake]) -> dg.MaterializeResult:
@@ -86,7 +175,7 @@ def _training_asset(spec: TreeSpec) -> dg.AssetsDefinition:
             "retraining_log": dg.MetadataValue.json(registered.retraining_log),
             "rules": dg.MetadataValue.md(f"```\n{trained.rules_text}\n```"),
             "seconds": round(outcome.seconds, 2),
-        })
+        }, check_results=_tree_checks(trained, _label_counts(mlflow, registered.run_id)))
 
     return _train
 

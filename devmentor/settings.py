@@ -13,7 +13,7 @@ fallback.
 | ``MLFLOW_TRACKING_URI`` | ``sqlite:///$DEVMENTOR_HOME/mlflow/mlflow.db`` | MLflow tracking store and model registry |
 | ``DEVMENTOR_MLFLOW_ARTIFACTS`` | ``$DEVMENTOR_HOME/mlflow/artifacts`` | MLflow artifact root for new experiments |
 | ``DAGSTER_HOME`` | ``$DEVMENTOR_HOME/dagster`` | Dagster instance directory |
-| ``DEVMENTOR_PARTITIONS_START`` | ``2025-01-01`` | first day of the daily partitions of event data |
+| ``DEVMENTOR_PARTITIONS_START`` | unset: the first day of event or chat data in the inbox or lake | first day of the daily partitions of event data |
 | ``DEVMENTOR_MAX_QUARANTINE_SHARE`` | ``0.05`` | share of an input's rows that may be quarantined before a run stops |
 | ``DEVMENTOR_DRIFT_PSI`` | ``0.2`` | population stability index above which the sensor retrains |
 | ``DEVMENTOR_RETRAIN_NEW_DATA_SHARE`` | ``0.2`` | new events since training (share) at which the sensor retrains |
@@ -57,7 +57,8 @@ class Settings:
     mlflow_tracking_uri: str
     mlflow_artifact_root: Path
     dagster_home: Path
-    partitions_start: str = "2025-01-01"
+    # None: the daily partitions start at the first day of data (assets/ingest.py resolves it when definitions load).
+    partitions_start: str | None = None
     threshold_overrides: Path = PROJECT_ROOT / "devmentor" / "threshold_overrides.yml"
     nats_url: str | None = None
     max_quarantine_share: float = 0.05
@@ -232,9 +233,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     ).expanduser().resolve()
     tracking = env_vars.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"
     dagster_home = Path(env_vars.get("DAGSTER_HOME") or home / "dagster").expanduser().resolve()
-    partitions_start = env_vars.get("DEVMENTOR_PARTITIONS_START") or "2025-01-01"
+    partitions_start = (env_vars.get("DEVMENTOR_PARTITIONS_START") or "").strip() or None
     try:
-        date.fromisoformat(partitions_start)
+        if partitions_start is not None:
+            partitions_start = date.fromisoformat(partitions_start).isoformat()
     except ValueError:
         raise ConfigurationError(
             f"DEVMENTOR_PARTITIONS_START={_shown(partitions_start)} is not a date; use YYYY-MM-DD."

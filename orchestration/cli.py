@@ -142,14 +142,14 @@ def _print_summary(settings: Settings) -> None:
 
 def cmd_ui(args: argparse.Namespace) -> int:
     settings = resolve_settings()
-    from orchestration.instance import write_instance_yaml
+    from orchestration.instance import dagster_dev_env, write_instance_yaml
 
     write_instance_yaml(settings)
     dagster = Path(sys.executable).parent / "dagster"
     cmd = [str(dagster) if dagster.exists() else "dagster", "dev", "-m", "orchestration.definitions",
            "-h", args.host, "-p", str(args.port)]
     say(f"Dagster UI on http://{args.host}:{args.port} (instance {settings.dagster_home}); Ctrl-C to stop")
-    return subprocess.call(cmd, cwd=PROJECT_ROOT, env=settings.child_env())
+    return subprocess.call(cmd, cwd=PROJECT_ROOT, env=dagster_dev_env(settings.child_env()))
 
 
 def cmd_warehouse(args: argparse.Namespace) -> int:
@@ -382,6 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from orchestration.instance import quiet_known_notices
+
+    quiet_known_notices()  # platformdirs' "XDG_RUNTIME_DIR is not set", printed by every command otherwise
     return run(build_parser(), argv, errors=(RunError,))
 
 

@@ -13,8 +13,10 @@ import warnings
 import dagster as dg
 
 from devmentor.settings import Settings, apply_telemetry_off, load_settings
+from orchestration.instance import quiet_known_notices
 
 apply_telemetry_off()
+quiet_known_notices()  # also when `dagster dev -m orchestration.definitions` is started directly
 # Single-run backfills of the daily event partitions are a beta Dagster API we rely on deliberately.
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
@@ -36,10 +38,14 @@ STAGES = (ingest, features, training, learning, serving, analytics)
 
 def build_defs(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or load_settings()
+    # The daily event partitions start at the first day of data (or DEVMENTOR_PARTITIONS_START), resolved once
+    # here: reload the code location (or rerun the CLI) after importing older history.
+    partitions = ingest.event_partitions(settings)
     return dg.Definitions.merge(
-        *(stage.definitions(settings) for stage in STAGES),
+        ingest.definitions(settings, partitions),
+        *(stage.definitions(settings) for stage in STAGES if stage is not ingest),
         jobs.definitions(),
-        sensors.definitions(ingest.event_partitions(settings)),
+        sensors.definitions(partitions),
         dg.Definitions(
             resources=build_resources(settings),
             loggers={"console": dg.colored_console_logger, "progress": progress_logger},

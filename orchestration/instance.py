@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import warnings
 from pathlib import Path
 
 import yaml
@@ -31,3 +33,34 @@ def write_instance_yaml(settings: Settings) -> Path:
     if not path.exists() or path.read_text() != text:
         path.write_text(text)
     return path
+
+
+# `dagster dev` warns on every start that it is superseded by `dg dev` (from the dagster-dg-cli package, which
+# this project does not install); the filter names that one message only, so any other warning still shows.
+DAGSTER_DEV_NOTICE = "ignore:Function `dev_command` is superseded"
+
+
+RUNTIME_DIR_UNSET = "XDG_RUNTIME_DIR is not set"
+
+
+def quiet_known_notices() -> None:
+    """Filter platformdirs' "XDG_RUNTIME_DIR is not set" RuntimeDirWarning, here and in child processes.
+
+    pgserver asks platformdirs for a runtime directory at import; with XDG_RUNTIME_DIR unset (containers,
+    cron, ssh without a login session) platformdirs warns on every command and falls back to a private
+    directory, which is fine. Only that message is filtered: a set but unusable XDG_RUNTIME_DIR (wrong
+    owner or mode) still warns, as does everything else.
+    """
+    if os.environ.get("XDG_RUNTIME_DIR"):
+        return
+    warnings.filterwarnings("ignore", message=RUNTIME_DIR_UNSET)
+    rule = f"ignore:{RUNTIME_DIR_UNSET}"
+    current = os.environ.get("PYTHONWARNINGS", "")
+    if rule not in current.split(","):
+        os.environ["PYTHONWARNINGS"] = ",".join(f for f in (current, rule) if f)
+
+
+def dagster_dev_env(env: dict[str, str]) -> dict[str, str]:
+    """``env`` for the `dagster dev` child, with its superseded-command notice filtered (see DAGSTER_DEV_NOTICE)."""
+    filters = [f for f in (env.get("PYTHONWARNINGS"), DAGSTER_DEV_NOTICE) if f]
+    return {**env, "PYTHONWARNINGS": ",".join(filters)}

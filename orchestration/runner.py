@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 import dagster as dg
 
+from assets.ingest import undated_day_range
 from devmentor.ingest.contract import ENTITIES
 from devmentor.ingest.days import file_day, inbox_day_range
 from devmentor.ingest.validate import discover
@@ -22,6 +23,16 @@ class RunError(Exception):
 def _has_undated_files(settings: Settings) -> bool:
     """Event or chat files without a day in their name (an importer's whole-dataset files)."""
     return any(file_day(p) is None for e in ENTITIES if e.partition_by_date_of for p in discover(settings.inbox, e))
+
+
+def inbox_days(settings: Settings, keys: list[str]) -> tuple[str, str] | None:
+    """The days a run over the inbox processes: those of its dated files, widened to the days of the events
+    inside its undated files (an importer's); undated files whose timestamps cannot be read go to the
+    latest partition; None when the inbox has no event or chat file."""
+    spans = [s for s in (inbox_day_range(settings.inbox), undated_day_range(settings.inbox)) if s]
+    if spans:
+        return min(s[0] for s in spans), max(s[1] for s in spans)
+    return (keys[-1], keys[-1]) if _has_undated_files(settings) else None
 
 
 def clip_days(days: tuple[str, str], keys: list[str]) -> tuple[str, str]:
@@ -83,7 +94,7 @@ def _run_pipeline(settings: Settings, select: str | None, days, full_refresh: bo
     """Execute the pipeline job (or a selection of it) on the project's Dagster instance.
 
     ``days`` is the range of daily event partitions to process: ``"inbox"`` (default) takes the days of
-    the dated files in the inbox (undated files, such as an importer's, are taken by the latest day),
+    the dated files in the inbox and of the events inside its undated files (an importer's; see inbox_days),
     a (first, last) tuple names them, None runs no partitioned asset.
     """
     from dagster._core.instance.ref import InstanceRef
@@ -102,9 +113,7 @@ def _run_pipeline(settings: Settings, select: str | None, days, full_refresh: bo
     if partitioned:
         partition_keys = graph.get(next(iter(partitioned))).partitions_def.get_partition_keys()
         if days == "inbox":
-            days = inbox_day_range(settings.inbox)
-            if days is None and _has_undated_files(settings):
-                days = (partition_keys[-1], partition_keys[-1])
+            days = inbox_days(settings, partition_keys)
         if days is None:
             keys -= partitioned  # no event files: nothing for the event partitions to ingest
         else:

@@ -8,6 +8,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from assets.ingest import undated_day_range
 from devmentor.ingest.contract import ENTITIES
 from devmentor.ingest.days import file_day, inbox_day_range
 from devmentor.ingest.validate import discover
@@ -92,15 +93,21 @@ def _inbox_tick(context: dg.SensorEvaluationContext, lake: Lake, partitions: dg.
     if not new:
         return dg.SkipReason(f"no new files in {lake.inbox_path} ({len(now)} known)")
     days = sorted(d for name in new if (d := file_day(Path(name))))
+    # undated event or chat files (an importer's): the days of the events inside them
+    undated = undated_day_range(lake.inbox_path, only={name for name in new if file_day(Path(name)) is None})
+    days = sorted(days + list(undated or ()))
     if days:
         first, last = days[0], days[-1]
     else:  # only catalog or profile files changed: rerun the latest day so every asset sees them
-        span = inbox_day_range(lake.inbox_path)
+        span = inbox_day_range(lake.inbox_path) or undated_day_range(lake.inbox_path)
         first = last = span[1] if span else None
     tags = {"launched_by": "inbox_files", "new_files": str(len(new))}
     if first is not None:
         keys = partitions.get_partition_keys()
-        first, last = max(first, keys[0]), min(last, keys[-1])
+        if last < keys[0] or first > keys[-1]:
+            context.log.warning(f"files for days {first}..{last} lie outside the partitions {keys[0]}..{keys[-1]} these "
+                                "definitions were loaded with: reload the code location so the partitions cover them")
+        first, last = min(max(first, keys[0]), keys[-1]), max(min(last, keys[-1]), keys[0])
         tags.update({"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last})
     run_key = "inbox-" + hashlib.sha1(json.dumps(sorted(new.items())).encode()).hexdigest()[:16]
     context.update_cursor(json.dumps(now))

@@ -126,3 +126,107 @@ def test_a_second_run_on_the_same_data_directory_refuses_with_a_clear_message(se
         holder.wait()
     with run_lock(settings):  # the lock went with its process: nothing stale is left behind
         pass
+
+
+# ----------------------------------------------------------------------------------------- issue 21 #5
+
+
+def test_event_partitions_start_at_the_first_day_of_data(settings_factory):
+    """Not a fixed 2025-01-01: the first day in the inbox (dated files by name, an importer's undated files by
+    their timestamps) or the lake; DEVMENTOR_PARTITIONS_START still overrides. The sensor and the CLI runner
+    pick the days of an undated file from its events."""
+    import dataclasses
+
+    from assets.ingest import FALLBACK_PARTITIONS_START, event_partitions
+    from devmentor.generator import generate
+    from orchestration.runner import inbox_days
+
+    settings = settings_factory()
+    assert event_partitions(settings).get_first_partition_key() == FALLBACK_PARTITIONS_START  # no data at all
+    generate(settings.inbox, learners=20, days=3, seed=1)
+    days = sorted(p.stem for p in (settings.inbox / "events").glob("*.parquet"))
+    assert event_partitions(settings).get_first_partition_key() == days[0]
+    # an importer's whole-history file (OULAD: one per presentation, no day in its name)
+    (settings.inbox / "events" / "oulad-AAA_2013J.csv").write_text(
+        "event_id,user_id,event_type,timestamp,session_id\n"
+        "o1,u000001,content_view,2013-10-05T12:00:00Z,s1\no2,u000001,content_view,2014-05-20T12:00:00Z,s1\n")
+    partitions = event_partitions(settings)
+    keys = partitions.get_partition_keys()
+    assert keys[0] == "2013-10-05" and keys[-1] >= days[-1]
+    assert inbox_days(settings, keys) == ("2013-10-05", days[-1])
+    # what the lake already holds counts too
+    (settings.lake / "raw" / "events" / "event_date=2012-03-01").mkdir(parents=True)
+    assert event_partitions(settings).get_first_partition_key() == "2012-03-01"
+    assert event_partitions(dataclasses.replace(settings, partitions_start="2026-10-30")).get_first_partition_key() == "2026-10-30"
+
+    from orchestration.definitions import build_defs
+
+    defs = build_defs(settings)
+    assert defs.resolve_assets_def(dg.AssetKey(["raw", "events"])).partitions_def.get_first_partition_key() == "2012-03-01"
+    sensor = defs.resolve_sensor_def("inbox_files")
+    with dg.instance_for_test() as instance:
+        ctx = dg.build_sensor_context(instance=instance, resources={"lake": defs.resources["lake"]})
+        request = sensor(ctx)
+    assert request.tags["dagster/asset_partition_range_start"] == "2013-10-05"
+    assert request.tags["dagster/asset_partition_range_end"] == days[-1]
+
+
+def test_asset_descriptions_are_human_and_every_node_has_one(settings_factory):
+    _, defs = _defs(settings_factory)
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        text = graph.get(key).description or ""
+        assert len(text) >= 20, key
+        assert "#### Raw SQL" not in text and "```" not in text and not text.startswith("dbt model"), (key, text[:80])
+
+
+def test_ml_asset_checks_report_balance_sanity_and_circular_labels(pipeline_run):
+    """On the generated run: the intervention tree learns our policy rules (circular: a warning), the segment tree
+    the instructors' annotations; the early-warning model is not trained (no course calendar) and says so."""
+    import mlflow
+
+    settings, _, result, _ = pipeline_run
+    evaluations = {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    for tree in ("primary_classification", "intervention_strategy"):
+        run_id = result.asset_materializations_for_node(f"ml__{tree}")[0].metadata["mlflow_run_id"].value
+        source = mlflow.get_run(run_id).data.tags["label_source"]
+        circular = evaluations[(f"ml/{tree}", "labels_not_from_our_rules")]
+        assert circular.passed == (source not in ("rule_based", "policy_rules")), (tree, source)
+        assert circular.severity == dg.AssetCheckSeverity.WARN
+        if not circular.passed:
+            assert "agreement with the rules" in circular.description
+        balance = evaluations[(f"ml/{tree}", "label_balance")]
+        counts = mlflow.artifacts.load_dict(f"runs:/{run_id}/label_counts.json")
+        share = max(counts.values()) / sum(counts.values())
+        assert balance.metadata["largest_share"].value == pytest.approx(share, abs=1e-4)
+        assert balance.passed == (len(counts) >= 2 and share <= 0.9)
+        sanity = evaluations[(f"ml/{tree}", "holdout_metric_sanity")]
+        assert sanity.passed and sanity.metadata["holdout_macro_f1"].value > sanity.metadata["chance_macro_f1"].value
+    assert evaluations[("ml/intervention_strategy", "labels_not_from_our_rules")].passed is False  # policy rules
+    ew = evaluations[("ml/early_warning", "holdout_metric_sanity")]
+    assert ew.passed and ew.metadata["trained"].value is False and "not evaluated" in ew.description
+    bkt = evaluations[("ml/mastery_model", "holdout_metric_sanity")]
+    auc = result.asset_materializations_for_node("ml__mastery_model")[0].metadata["holdout_auc"].value
+    assert bkt.passed == (0.5 < auc < 0.99) and bkt.metadata["holdout_auc"].value == auc
+
+
+def test_commands_print_no_runtime_dir_or_dg_dev_notice_but_real_warnings_stay(tmp_path):
+    """The CLI names the notices it filters; a misconfigured XDG_RUNTIME_DIR still warns."""
+    import subprocess
+    import sys
+
+    from orchestration.instance import dagster_dev_env
+
+    code = "from orchestration.instance import quiet_known_notices; quiet_known_notices(); import pgserver"
+    env = {k: v for k, v in os.environ.items() if k not in ("XDG_RUNTIME_DIR", "PYTHONWARNINGS")}
+    quiet = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=PROJECT_ROOT)
+    assert quiet.returncode == 0 and "RuntimeDirWarning" not in quiet.stderr, quiet.stderr
+    bad = tmp_path / "run"
+    bad.mkdir(mode=0o755)
+    bad.chmod(0o755)
+    loud = subprocess.run([sys.executable, "-c", code], env={**env, "XDG_RUNTIME_DIR": str(bad)}, capture_output=True,
+                          text=True, cwd=PROJECT_ROOT)
+    assert "RuntimeDirWarning" in loud.stderr and "mode" in loud.stderr
+    child = dagster_dev_env({"PYTHONWARNINGS": "error::ResourceWarning"})
+    assert child["PYTHONWARNINGS"] == "error::ResourceWarning,ignore:Function `dev_command` is superseded"
