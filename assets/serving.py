@@ -3,6 +3,7 @@
 
 import dagster as dg
 
+from devmentor.api.catalog import publish_courses
 from devmentor.serving.decisions import publish_decisions, publish_group
 from devmentor.serving.tables import (
     EARLY_WARNING_TABLES,
@@ -12,6 +13,7 @@ from devmentor.serving.tables import (
 from devmentor.settings import Settings
 from devmentor.storage.lake import Lake
 from devmentor.storage.serving import ServingDatabase
+from devmentor.storage.warehouse import Warehouse
 from devmentor.training.mlflow_store import MlflowStore
 
 # Publishing steps retry transient failures (a database restart, a lock timeout): each retry starts a fresh
@@ -86,6 +88,20 @@ def serving_early_warning(context: dg.AssetExecutionContext, lake: dg.ResourcePa
                          publish_group(lake, serving_db, "early_warning", EARLY_WARNING_TABLES, context.run_id))
 
 
+CATALOG_MODELS = [dg.AssetKey(["staging", f"stg_devmentor__{n}"]) for n in ("courses", "modules", "enrolments")]
+
+
+@dg.asset(key=["serving", "courses"], group_name="serving", retry_policy=PUBLISH_RETRY, kinds={"postgres"},
+          deps=CATALOG_MODELS, owners=["team:data-platform"])
+def serving_courses(context: dg.AssetExecutionContext, warehouse: dg.ResourceParam[Warehouse],
+                    serving_db: dg.ResourceParam[ServingDatabase]) -> dg.MaterializeResult:
+    """serving.courses: the course catalog (title, subject, calendar, modules, enrolments) the read API lists."""
+    r = publish_courses(warehouse, serving_db, context.run_id)
+    context.log.info(f"published {r.rows:,} courses to serving.courses in {r.seconds:.2f}s")
+    return dg.MaterializeResult(metadata={"rows": r.rows, "publish_id": r.publish_id, "seconds": round(r.seconds, 3),
+                                          "database": serving_db.describe()})
+
+
 def definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(assets=[serving_learner_decisions, serving_learning_engine, serving_gamification,
-                                  serving_early_warning])
+                                  serving_early_warning, serving_courses])

@@ -7,6 +7,8 @@ from functools import lru_cache
 from pathlib import Path
 from string import Template
 
+from pandas import NA as pd_NA
+
 TEMPLATE_DIR = Path(__file__).resolve().parent / "prompt_templates"
 TEMPLATE_NAME = "tutor_intervention.txt"
 
@@ -25,16 +27,65 @@ def _template(name: str) -> Template:
     return Template((TEMPLATE_DIR / name).read_text())
 
 
-def _pct(value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "an unknown share"
-    return f"{float(value) * 100:.0f}%"
+def _known(value) -> bool:
+    if value is None or value is pd_NA:
+        return False
+    if isinstance(value, float) and math.isnan(value):
+        return False
+    return not (isinstance(value, str) and value.strip().lower() in ("", "unknown", "none", "nan"))
 
 
-def _text(value, default: str = "unknown") -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
-        return default
-    return str(value)
+def _count(value, one: str, many: str) -> str | None:
+    """'1 module', '3 modules': a whole number (counts arrive as floats from the feature frame)."""
+    if not _known(value):
+        return None
+    n = int(round(float(value)))
+    return f"{n} {one if n == 1 else many}"
+
+
+def tutor_role(course: dict | None) -> str:
+    """'tutor for the course "Python" (computing)': the subject and wording come from the course, never a guess.
+    A subject already named in the title (OULAD's 'oulad') is not repeated; no course: just 'tutor'."""
+    title = (course or {}).get("title")
+    if not _known(title):
+        return "tutor"
+    subject = (course or {}).get("subject")
+    role = f'tutor for the course "{str(title).strip()}"'
+    if _known(subject) and str(subject).strip().lower() not in str(title).lower():
+        role += f" ({str(subject).strip()})"
+    return role
+
+
+def _learner_line(learner: dict) -> str:
+    about = []
+    if _known(learner.get("learner_level")):
+        about.append(f"level: {learner['learner_level']}")
+    if _known(learner.get("format_preference")):
+        about.append(f"prefers {learner['format_preference']} content")
+    if _known(learner.get("writing_style_category")):
+        style = str(learner["writing_style_category"])
+        about.append(f"writes in {'an' if style[:1].lower() in 'aeiou' else 'a'} {style} style")
+    return f"{learner.get('user_id')} ({', '.join(about)})" if about else str(learner.get("user_id"))
+
+
+def _facts(learner: dict, weak: list[str]) -> str:
+    """The data lines, each naming only what is known."""
+    pct = {k: f"{float(learner[k]) * 100:.0f}%" for k in ("correct_rate", "hint_rate") if _known(learner.get(k))}
+    habits = [f"answers {pct['correct_rate']} correct on average"] if "correct_rate" in pct else []
+    habits += [f"uses hints on {pct['hint_rate']} of questions"] if "hint_rate" in pct else []
+    activity = []
+    days = learner.get("days_since_last_activity")
+    if _known(days):
+        activity.append("last active today" if int(round(float(days))) == 0
+                        else f"last active {_count(days, 'day', 'days')} ago")
+    modules = _count(learner.get("modules_completed"), "module", "modules")
+    if modules:
+        activity.append(f"{modules} completed")
+    lines = ["; ".join(part) for part in (habits, activity) if part]
+    if _known(learner.get("dominant_format")):
+        lines.append(f"does best in {learner['dominant_format']} content")
+    lines.append(f"weakest topics: {', '.join(weak)}" if weak else "weakest topics: none identified yet")
+    return "\n".join(f"- {line}" for line in lines)
 
 
 def render_prompt(
@@ -47,28 +98,23 @@ def render_prompt(
     intervention_reasons: list[str],
     recommendations: list[str] | None = None,
     template: str = TEMPLATE_NAME,
+    course: dict | None = None,
 ) -> str:
-    """The tutor prompt for one learner's decisions; missing facts read 'unknown', never raise."""
+    """The tutor prompt for one learner's decisions, for ``course`` (its catalog ``title`` and ``subject``).
+    A fact that is missing is left out (never printed as 'unknown'); counts are whole numbers; never raises."""
     text = _template(template)
     weak = learner.get("weak_topics")
     weak = [] if weak is None or (isinstance(weak, float) and math.isnan(weak)) else [str(t) for t in weak]
     return text.substitute(
-        user_id=learner.get("user_id"),
-        learner_level=_text(learner.get("learner_level")),
-        format_preference=_text(learner.get("format_preference")),
-        writing_style=_text(learner.get("writing_style_category")),
+        tutor_role=tutor_role(course),
+        learner=_learner_line(learner),
         segment=segment,
         segment_version=segment_version,
         segment_reasons="; ".join(segment_reasons) or "no rule applied",
         intervention=intervention,
         intervention_version=intervention_version,
         intervention_reasons="; ".join(intervention_reasons) or "no rule applied",
-        correct_rate_pct=_pct(learner.get("correct_rate")),
-        hint_rate_pct=_pct(learner.get("hint_rate")),
-        days_since_last_activity=_text(learner.get("days_since_last_activity")),
-        modules_completed=_text(learner.get("modules_completed"), "0"),
-        best_format=_text(learner.get("dominant_format")),
-        weak_topics=", ".join(weak) if len(weak) else "none identified yet",
+        facts=_facts(learner, weak),
         recommendations="; ".join(recommendations) if recommendations else "continue with the next lesson of the path",
         guidance=GUIDANCE.get(intervention, GUIDANCE["Continue Path"]),
     ).strip()

@@ -32,6 +32,12 @@ def learner(api):
                JOIN serving.badges b USING (user_id) GROUP BY 1 HAVING count(DISTINCT r.rank) >= 6 ORDER BY 1 LIMIT 1""").fetchone()[0]
 
 
+def ok(client, path, **params) -> dict:
+    r = client.get(path, params=params)
+    assert r.status_code == 200, (path, params, r.status_code, r.text[:500])
+    return r.json()
+
+
 def rows(url, sql, *params):
     with psycopg.connect(url) as conn:
         return conn.execute(sql, params).fetchall()
@@ -134,7 +140,8 @@ def test_schemathesis_finds_no_server_error(api):
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     calls = {}
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) >= 11
+    assert len(operations) >= 13
+    assert {"/api/learning/learners", "/api/learning/courses"} <= {op.path for op in operations}
     def fuzz(op):
         calls[op.label] = 0
 
@@ -180,3 +187,151 @@ def test_cache_is_dropped_by_every_new_publish(pg_url):
             publish(conn, LEARNER_DECISIONS, decisions("Disengaging"), publish_id="0" * 32)
         time.sleep(1.1)  # the publish log is checked at most once a second
         assert client.get("/api/learning/decisions/u1").json()["decisions"][0]["decision_label"] == "Disengaging"
+
+
+# ----------------------------------------------------------------------------------------- issue 21 #4
+
+
+@pytest.fixture(scope="module")
+def bare_app():
+    """The app without its database (the lifespan never runs): documentation and schema only."""
+    from fastapi.testclient import TestClient
+
+    from devmentor.api.app import create_app
+
+    app = create_app("postgresql://nobody@127.0.0.1:1/none", min_size=0, max_size=1)
+    return app, TestClient(app)
+
+
+def test_docs_and_redoc_load_every_asset_from_this_server(bare_app):
+    """/docs and /redoc work offline: the pages reference only local URLs, and those return the bundles."""
+    import re
+
+    _, client = bare_app
+    for page, needed in (("/docs", {"swagger-ui-bundle.js", "swagger-ui.css"}), ("/redoc", {"redoc.standalone.js"})):
+        r = client.get(page)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+        urls = re.findall(r'(?:src|href)="([^"]+)"', r.text)
+        assert not [u for u in urls if re.match(r"^(https?:)?//", u)], urls
+        assert {u.rsplit("/", 1)[-1] for u in urls} >= needed, urls
+        for url in urls:
+            asset = client.get(url)
+            assert asset.status_code == 200, url
+            kind = "javascript" if url.endswith(".js") else "css" if url.endswith(".css") else "image"
+            assert kind in asset.headers["content-type"] and len(asset.content) > 1000, url
+        assert "fonts.googleapis" not in r.text and "cdn.jsdelivr" not in r.text
+    assert "SwaggerUIBundle" in client.get("/docs-assets/swagger-ui-bundle.js").text[:200_000]
+
+
+def test_every_operation_has_a_summary_a_description_and_an_example(bare_app):
+    app, _ = bare_app
+    spec = app.openapi()
+    schemas = spec["components"]["schemas"]
+
+    def examples(content: dict) -> list:
+        found = [content["example"]] if "example" in content else list(content.get("examples", {}).values())
+        ref = content.get("schema", {}).get("$ref")
+        if ref:
+            found += schemas[ref.rsplit("/", 1)[-1]].get("examples", [])
+        return found
+
+    operations = [(path, op) for path, ops in spec["paths"].items() for op in ops.values()]
+    assert len(operations) >= 13
+    for path, op in operations:
+        assert op.get("summary") and len(op.get("description", "")) >= 40, path
+        ok = op["responses"]["200"]["content"]
+        assert any(examples(c) for c in ok.values()), f"{path}: no example for the 200 response"
+        for status, response in op["responses"].items():
+            if status != "422":
+                assert all(examples(c) for c in response.get("content", {}).values()), (path, status)
+    # the examples are valid instances of their models
+    from devmentor.api import schemas as models
+
+    for name, schema in schemas.items():
+        model = getattr(models, name, None)
+        for ex in schema.get("examples", []) if model else []:
+            model.model_validate(ex)
+
+
+def test_learners_are_listed_paged_and_searched(api):
+    _, client, url = api
+    every = [r[0] for r in rows(url, "SELECT user_id FROM serving.learner_decisions UNION SELECT user_id FROM serving.learner_xp "
+                                     "ORDER BY 1")]
+    first = ok(client, "/api/learning/learners", limit=7)
+    assert first["total"] == len(every) and [x["user_id"] for x in first["items"]] == every[:7]
+    second = ok(client, "/api/learning/learners", **{"limit": 7, "offset": 7})
+    assert [x["user_id"] for x in second["items"]] == every[7:14]
+    one = first["items"][0]
+    segment = rows(url, "SELECT decision_label FROM serving.learner_decisions WHERE user_id = %s AND tree_id = 'primary_classification'",
+                   one["user_id"])
+    assert one["segment"] == (segment[0][0] if segment else None)
+    assert one["courses"] == rows(url, "SELECT count(DISTINCT course_id) FROM serving.learning_path WHERE user_id = %s",
+                                  one["user_id"])[0][0]
+    term = every[3][-3:].upper()  # case-insensitive substring of the id
+    found = ok(client, "/api/learning/learners", **{"search": term, "limit": 100})
+    assert [x["user_id"] for x in found["items"]] == [u for u in every if term.lower() in u.lower()][:100]
+    assert found["total"] == sum(term.lower() in u.lower() for u in every) >= 1
+    past = ok(client, "/api/learning/learners", **{"limit": 5, "offset": len(every)})
+    assert past["items"] == [] and past["total"] == len(every)
+    assert ok(client, "/api/learning/learners", **{"search": "zz-nobody"}) == {
+        "total": 0, "limit": 20, "offset": 0, "search": "zz-nobody", "items": []}
+    assert client.get("/api/learning/learners", params={"limit": 101}).status_code == 422
+    assert client.get("/api/learning/learners", params={"search": "a\x01"}).status_code == 422
+
+
+def test_courses_are_listed_with_their_catalog_and_searched_by_title(api, pipeline_run):
+    import duckdb
+
+    settings = pipeline_run[0]
+    _, client, url = api
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    catalog = con.execute("SELECT course_id, course_title FROM staging.stg_devmentor__courses ORDER BY 1").fetchall()
+    enrolled = dict(con.execute("SELECT course_id, count(DISTINCT user_id) FROM staging.stg_devmentor__enrolments "
+                                "WHERE NOT is_withdrawn GROUP BY 1").fetchall())
+    con.close()
+    page = ok(client, "/api/learning/courses", **{"limit": 100})
+    assert [(c["course_id"], c["title"]) for c in page["items"]] == catalog and page["total"] == len(catalog)
+    assert all(c["enrolled_learners"] == enrolled.get(c["course_id"], 0) and c["modules"] > 0 for c in page["items"])
+    course_id, title = catalog[1]
+    by_title = ok(client, "/api/learning/courses", **{"search": title[1:4].lower()})
+    assert course_id in [c["course_id"] for c in by_title["items"]]
+    assert all(title[1:4].lower() in (c["title"] + c["course_id"]).lower() for c in by_title["items"])
+    assert [c["course_id"] for c in ok(client, "/api/learning/courses", **{"search": course_id.lower()})["items"]] == [course_id]
+    assert ok(client, "/api/learning/courses", **{"limit": 1, "offset": 1})["items"][0]["course_id"] == catalog[1][0]
+    assert rows(url, "SELECT count(*) FROM serving.courses")[0][0] == len(catalog)
+
+
+def test_tutor_prompt_names_the_course_and_leaves_out_what_is_unknown():
+    """Unit (no database): a course that is not programming and a learner with unknown preferences."""
+    from models.prompts import render_prompt
+
+    base = dict(segment="Disengaging", segment_version="2", segment_reasons=["days since last activity above 7"],
+                intervention="Re-engagement Nudge", intervention_version="1", intervention_reasons=[])
+    learner = {"user_id": "u7", "learner_level": None, "format_preference": "unknown", "writing_style_category": "unknown",
+               "correct_rate": float("nan"), "hint_rate": 0.25, "days_since_last_activity": 9.0, "modules_completed": 2.0,
+               "dominant_format": None, "weak_topics": None}
+    prompt = render_prompt(learner, course={"course_id": "ART1", "title": "Art History", "subject": "humanities"}, **base)
+    assert prompt.startswith('You are DevMentor, a patient tutor for the course "Art History" (humanities).')
+    assert "programming" not in prompt and "unknown" not in prompt and "prefers" not in prompt
+    assert "Learner: u7\n" in prompt and "2 modules completed" in prompt and "last active 9 days ago" in prompt
+    assert "uses hints on 25% of questions" in prompt and "0.0" not in prompt and "correct on average" not in prompt
+    one = render_prompt({**learner, "modules_completed": 1, "days_since_last_activity": 1, "writing_style_category": "informal"},
+                        course={"title": "OULAD AAA 2013J", "subject": "oulad"}, **base)
+    assert '"OULAD AAA 2013J". ' in one and "(oulad)" not in one  # a subject the title already names is not repeated
+    assert "1 module completed" in one and "last active 1 day ago" in one and "writes in an informal style" in one
+    assert render_prompt(learner, **base).startswith("You are DevMentor, a patient tutor. ")  # no course known
+
+
+def test_published_prompts_name_each_learners_course(api, pipeline_run):
+    import duckdb
+
+    settings = pipeline_run[0]
+    _, client, url = api
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    titles = {r[0] for r in con.execute("SELECT course_title FROM staging.stg_devmentor__courses").fetchall()}
+    con.close()
+    prompts = [r[0] for r in rows(url, "SELECT llm_prompt_output FROM serving.learner_decisions WHERE tree_id = 'primary_classification'")]
+    assert prompts
+    for prompt in prompts:
+        assert "programming tutor" not in prompt and "unknown" not in prompt and ".0 module" not in prompt, prompt
+        assert any(f'tutor for the course "{t}"' in prompt for t in titles), prompt.splitlines()[0]

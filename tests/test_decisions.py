@@ -111,9 +111,10 @@ def test_prompt_names_learner_decisions_reasons_and_guidance():
         intervention="Remedial Review", intervention_version="2", intervention_reasons=["x at most 1"],
         recommendations=["Review T1 (text)"],
     )
-    for text in ("u42", "Struggling Novice", "primary_classification v3", "Remedial Review", "41%", "an unknown share",
+    for text in ("u42", "Struggling Novice", "primary_classification v3", "Remedial Review", "41%",
                  "T1, T2", "Review T1 (text)", "worked example", "share of quiz answers correct at most 0.5"):
         assert text in prompt, text
+    assert "unknown" not in prompt and "hints" not in prompt  # the unknown hint rate is left out (issue 21)
 
 
 def test_prompt_accepts_array_and_missing_topic_lists():

@@ -14,16 +14,21 @@ from devmentor.api.schemas import (
     LEARNER_ERRORS,
     LIMIT,
     OFFSET,
+    SEARCH,
     USER_ID,
     XP,
     Badge,
     Challenge,
     CourseAnalytics,
+    Courses,
+    CourseSummary,
     Decision,
     Decisions,
     Health,
     Leaderboard,
     LeaderboardRow,
+    Learners,
+    LearnerSummary,
     LearningPath,
     NextQuiz,
     PathStep,
@@ -38,14 +43,17 @@ from devmentor.api.schemas import (
     SkillSummary,
 )
 from devmentor.api.service import Serving, serving
-from models.decision_trees import SEGMENT_TREE
+from models.decision_trees import INTERVENTION_TREE, SEGMENT_TREE
 
 operations = APIRouter()
 learning = APIRouter()
 
 
-@operations.get("/health", response_model=Health, tags=["operations"], responses={503: {"model": Health, "description": "database unreachable"}})
+@operations.get("/health", response_model=Health, tags=["operations"], summary="Liveness and publish age",
+                responses={503: {"model": Health, "description": "database unreachable"}})
 async def health(srv: Serving = Depends(serving)) -> Health | JSONResponse:
+    """Whether the serving database answers, and when the pipeline last published (its age in seconds).
+    A 503 with ``status: degraded`` means the database is unreachable; the pipeline is never called."""
     try:
         async with srv.pool.connection(timeout=2) as conn:
             cur = await conn.execute("SELECT max(published_at) AS at FROM serving.publish_log")
@@ -56,12 +64,21 @@ async def health(srv: Serving = Depends(serving)) -> Health | JSONResponse:
     age = (datetime.now(at.tzinfo) - at).total_seconds() if at else None
     return Health(status="ok", database="reachable", last_publish_at=at, last_publish_age_seconds=age)
 
-@operations.get("/metrics", response_class=PlainTextResponse, tags=["operations"])
+@operations.get("/metrics", response_class=PlainTextResponse, tags=["operations"], summary="Prometheus metrics",
+                responses={200: {"description": "Prometheus text exposition format", "content": {"text/plain": {"example": (
+                    '# TYPE devmentor_api_requests_total counter\n'
+                    'devmentor_api_requests_total{route="/health",status="200"} 3\n'
+                    'devmentor_api_cache_hits_total 12\n')}}}})
 async def prometheus(srv: Serving = Depends(serving)) -> str:
+    """Requests by route and status, server errors, latency histograms and response-cache hits, in the
+    Prometheus text format (scrape it every 15-60 s)."""
     return srv.metrics.render()
 
-@learning.get("/api/learning/decisions/{user_id}", response_model=Decisions, tags=["learning"], responses=LEARNER_ERRORS)
+@learning.get("/api/learning/decisions/{user_id}", response_model=Decisions, tags=["learning"], responses=LEARNER_ERRORS,
+              summary="A learner's decisions")
 async def decisions(user_id: str = USER_ID, srv: Serving = Depends(serving)) -> Decisions:
+    """The learner's current decision from each tree (segment and intervention): label, confidence, model
+    version, trace id, the rule path that led there (``reasons``) and the tutor prompt built from it."""
     async def compute():
         rows = await srv.fetch(
             """SELECT tree_id, decision_label, confidence, decision_version, decided_at, trace_id, flagged_rules_hit,
@@ -75,9 +92,13 @@ async def decisions(user_id: str = USER_ID, srv: Serving = Depends(serving)) -> 
             for r in rows])
     return await srv.cached(f"decisions:{user_id}", compute)
 
-@learning.get("/api/learning/paths/{user_id}", response_model=LearningPath, tags=["learning"], responses=LEARNER_ERRORS)
-async def paths(user_id: str = USER_ID, course_id: str | None = Query(None, max_length=64, pattern=r"^[A-Za-z0-9_.:@-]+$"),
+@learning.get("/api/learning/paths/{user_id}", response_model=LearningPath, tags=["learning"], responses=LEARNER_ERRORS,
+              summary="A learner's learning path")
+async def paths(user_id: str = USER_ID, course_id: str | None = Query(None, max_length=64, pattern=r"^[A-Za-z0-9_.:@-]+$",
+                                                                     description="only this course", examples=["C01"]),
                 limit: int = LIMIT, offset: int = OFFSET, srv: Serving = Depends(serving)) -> LearningPath:
+    """The learner's modules in prerequisite order, per course: mastered, open (next to study, ``step`` gives
+    the order) or locked (``missing_prerequisites`` names what to master first)."""
     async def compute():
         await srv.require_learner(user_id)
         rows = await srv.fetch(
@@ -92,8 +113,11 @@ async def paths(user_id: str = USER_ID, course_id: str | None = Query(None, max_
                                    for r in rows])
     return await srv.cached(f"paths:{user_id}:{course_id}:{limit}:{offset}", compute)
 
-@learning.get("/api/learning/quiz/{user_id}/next", response_model=NextQuiz, tags=["learning"], responses=LEARNER_ERRORS)
+@learning.get("/api/learning/quiz/{user_id}/next", response_model=NextQuiz, tags=["learning"], responses=LEARNER_ERRORS,
+              summary="A learner's next quiz")
 async def next_quiz(user_id: str = USER_ID, srv: Serving = Depends(serving)) -> NextQuiz:
+    """The questions of the learner's next quiz, on weak skills at about 70% predicted success and not asked
+    in the last days, each with the reason it was chosen."""
     async def compute():
         await srv.require_learner(user_id)
         rows = await srv.fetch(
@@ -103,8 +127,11 @@ async def next_quiz(user_id: str = USER_ID, srv: Serving = Depends(serving)) -> 
                         questions=[QuizQuestion(**{k: r[k] for k in QuizQuestion.model_fields}) for r in rows])
     return await srv.cached(f"quiz:{user_id}", compute)
 
-@learning.get("/api/learning/quiz/{user_id}/reviews", response_model=ReviewQueue, tags=["learning"], responses=LEARNER_ERRORS)
+@learning.get("/api/learning/quiz/{user_id}/reviews", response_model=ReviewQueue, tags=["learning"], responses=LEARNER_ERRORS,
+              summary="A learner's spaced-repetition reviews")
 async def reviews(user_id: str = USER_ID, limit: int = LIMIT, offset: int = OFFSET, srv: Serving = Depends(serving)) -> ReviewQueue:
+    """Today's review queue (FSRS) in priority order: when each skill was due, how overdue, and the modelled
+    probability of recall (``retrievability``)."""
     async def compute():
         await srv.require_learner(user_id)
         rows = await srv.fetch(
@@ -114,8 +141,11 @@ async def reviews(user_id: str = USER_ID, limit: int = LIMIT, offset: int = OFFS
                            items=[Review(**{k: r[k] for k in Review.model_fields}) for r in rows])
     return await srv.cached(f"reviews:{user_id}:{limit}:{offset}", compute)
 
-@learning.get("/api/learning/progress/{user_id}", response_model=Progress, tags=["learning"], responses=LEARNER_ERRORS)
+@learning.get("/api/learning/progress/{user_id}", response_model=Progress, tags=["learning"], responses=LEARNER_ERRORS,
+              summary="A learner's mastery per skill")
 async def progress(user_id: str = USER_ID, limit: int = LIMIT, offset: int = OFFSET, srv: Serving = Depends(serving)) -> Progress:
+    """Mastery per skill (BKT): P(known), the 0-10 skill score, mastered or not, attempts; with the counts of
+    skills mastered and in total."""
     async def compute():
         await srv.require_learner(user_id)
         rows = await srv.fetch(
@@ -128,8 +158,11 @@ async def progress(user_id: str = USER_ID, limit: int = LIMIT, offset: int = OFF
                         items=[SkillMastery(**{k: r[k] for k in SkillMastery.model_fields}) for r in rows])
     return await srv.cached(f"progress:{user_id}:{limit}:{offset}", compute)
 
-@learning.get("/api/learning/xp/{user_id}", response_model=XP, tags=["gamification"], responses=LEARNER_ERRORS)
+@learning.get("/api/learning/xp/{user_id}", response_model=XP, tags=["gamification"], responses=LEARNER_ERRORS,
+              summary="A learner's XP, level, streak, badges and challenges")
 async def xp(user_id: str = USER_ID, srv: Serving = Depends(serving)) -> XP:
+    """XP total and level (50·n·(n−1) XP for level n), this week's XP, current and longest streak, badges
+    earned and this week's challenges with their progress."""
     async def compute():
         rows = await srv.fetch(
             """SELECT x.xp_total, x.level, x.xp_to_next_level, x.xp_this_week,
@@ -144,8 +177,11 @@ async def xp(user_id: str = USER_ID, srv: Serving = Depends(serving)) -> XP:
         return XP(user_id=user_id, **rows[0], badges=[Badge(**b) for b in badges], challenges=[Challenge(**c) for c in challenges])
     return await srv.cached(f"xp:{user_id}", compute)
 
-@learning.get("/api/learning/recommendations/{user_id}", response_model=Recommendations, tags=["learning"], responses=LEARNER_ERRORS)
+@learning.get("/api/learning/recommendations/{user_id}", response_model=Recommendations, tags=["learning"], responses=LEARNER_ERRORS,
+              summary="A learner's recommended next content")
 async def recommendations(user_id: str = USER_ID, limit: int = LIMIT, offset: int = OFFSET, srv: Serving = Depends(serving)) -> Recommendations:
+    """Ranked next content, each with a reason code (``reason``) and a sentence for the learner
+    (``reason_detail``)."""
     async def compute():
         await srv.require_learner(user_id)
         rows = await srv.fetch(
@@ -155,10 +191,14 @@ async def recommendations(user_id: str = USER_ID, limit: int = LIMIT, offset: in
                                items=[Recommendation(**{k: r[k] for k in Recommendation.model_fields}) for r in rows])
     return await srv.cached(f"recs:{user_id}:{limit}:{offset}", compute)
 
-@learning.get("/api/learning/leaderboards", response_model=Leaderboard, tags=["gamification"], responses=COURSE_ERRORS)
-async def leaderboard(scope: str = Query("overall", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:@-]+$"),
-                      period: Literal["all_time", "week"] = Query("all_time"),
+@learning.get("/api/learning/leaderboards", response_model=Leaderboard, tags=["gamification"], responses=COURSE_ERRORS,
+              summary="An XP leaderboard")
+async def leaderboard(scope: str = Query("overall", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:@-]+$",
+                                         description="``overall`` or a course id", examples=["overall"]),
+                      period: Literal["all_time", "week"] = Query("all_time", description="all time or this week"),
                       limit: int = LIMIT, offset: int = OFFSET, srv: Serving = Depends(serving)) -> Leaderboard:
+    """Learners by XP, overall or in one course, all time or this week. Ties go to whoever reached the total
+    first; learners who opted out never appear."""
     async def compute():
         rows = await srv.fetch(
             """SELECT position, user_id, xp, count(*) OVER () AS total FROM serving.leaderboards
@@ -169,8 +209,11 @@ async def leaderboard(scope: str = Query("overall", min_length=1, max_length=64,
                            items=[LeaderboardRow(position=r["position"], user_id=r["user_id"], xp=r["xp"]) for r in rows])
     return await srv.cached(f"board:{scope}:{period}:{limit}:{offset}", compute)
 
-@learning.get("/api/learning/analytics/{course_id}", response_model=CourseAnalytics, tags=["analytics"], responses=COURSE_ERRORS)
+@learning.get("/api/learning/analytics/{course_id}", response_model=CourseAnalytics, tags=["analytics"], responses=COURSE_ERRORS,
+              summary="A course at a glance")
 async def analytics(course_id: str = COURSE_ID, srv: Serving = Depends(serving)) -> CourseAnalytics:
+    """Learners in the course, their segments, the five weakest skills, module status counts along the
+    learning paths and the course's top ten by XP."""
     async def compute():
         learners = await srv.fetch("SELECT count(DISTINCT user_id) AS n FROM serving.mastery WHERE course_id = %s", course_id)
         if not learners or not learners[0]["n"]:
@@ -194,3 +237,74 @@ async def analytics(course_id: str = COURSE_ID, srv: Serving = Depends(serving))
             path_status={r["status"]: r["n"] for r in status},
             top_learners=[LeaderboardRow(**t) for t in top])
     return await srv.cached(f"analytics:{course_id}", compute)
+
+
+LEARNERS_SQL = """
+WITH learners AS (
+    SELECT user_id FROM serving.learner_decisions UNION SELECT user_id FROM serving.learner_xp
+), page AS (
+    SELECT user_id, count(*) OVER () AS total FROM learners
+    WHERE %(search)s::text IS NULL OR strpos(lower(user_id), lower(%(search)s)) > 0
+    ORDER BY user_id LIMIT %(limit)s OFFSET %(offset)s
+)
+SELECT p.user_id, p.total, seg.decision_label AS segment, itv.decision_label AS intervention, x.level, x.xp_total,
+       (SELECT count(DISTINCT lp.course_id) FROM serving.learning_path lp WHERE lp.user_id = p.user_id) AS courses
+FROM page p
+LEFT JOIN serving.learner_decisions seg ON seg.user_id = p.user_id AND seg.tree_id = %(segment_tree)s
+LEFT JOIN serving.learner_decisions itv ON itv.user_id = p.user_id AND itv.tree_id = %(intervention_tree)s
+LEFT JOIN serving.learner_xp x ON x.user_id = p.user_id
+ORDER BY p.user_id
+"""
+
+LEARNERS_COUNT_SQL = """
+SELECT count(*) AS total FROM (SELECT user_id FROM serving.learner_decisions UNION SELECT user_id FROM serving.learner_xp) l
+WHERE %(search)s::text IS NULL OR strpos(lower(user_id), lower(%(search)s)) > 0
+"""
+
+
+@learning.get("/api/learning/learners", response_model=Learners, tags=["learning"], summary="List and search learners",
+              responses={503: LEARNER_ERRORS[503]})
+async def learners(search: str | None = SEARCH, limit: int = LIMIT, offset: int = OFFSET,
+                   srv: Serving = Depends(serving)) -> Learners:
+    """Every learner the pipeline published (a decision or XP), by id, a page at a time, with their current
+    segment, intervention, level and number of courses. ``search`` keeps ids containing it (any case).
+    An empty page past the end still reports ``total``."""
+    async def compute():
+        params = {"search": search, "limit": limit, "offset": offset, "segment_tree": SEGMENT_TREE,
+                  "intervention_tree": INTERVENTION_TREE}
+        rows = await srv.fetch(LEARNERS_SQL, params)
+        total = rows[0]["total"] if rows else (await srv.fetch(LEARNERS_COUNT_SQL, params))[0]["total"] if offset else 0
+        return Learners(total=total, limit=limit, offset=offset, search=search,
+                        items=[LearnerSummary(**{k: r[k] for k in LearnerSummary.model_fields}) for r in rows])
+    return await srv.cached(f"learners:{limit}:{offset}:{search!r}", compute)
+
+
+COURSES_SQL = """
+SELECT course_id, title, subject, starts_at, ends_at, modules, enrolled_learners, withdrawn_learners,
+       count(*) OVER () AS total
+FROM serving.courses
+WHERE %(search)s::text IS NULL OR strpos(lower(course_id), lower(%(search)s)) > 0
+   OR strpos(lower(title), lower(%(search)s)) > 0
+ORDER BY course_id LIMIT %(limit)s OFFSET %(offset)s
+"""
+
+COURSES_COUNT_SQL = """
+SELECT count(*) AS total FROM serving.courses
+WHERE %(search)s::text IS NULL OR strpos(lower(course_id), lower(%(search)s)) > 0
+   OR strpos(lower(title), lower(%(search)s)) > 0
+"""
+
+
+@learning.get("/api/learning/courses", response_model=Courses, tags=["analytics"], summary="List and search courses",
+              responses={503: COURSE_ERRORS[503]})
+async def courses(search: str | None = SEARCH, limit: int = LIMIT, offset: int = OFFSET,
+                  srv: Serving = Depends(serving)) -> Courses:
+    """The course catalog, by id, a page at a time: title, subject, calendar (when the course has one),
+    modules and enrolled / withdrawn learners. ``search`` keeps courses whose id or title contains it (any case)."""
+    async def compute():
+        params = {"search": search, "limit": limit, "offset": offset}
+        rows = await srv.fetch(COURSES_SQL, params)
+        total = rows[0]["total"] if rows else (await srv.fetch(COURSES_COUNT_SQL, params))[0]["total"] if offset else 0
+        return Courses(total=total, limit=limit, offset=offset, search=search,
+                       items=[CourseSummary(**{k: r[k] for k in CourseSummary.model_fields}) for r in rows])
+    return await srv.cached(f"courses:{limit}:{offset}:{search!r}", compute)

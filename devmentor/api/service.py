@@ -85,9 +85,11 @@ class Serving:
         self.pool = None
 
     async def fetch(self, sql: str, *params) -> list[dict]:
+        """Rows of ``sql`` with positional ``%s`` parameters, or one dict for named ``%(name)s`` ones."""
+        args = params[0] if len(params) == 1 and isinstance(params[0], dict) else params
         try:
             async with self.pool.connection(timeout=5) as conn:
-                cur = await conn.execute(sql, params)
+                cur = await conn.execute(sql, args)
                 return await cur.fetchall()
         except HTTPException:
             raise

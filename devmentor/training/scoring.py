@@ -94,11 +94,30 @@ def _decide_tree(ml, tree_id: str, frame: pd.DataFrame, overrides, decided_at) -
     return decided, snapshot, applied
 
 
-def _prompts(frame: pd.DataFrame, seg: dict, itv: dict) -> list[str]:
+# The course a learner's tutor prompt is about: the current enrolment the early warning chose, else the
+# learner's latest enrolment not withdrawn (else the latest one); its title and subject from the catalog.
+PROMPT_COURSES_SQL = """
+SELECT e.user_id, e.course_id
+FROM staging.stg_devmentor__enrolments AS e
+QUALIFY row_number() OVER (PARTITION BY e.user_id ORDER BY e.is_withdrawn, e.enrolled_at DESC NULLS LAST, e.course_id) = 1
+"""
+
+
+def prompt_courses(warehouse: Warehouse, frame: pd.DataFrame) -> list[dict | None]:
+    """Per row of ``frame``: {course_id, title, subject} of the course its prompt is about, or None."""
+    with warehouse.connect() as con:
+        latest = dict(con.execute(PROMPT_COURSES_SQL).fetchall())
+        catalog = {r[0]: {"course_id": r[0], "title": r[1], "subject": r[2]} for r in con.execute(
+            "SELECT course_id, course_title, subject FROM staging.stg_devmentor__courses").fetchall()}
+    current = frame["current_course_id"] if "current_course_id" in frame else pd.Series([None] * len(frame))
+    return [catalog.get(c if isinstance(c, str) else latest.get(u)) for u, c in zip(frame["user_id"], current)]
+
+
+def _prompts(frame: pd.DataFrame, seg: dict, itv: dict, courses: list[dict | None]) -> list[str]:
     return [
         render_prompt(learner, segment=seg["labels"][i], segment_version=seg["version"],
                       segment_reasons=seg["reasons"][i], intervention=itv["labels"][i],
-                      intervention_version=itv["version"], intervention_reasons=itv["reasons"][i])
+                      intervention_version=itv["version"], intervention_reasons=itv["reasons"][i], course=courses[i])
         for i, learner in enumerate(frame.to_dict("records"))
     ]
 
@@ -140,7 +159,7 @@ def score_learners(warehouse: Warehouse, mlflow: MlflowStore, overrides_path: Pa
     for tree_id in TREE_SPECS:
         per_tree[tree_id], snapshot, applied[tree_id] = _decide_tree(ml, tree_id, frame, overrides, decided_at)
         snapshots.append(snapshot)
-    prompts = _prompts(frame, per_tree[SEGMENT_TREE], per_tree[INTERVENTION_TREE])
+    prompts = _prompts(frame, per_tree[SEGMENT_TREE], per_tree[INTERVENTION_TREE], prompt_courses(warehouse, frame))
     return ScoredDecisions(
         table=_decision_rows(frame, per_tree, prompts, decided_at),
         snapshots=snapshots,
