@@ -138,7 +138,8 @@ def test_thresholds_resolve_in_settings_and_bad_values_name_the_variable():
 
 
 def test_executor_is_chosen_by_configuration(monkeypatch):
-    """The scale-out path: DEVMENTOR_EXECUTOR swaps every job's executor without code changes."""
+    """The scale-out path: DEVMENTOR_EXECUTOR swaps the executor of every job the daemon, a sensor or the UI
+    launches, without code changes. (The CLI runs its job in its own process whatever it says: docs/operator.md.)"""
     import dagster as dg
 
     from devmentor.settings import ConfigurationError, load_settings
@@ -146,9 +147,12 @@ def test_executor_is_chosen_by_configuration(monkeypatch):
     from orchestration.executors import executor_for
 
     assert executor_for(load_settings({}).executor) is None  # Dagster's default: a process per step
+    default_jobs = {job.name: job.executor_def.name for job in build_defs().resolve_all_job_defs()}
+    assert set(default_jobs.values()) == {"multi_or_in_process_executor"}  # a process per step
     monkeypatch.setenv("DEVMENTOR_EXECUTOR", "in_process")
-    job = build_defs().resolve_job_def("devmentor_pipeline")
-    assert job.executor_def is dg.in_process_executor
+    jobs = build_defs().resolve_all_job_defs()
+    assert {job.name for job in jobs} == set(default_jobs) and "devmentor_pipeline" in default_jobs
+    assert {job.executor_def.name for job in jobs} == {dg.in_process_executor.name}
     with pytest.raises(ConfigurationError, match="pip install dagster-k8s"):
         executor_for(load_settings({"DEVMENTOR_EXECUTOR": "k8s"}).executor)
     with pytest.raises(ConfigurationError, match="not known"):
