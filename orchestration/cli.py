@@ -13,6 +13,7 @@
                                         real history as known on day N, through the whole pipeline, scored
                                         against the real outcomes
     devmentor warehouse postgres        scale-out: the lake into PostgreSQL, the same dbt project built there
+    devmentor warehouse spark [--master M]  distributed: the same dbt project on Spark, the lake's Parquet as sources
     devmentor ui [--port 3000]          the Dagster UI on this project's instance
 """
 
@@ -153,8 +154,10 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def cmd_warehouse(args: argparse.Namespace) -> int:
-    """The scale-out path: the lake into PostgreSQL, then the same dbt project built there."""
+    """The scale-out path: the lake into PostgreSQL, then the same dbt project built there (or on Spark)."""
     settings = resolve_settings()
+    if args.target == "spark":
+        return warehouse_spark(settings, args.master)
     from assets.features import run_dbt
     from devmentor.features.postgres_warehouse import dbt_env, load_lake
     from devmentor.storage import postgres
@@ -169,6 +172,30 @@ def cmd_warehouse(args: argparse.Namespace) -> int:
     if not invocation.is_successful():
         raise CliError(f"dbt build on PostgreSQL failed: {invocation.get_error()}")
     say("feature tables built in schemas staging, intermediate, marts and analytics of that database")
+    return 0
+
+
+def warehouse_spark(settings: Settings, master: str | None) -> int:
+    """The distributed path: dbt-spark builds the same project, the lake's Parquet folders registered as its sources."""
+    import importlib.util
+
+    from devmentor.features import spark_warehouse
+
+    if importlib.util.find_spec("pyspark") is None or importlib.util.find_spec("dbt.adapters.spark") is None:
+        raise CliError("the Spark target needs dbt-spark and PySpark: pip install -c constraints.txt -e '.[spark]'")
+    java = spark_warehouse.java_runtime()
+    if not java:
+        raise CliError("Spark needs a Java runtime (17 or later), e.g. apt-get install default-jre-headless")
+    from assets.features import run_dbt
+
+    spark_dir = settings.home / "spark"
+    env = {**settings.dbt_env(), **spark_warehouse.dbt_env(settings.lake, spark_dir, master)}
+    say(f"dbt build --target spark on {master or 'local[2]'} ({java}); metastore and tables under {spark_dir}")
+    invocation = run_dbt(["build"], env, settings.home / "dbt-target-spark", target="spark")
+    if not invocation.is_successful():
+        raise CliError(f"dbt build on Spark failed: {invocation.get_error()}")
+    say("feature tables built in databases staging, intermediate, marts and analytics of that Spark metastore "
+        "(read them with pyspark, or devmentor.features.spark_warehouse.session)")
     return 0
 
 
@@ -374,9 +401,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="also print the figures as one JSON object on the last line")
     p.set_defaults(func=cmd_replay)
 
-    p = sub.add_parser("warehouse", help="scale-out: load the lake into PostgreSQL and build the dbt project there")
-    p.add_argument("target", choices=("postgres",))
+    p = sub.add_parser("warehouse", help="scale-out: build the dbt project on PostgreSQL (the lake loaded first) or on Spark")
+    p.add_argument("target", choices=("postgres", "spark"))
     p.add_argument("--url", help="PostgreSQL URL (default: DEVMENTOR_DATABASE_URL, else the embedded server)")
+    p.add_argument("--master", help="Spark master (default: DEVMENTOR_SPARK_MASTER, else local[2]; spark://..., yarn, k8s://...)")
     p.set_defaults(func=cmd_warehouse)
     return parser
 

@@ -42,9 +42,24 @@
 
 {# Pre-hook: remove this run's window from the target before the new rows are appended. #}
 {% macro delete_incremental_window(date_col, lookback_days=0) -%}
+    {{- return(adapter.dispatch('delete_incremental_window')(date_col, lookback_days)) -}}
+{%- endmacro %}
+{% macro default__delete_incremental_window(date_col, lookback_days=0) -%}
     {%- if is_incremental() -%}
         delete from {{ this }} where {{ in_incremental_window(date_col, lookback_days) }}
     {%- else -%}
         select 1
     {%- endif -%}
 {%- endmacro %}
+
+{#
+  Spark (Parquet tables, no DELETE): the event-grain models are partitioned by their date and built with the
+  insert_overwrite strategy, which replaces exactly the date partitions the run recomputed (dynamic partition
+  overwrite); the pre-hook does nothing. A date of the window for which no row is recomputed keeps its old
+  partition (on DuckDB it would be emptied).
+#}
+{% macro spark__delete_incremental_window(date_col, lookback_days=0) -%}select 1{%- endmacro %}
+
+{# The incremental strategy and partitioning of an event-grain model (config). #}
+{% macro window_strategy() -%}{{ return('insert_overwrite' if target.type == 'spark' else 'append') }}{%- endmacro %}
+{% macro window_partition(date_col) -%}{{ return([date_col] if target.type == 'spark' else none) }}{%- endmacro %}

@@ -20,3 +20,8 @@ array(
     order by i
 )
 {%- endmacro %}
+
+{# The same terms on Spark, in order. #}
+{% macro spark__search_terms(text_expr) -%}
+filter(transform(regexp_extract_all(lower({{ text_expr }}), '[a-z0-9]+', 0), w -> CASE WHEN length(w) > 3 AND w LIKE '%s' AND w NOT LIKE '%ss' THEN left(w, length(w) - 1) ELSE w END), w -> w NOT IN ('a', 'an', 'the', 'and', 'or', 'to', 'of', 'in', 'on', 'is', 'it', 'i', 'me', 'my', 'you', 'for', 'this', 'that', 'with', 'can', 'be', 'are', 'at', 'do', 'so', 'but', 'there', 'what', 'am'))
+{%- endmacro %}

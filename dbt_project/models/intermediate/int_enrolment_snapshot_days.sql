@@ -44,10 +44,10 @@ running as (
 ),
 
 snapshot_days as (
-    select course_id, snapshot_day, cast(snapshot_day as varchar) as snapshot_name, 'score' as snapshot_role
+    select course_id, snapshot_day, cast(snapshot_day as {{ type_text() }}) as snapshot_name, 'score' as snapshot_role
     from running
     union all
-    select c.course_id, least(d.snapshot_day, c.end_day - 1), cast(d.snapshot_day as varchar), 'train'
+    select c.course_id, least(d.snapshot_day, c.end_day - 1), cast(d.snapshot_day as {{ type_text() }}), 'train'
     from courses as c
     cross join (select distinct snapshot_day from running) as d
     where c.has_ended

@@ -1,6 +1,7 @@
 {{ config(
     materialized='incremental',
-    incremental_strategy='append',
+    incremental_strategy=window_strategy(),
+    partition_by=window_partition('event_date'),
     pre_hook="{{ delete_incremental_window('event_date') }}"
 ) }}
 -- One row per learner × UTC day with activity (grain: learner × day): event counts by kind.

@@ -1,6 +1,7 @@
 {{ config(
     materialized='incremental',
-    incremental_strategy='append',
+    incremental_strategy=window_strategy(),
+    partition_by=window_partition('event_date'),
     pre_hook="{{ delete_incremental_window('event_date') }}"
 ) }}
 -- One row per quiz attempt, with the question's difficulty, correctness and the format the learner studied in that session.

@@ -1,6 +1,7 @@
 {{ config(
     materialized='incremental',
-    incremental_strategy='append',
+    incremental_strategy=window_strategy(),
+    partition_by=window_partition('session_date'),
     pre_hook="{{ delete_incremental_window('session_date', lookback_days=1) }}"
 ) }}
 -- One row per learner session: start, end, duration, local time of day (learner's time zone) and the session's main format.
@@ -48,11 +49,11 @@ final as (
         s.started_at,
         s.session_date,
         s.ended_at,
-        coalesce(s.reported_duration_s, cast(extract(epoch from s.ended_at - s.started_at) as decimal(12, 3))) as duration_s,
+        coalesce(s.reported_duration_s, cast({{ seconds_between('s.started_at', 's.ended_at') }} as decimal(12, 3))) as duration_s,
         s.event_count,
         f.session_format,
-        cast(extract(hour from s.started_at at time zone coalesce(p.timezone, 'UTC')) as bigint) as local_start_hour,
-        cast(s.started_at at time zone coalesce(p.timezone, 'UTC') as date) as local_date
+        cast(extract(hour from {{ local_time('s.started_at', "coalesce(p.timezone, 'UTC')") }}) as bigint) as local_start_hour,
+        cast({{ local_time('s.started_at', "coalesce(p.timezone, 'UTC')") }} as date) as local_date
     from sessions as s
     left join profiles as p on p.user_id = s.user_id
     left join session_format as f on f.session_id = s.session_id and f.user_id = s.user_id

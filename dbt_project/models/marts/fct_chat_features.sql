@@ -13,7 +13,7 @@ user_messages as (
 ),
 
 tokens as (
-    select user_id, unnest(tokens) as token from user_messages
+    select user_id, {{ unnest_list('tokens') }} as token from user_messages
 ),
 
 token_agg as (
@@ -33,17 +33,17 @@ message_agg as (
         count(*) as user_messages,
         sum(greatest(sentences, 1)) as sentence_count,
         sum(case when hint_used or {{ regexp_contains('lower(message_text)', '\\bhint\\b') }} then 1 else 0 end) as hint_requests,
-        sum(case when 'confused' = any(feedback_flags)
+        sum(case when {{ list_contains('feedback_flags', "'confused'") }}
                    or {{ regexp_contains('lower(message_text)', "confus|don''t get|do not understand|stuck|still don''t|lost") }} then 1 else 0 end) as confusion_signals,
         sum(case when message_text = lower(message_text) then 1 else 0 end) as lowercase_messages,
-        array_agg(distinct contextual_topic_id order by contextual_topic_id) filter (where contextual_topic_id is not null) as chat_topics,
+        {{ distinct_sorted_list('contextual_topic_id', 'contextual_topic_id is not null') }} as chat_topics,
         max(sent_at) as last_message_at
     from user_messages
     group by user_id
 ),
 
 topic_rank as (
-    select user_id, (array_agg(contextual_topic_id order by n desc, contextual_topic_id))[1:3] as top_chat_topics
+    select user_id, {{ ordered_list('contextual_topic_id', 'n desc, contextual_topic_id', n=3) }} as top_chat_topics
     from (
         select user_id, contextual_topic_id, count(*) as n
         from user_messages

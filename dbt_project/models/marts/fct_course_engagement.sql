@@ -38,7 +38,7 @@ attempt_agg as (
         course_id,
         count(*) as quiz_attempts,
         avg(score) as avg_score,
-        avg(case when is_correct then 1.0 else 0.0 end) as correct_rate,
+        {{ share_where("is_correct") }} as correct_rate,
         sum(retries) as total_retries,
         sum(case when hint_used then 1 else 0 end) as hint_used_count,
         {{ pmi('score', 'hint_used', 'retries') }} as pmi,
@@ -69,7 +69,7 @@ topic_agg as (
         {{ map_agg('topic_id', 'round(topic_score, 4)') }} as topic_scores,
         {{ map_agg('topic_id', 'round(topic_confidence, 4)') }} as confidence_score_by_topic,
         {{ map_agg('topic_id', 'round(coalesce(topic_confidence_slope, 0), 5)') }} as confidence_score_trends,
-        array_agg(topic_id order by topic_id) filter (where repeated_questions > 0 or retries > 0) as redo_topics
+        {{ ordered_list('topic_id', 'topic_id', where='repeated_questions > 0 or retries > 0') }} as redo_topics
     from topic_stats
     group by user_id, course_id
 ),
@@ -106,8 +106,8 @@ session_agg as (
 module_agg as (
     select user_id, course_id,
            count(*) filter (where is_completed) as modules_completed,
-           array_agg(distinct t order by t) filter (where t is not null) as flagged_topics
-    from (select user_id, course_id, is_completed, unnest(case when {{ list_len('flagged_topics') }} = 0 then array[null]::varchar[] else flagged_topics end) as t from modules) as m
+           {{ distinct_sorted_list('t', 't is not null') }} as flagged_topics
+    from (select user_id, course_id, is_completed, {{ unnest_or_null('flagged_topics') }} as t from modules) as m
     group by user_id, course_id
 ),
 
@@ -126,9 +126,9 @@ final as (
         t.confidence_score_by_topic,
         t.confidence_score_trends,
         round(a.confidence_trend, 4) as confidence_trend,
-        coalesce(t.redo_topics, array[]::varchar[]) as redo_topics,
+        coalesce(t.redo_topics, {{ empty_list() }}) as redo_topics,
         s.skill_scores,
-        coalesce(m.flagged_topics, array[]::varchar[]) as flagged_topics,
+        coalesce(m.flagged_topics, {{ empty_list() }}) as flagged_topics,
         coalesce(m.modules_completed, 0) as modules_completed,
         round(coalesce(m.modules_completed, 0) * 1.0 / nullif(cm.modules_in_course, 0), 4) as completion_rate,
         coalesce(ss.sessions, 0) as sessions,

@@ -38,10 +38,10 @@ session_agg as (
         sum(duration_s) as total_time_s,
         avg(duration_s) as mean_session_s,
         count(distinct local_date) as active_days,
-        avg(case when local_start_hour between 5 and 11 then 1.0 else 0.0 end) as share_morning,
-        avg(case when local_start_hour between 12 and 16 then 1.0 else 0.0 end) as share_afternoon,
-        avg(case when local_start_hour between 17 and 21 then 1.0 else 0.0 end) as share_evening,
-        avg(case when local_start_hour >= 22 or local_start_hour < 5 then 1.0 else 0.0 end) as share_night
+        {{ share_where("local_start_hour between 5 and 11") }} as share_morning,
+        {{ share_where("local_start_hour between 12 and 16") }} as share_afternoon,
+        {{ share_where("local_start_hour between 17 and 21") }} as share_evening,
+        {{ share_where("local_start_hour >= 22 or local_start_hour < 5") }} as share_night
     from sessions
     group by user_id
 ),
@@ -60,9 +60,9 @@ view_agg as (
         sum(case when format = 'video' then duration_s else 0 end) as video_time_s,
         sum(case when format = 'text' then duration_s else 0 end) as reading_time_s,
         sum(case when format = 'image' then duration_s else 0 end) as image_time_s,
-        avg(case when is_path_deviation then 1.0 else 0.0 end) as module_order_deviation_rate,
+        {{ share_where("is_path_deviation") }} as module_order_deviation_rate,
         count(distinct content_id) * 1.0 / count(*) as content_variety,
-        array_agg(distinct module_id order by module_id) filter (where is_path_deviation) as deviated_modules
+        {{ distinct_sorted_list('module_id', 'is_path_deviation') }} as deviated_modules
     from views
     group by user_id
 ),
@@ -80,7 +80,7 @@ attempt_agg as (
         user_id,
         count(*) as quiz_attempts,
         avg(score) as avg_score,
-        avg(case when is_correct then 1.0 else 0.0 end) as correct_rate,
+        {{ share_where("is_correct") }} as correct_rate,
         sum(duration_s) as quiz_time_s,
         sum(case when hint_used then 1 else 0 end) as hinted_attempts,
         avg(retries) as avg_retries,
@@ -113,7 +113,7 @@ event_agg as (
 ),
 
 flag_reasons as (
-    select user_id, array_agg(distinct flag_reason order by flag_reason) as content_flag_reasons
+    select user_id, {{ distinct_sorted_list('flag_reason') }} as content_flag_reasons
     from milestones
     where event_type = 'content_flag' and flag_reason is not null
     group by user_id
@@ -135,7 +135,7 @@ final as (
         coalesce(qa.quiz_attempts, 0) as quiz_attempts,
         ft.dominant_format,
         cast(ev.last_activity_at as date) as last_activity_date,
-        cast(a.as_of_at as date) - cast(ev.last_activity_at as date) as days_since_last_activity,
+        {{ days_between('cast(ev.last_activity_at as date)', 'cast(a.as_of_at as date)') }} as days_since_last_activity,
         round(coalesce(s.total_time_s, 0) / 60.0, 2) as total_time_spent_min,
         {{ record([
             ('quiz_time', 'round(coalesce(qa.quiz_time_s, 0) / 60.0, 2)'),
@@ -151,7 +151,7 @@ final as (
         coalesce(ev.hint_requests, 0) as hint_usage_count,
         {{ safe_ratio('qa.hinted_attempts', 'qa.quiz_attempts') }} as hint_rate,
         round(coalesce(v.module_order_deviation_rate, 0), 4) as module_order_deviation_rate,
-        coalesce(v.deviated_modules, array[]::varchar[]) as module_order_log,
+        coalesce(v.deviated_modules, {{ empty_list() }}) as module_order_log,
         round(s.mean_session_s / 60.0, 2) as retention_span_min,
         coalesce(s.session_count, 0) as session_count,
         coalesce(s.active_days, 0) as active_days,
@@ -164,7 +164,7 @@ final as (
         ph.peak_local_hour,
         round(0.5 * coalesce(v.module_order_deviation_rate, 0) + 0.5 * coalesce(v.content_variety, 0), 4) as exploratory_behavior_score,
         coalesce(ev.content_flags, 0) as content_flags,
-        coalesce(fr.content_flag_reasons, array[]::varchar[]) as content_flag_reasons,
+        coalesce(fr.content_flag_reasons, {{ empty_list() }}) as content_flag_reasons,
         coalesce(ev.topic_flags, 0) as topic_flags,
         coalesce(ev.modules_completed, 0) as modules_completed,
         coalesce(ev.event_count, 0) as event_count,

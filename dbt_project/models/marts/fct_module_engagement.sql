@@ -25,7 +25,7 @@ attempt_agg as (
         count(*) as quiz_attempts,
         count(distinct question_id) as distinct_questions,
         avg(score) as avg_score,
-        avg(case when is_correct then 1.0 else 0.0 end) as correct_rate,
+        {{ share_where("is_correct") }} as correct_rate,
         sum(retries) as total_retries,
         sum(case when hint_used then 1 else 0 end) as hint_used_count,
         avg(confidence) as avg_confidence,
@@ -71,7 +71,7 @@ view_agg as (
 
 flags as (
     select user_id, course_id, module_id,
-           array_agg(distinct topic_id order by topic_id) filter (where event_type in ('topic_flag', 'content_flag') and topic_id is not null) as flagged_topics,
+           {{ distinct_sorted_list('topic_id', "event_type in ('topic_flag', 'content_flag') and topic_id is not null") }} as flagged_topics,
            max(case when event_type = 'module_complete' then event_at end) as completed_at
     from milestones
     where event_type in ('topic_flag', 'content_flag', 'module_complete')
@@ -99,7 +99,7 @@ final as (
         v.first_seen_at,
         f.completed_at,
         f.completed_at is not null as is_completed,
-        coalesce(f.flagged_topics, array[]::varchar[]) as flagged_topics
+        coalesce(f.flagged_topics, {{ empty_list() }}) as flagged_topics
     from keys as k
     left join attempt_agg as a using (user_id, course_id, module_id)
     left join topic_agg as t using (user_id, course_id, module_id)

@@ -10,7 +10,7 @@ renamed as (
         event_id,
         user_id,
         event_type,
-        "timestamp" as event_at,
+        {{ ident('timestamp') }} as event_at,
         event_date,
         session_id,
         course_id,

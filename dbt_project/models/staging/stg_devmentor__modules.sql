@@ -9,7 +9,7 @@ renamed as (
         position as module_position,
         title as module_title,
         case
-            when prerequisites is null or trim(prerequisites) = '' then array[]::varchar[]
+            when prerequisites is null or trim(prerequisites) = '' then {{ empty_list() }}
             else {{ split_trimmed('prerequisites', ';') }}
         end as prerequisite_module_ids
     from source

@@ -43,7 +43,7 @@ final as (
         s.stage_order,
         s.stage,
         s.learners,
-        round(cast(s.learners as double precision) / nullif(first_value(s.learners) over (partition by s.course_id order by s.stage_order), 0), 4) as share_of_enrolled
+        round(cast(s.learners as {{ type_double() }}) / nullif(first_value(s.learners) over (partition by s.course_id order by s.stage_order), 0), 4) as share_of_enrolled
     from stages as s
 )
 

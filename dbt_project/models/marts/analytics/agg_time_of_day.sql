@@ -7,7 +7,7 @@ with sessions as (
 final as (
     select
         course_id,
-        cast(extract(isodow from local_date) as bigint) as local_weekday,
+        cast({{ iso_weekday('local_date') }} as bigint) as local_weekday,
         local_start_hour as local_hour,
         count(*) as sessions,
         count(distinct user_id) as learners,

@@ -26,7 +26,7 @@ events as (
         coalesce(ev.clicks, 1) as clicks,
         ev.content_id,
         ev.question_id,
-        cast(ev.score as double precision) as score
+        cast(ev.score as {{ type_double() }}) as score
     from {{ ref('stg_devmentor__events') }} as ev
     inner join courses as c on ev.course_id = c.course_id
 ),
@@ -99,7 +99,7 @@ joined as (
         s.snapshot_name,
         s.snapshot_role,
         s.as_of_at,
-        cast(s.snapshot_day as double precision) / nullif(c.end_day, 0) as course_progress,
+        cast(s.snapshot_day as {{ type_double() }}) / nullif(c.end_day, 0) as course_progress,
         -s.enrolled_day as days_registered_before_start,
         e.prior_attempts,
         e.credits,
