@@ -3,7 +3,7 @@
 
 import dagster as dg
 
-from devmentor.api.catalog import publish_courses
+from devmentor.serving.catalog import publish_courses
 from devmentor.serving.decisions import publish_decisions, publish_group
 from devmentor.serving.tables import (
     EARLY_WARNING_TABLES,

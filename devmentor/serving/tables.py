@@ -184,8 +184,12 @@ EARLY_WARNING = _spec(
 EARLY_WARNING_TABLES = (EARLY_WARNING,)
 
 
-def render_markdown(specs=(*LEARNING_TABLES, *GAMIFICATION_TABLES, *EARLY_WARNING_TABLES)) -> str:
-    """The learning-engine and gamification tables as Markdown (docs/serving_contract.md keeps a copy; a test compares)."""
+def render_markdown(specs=None) -> str:
+    """The learning-engine, gamification, early-warning and catalog tables as Markdown (docs/serving_contract.md
+    keeps a copy; a test compares)."""
+    from devmentor.serving.catalog import COURSES
+
+    specs = specs or (*LEARNING_TABLES, *GAMIFICATION_TABLES, *EARLY_WARNING_TABLES, COURSES)
     out = []
     for spec in specs:
         out.append(f"### `serving.{spec.name}`\n{spec.description}\n")
