@@ -72,6 +72,7 @@ class BKTParams:
     n_attempts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     ability_weight: float = 0.0
     ability_shrinkage: float = 2.0
+    calibration: dict = field(default_factory=dict)  # isotonic maps of skill-level success (models/calibration.py)
 
     def index(self, skills) -> np.ndarray:
         """Parameter row of each skill; unknown skills get -1."""
@@ -91,7 +92,7 @@ class BKTParams:
         return BKTParams(
             self.skills + ["__default__"], avg(self.prior), avg(self.learn), avg(self.forget), avg(self.guess),
             avg(self.slip), self.items, self.item_guess, self.item_slip, self.log_likelihood, self.iterations,
-            np.append(self.n_attempts, 0), self.ability_weight, self.ability_shrinkage,
+            np.append(self.n_attempts, 0), self.ability_weight, self.ability_shrinkage, self.calibration,
         )
 
     def to_dict(self) -> dict:
@@ -112,6 +113,7 @@ class BKTParams:
             log_likelihood=d.get("log_likelihood", float("nan")), iterations=d.get("iterations", 0),
             n_attempts=np.asarray(d.get("n_attempts", []), dtype=np.int64),
             ability_weight=d.get("ability_weight", 0.0), ability_shrinkage=d.get("ability_shrinkage", 2.0),
+            calibration=d.get("calibration", {}),
         )
 
     def emission(self, skill_idx: np.ndarray, item_idx: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:

@@ -4,11 +4,16 @@ Questions come from modules the learner can work on (open or mastered on the lea
 never locked), skip anything the learner attempted recently, and are ranked so the quiz
 interleaves the weakest skills (lowest P(known) first, unmastered before mastered) and,
 within a skill, prefers questions whose predicted success is closest to the target (70%).
-Predicted success is the BKT prediction with the question's own guess and slip, from P(known) at the
+The question is chosen on the BKT prediction with the question's own guess and slip, from P(known) at the
 next attempt (``p_next``: after the learn / forget step that follows the last answer; ``p_known``, the
 posterior after the last answer, when the mastery rows lack it). A question tagged with several skills
 is one question: its predicted success is the mean over its skills (the way a multi-skill answer is
 predicted and scored), and it appears once, under its weakest skill.
+
+The PUBLISHED ``predicted_success`` is, when the mastery rows carry one, the mean over the question's skills
+of the mastery rows' skill-level ``predicted_success``: the calibrated prediction of the learner's next
+answer on the skill on whatever question it comes (``models/calibration.py``), not the question-specific
+figure the choice aimed at 70% with (that one assumes the quiz's own, often easiest, question is answered).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-ALGORITHM = "quiz-1"
+ALGORITHM = "quiz-2"
 TARGET_SUCCESS = 0.7
 
 
@@ -70,8 +75,9 @@ def assemble(
     cand = cand.merge(item_params[["question_id", "guess", "slip"]], on="question_id", how="left")
     cand["guess"] = cand["guess"].fillna(0.2)
     cand["slip"] = cand["slip"].fillna(0.1)
-    cand["predicted_success"] = _predicted_success(cand, qs, mastery)
-    cand["fit"] = (cand["predicted_success"] - TARGET_SUCCESS).abs()
+    item_level, skill_level = _predicted_success(cand, qs, mastery)
+    cand["fit"] = (item_level - TARGET_SUCCESS).abs()
+    cand["predicted_success"] = skill_level if "predicted_success" in mastery.columns else item_level
     cand = cand.sort_values(["user_id", "skill_id", "fit", "question_id"])
     cand["q_rank"] = cand.groupby(["user_id", "skill_id"]).cumcount()
     cand = cand.sort_values(["user_id", "mastered", "q_rank", "s_rank"])
@@ -82,17 +88,20 @@ def assemble(
     return quiz[cols].reset_index(drop=True)
 
 
-def _predicted_success(cand: pd.DataFrame, questions: pd.DataFrame, mastery: pd.DataFrame) -> pd.Series:
-    """P(correct) per candidate row: the mean over the question's skills of BKT with the question's guess and slip."""
+def _predicted_success(cand: pd.DataFrame, questions: pd.DataFrame, mastery: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Per candidate row: (the mean over the question's skills of BKT with the question's guess and slip, the mean
+    over them of the mastery rows' skill-level ``predicted_success``, NaN where the rows lack it)."""
     col = "p_next" if "p_next" in mastery.columns else "p_known"
     per_skill = cand[["user_id", "question_id", "guess", "slip"]]
     if questions["question_id"].duplicated().any():
         per_skill = per_skill.merge(questions[["question_id", "skill_id"]], on="question_id")
     else:
         per_skill = per_skill.assign(skill_id=cand["skill_id"].to_numpy())
-    per_skill = per_skill.merge(mastery[["user_id", "skill_id", "p_known"] + ([col] if col != "p_known" else [])],
-                                on=["user_id", "skill_id"], how="left")
+    extra = [c for c in (col, "predicted_success") if c != "p_known" and c in mastery.columns]
+    per_skill = per_skill.merge(mastery[["user_id", "skill_id", "p_known"] + extra], on=["user_id", "skill_id"], how="left")
     p = per_skill[col].fillna(per_skill["p_known"]).fillna(0.0)
     per_skill["ps"] = p * (1 - per_skill["slip"]) + (1 - p) * per_skill["guess"]
-    mean = per_skill.groupby(["user_id", "question_id"])["ps"].mean().round(4)
-    return pd.Series(mean.reindex(pd.MultiIndex.from_frame(cand[["user_id", "question_id"]])).to_numpy(), index=cand.index)
+    per_skill["skill_ps"] = per_skill["predicted_success"] if "predicted_success" in extra else np.nan
+    mean = per_skill.groupby(["user_id", "question_id"])[["ps", "skill_ps"]].mean().round(4)
+    mean = mean.reindex(pd.MultiIndex.from_frame(cand[["user_id", "question_id"]]))
+    return (pd.Series(mean["ps"].to_numpy(), index=cand.index), pd.Series(mean["skill_ps"].to_numpy(), index=cand.index))

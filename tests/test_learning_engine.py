@@ -290,3 +290,44 @@ def test_mastery_state_save_is_all_or_nothing(tmp_path, monkeypatch, crash_at):
     monkeypatch.setattr(os, "replace", real_os_replace)
     loaded = engine.MasteryState.load(folder)
     assert (loaded.watermark, int(loaded.trace.attempts[0, 1]), len(loaded.users)) in {("old", 2, 2), ("new", 7, 3)}
+
+
+def test_calibration_maps_predicted_success_onto_what_was_observed():
+    from models import calibration
+
+    rng = np.random.default_rng(3)
+    n = 20000
+    pred = rng.uniform(0.3, 0.8, n)
+    first = rng.random(n) < 0.5
+    truth = np.where(first, pred - 0.2, pred)  # first answers on a skill over-predicted by 0.2, the rest honest
+    points = pd.DataFrame({"pred": pred, "first": first, "correct": (rng.random(n) < truth).astype(int), "weight": 1.0})
+    maps = calibration.fit(points)
+    assert set(maps) == {"first", "seen"}
+    out = calibration.apply(maps, pred, first)
+    for group in (first, ~first):
+        bins = np.minimum((out[group] * 10).astype(int), 9)
+        table = pd.DataFrame({"bin": bins, "e": out[group], "y": truth[group]}).groupby("bin").agg(
+            n=("e", "size"), e=("e", "mean"), y=("y", "mean"))
+        assert ((table["e"] - table["y"]).abs()[table["n"] >= 100] < 0.05).all()
+    raw_gap = np.abs(pred[first].mean() - truth[first].mean())
+    assert raw_gap > 0.15 and abs(out[first].mean() - truth[first].mean()) < 0.03
+    assert np.all(np.diff(out[first][np.argsort(pred[first])]) >= -1e-12)  # monotone: the ranking is kept
+    # a group with too few answers stays as it is
+    small = calibration.fit(points.iloc[:60])
+    assert "first" not in small or "seen" not in small
+    assert np.allclose(calibration.apply({}, pred, first), pred)
+
+
+def test_quiz_publishes_the_skill_level_prediction_and_chooses_on_the_question():
+    m = mastery_rows({"b": {"s1": 0.5}})
+    paths = learning_path.learning_paths(MODULES, MODULE_SKILLS, ENROL[ENROL.user_id == "b"], m)
+    qz = quiz.assemble(QUESTIONS, paths, m, ITEMS, pd.DataFrame(columns=["user_id", "question_id"]), n=2)
+    assert len(qz) == 2
+    assert np.allclose(qz["predicted_success"], m.set_index("skill_id").loc["s1", "predicted_success"])
+    # without a skill-level figure in the mastery rows, the question-level one is published
+    qz_item = quiz.assemble(QUESTIONS, paths, m.drop(columns="predicted_success"), ITEMS,
+                            pd.DataFrame(columns=["user_id", "question_id"]), n=2)
+    p = 0.5
+    items = ITEMS.set_index("question_id").loc[qz_item["question_id"]]
+    assert np.allclose(qz_item["predicted_success"], (p * (1 - items["slip"]) + (1 - p) * items["guess"]).round(4))
+    assert sorted(qz_item["question_id"]) == sorted(qz["question_id"])

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from devmentor.storage.lake import replace_directory
-from models import learning_path, mastery, quiz, recommender, spaced_repetition
+from models import calibration, learning_path, mastery, quiz, recommender, spaced_repetition
 from models.mastery_eval import Evaluation
 
 # Each learner's time zone from the profile; anything DuckDB does not know becomes UTC (the documented default).
@@ -156,8 +156,13 @@ def fit_mastery(attempts: pd.DataFrame, holdout_share: float = 0.2, seed: int = 
     rng = np.random.default_rng(seed)
     test_users = set(rng.choice(users, size=max(1, int(len(users) * holdout_share)), replace=False))
     is_test = frame["user_id"].isin(test_users)
-    evaluation = evaluate_next_response(fit_assistments(frame[~is_test]), frame[is_test])
-    return fit_assistments(frame), evaluation
+    held_out_params = fit_assistments(frame[~is_test])
+    evaluation = evaluate_next_response(held_out_params, frame[is_test])
+    params = fit_assistments(frame)
+    # the published skill-level predicted success goes through isotonic maps fitted on the held-out learners'
+    # answers, each predicted from the state before it (models/calibration.py)
+    params.calibration = calibration.fit_on(held_out_params, frame[is_test])
+    return params, evaluation
 
 
 # ---------------------------------------------------------------------------------------------- trace state
@@ -285,7 +290,9 @@ def mastery_table(params: mastery.BKTParams, state: MasteryState, catalog: Catal
     out["skill_score"] = mastery.skill_score(p_known)
     out["mastered"] = mastery.is_mastered(p_known, attempts)
     out["attempts"] = attempts.astype(np.int32)
-    out["predicted_success"] = np.round(p_next * (1 - p.slip[s_arr]) + (1 - p_next) * p.guess[s_arr], 4)
+    raw = p_next * (1 - p.slip[s_arr]) + (1 - p_next) * p.guess[s_arr]
+    # the learner's next answer on the skill (any question), calibrated: first answers apart from practised skills
+    out["predicted_success"] = np.round(calibration.apply(p.calibration, raw, attempts == 0), 4)
     out["p_next"] = np.round(p_next, 4)  # P(known) at the next attempt (after learning/forgetting); lake only
     out["last_attempt_at"] = pd.to_datetime(pd.Series(last_us, index=out.index).where(last_us > 0), unit="us", utc=True)
     return out.reset_index(drop=True)
