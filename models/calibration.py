@@ -5,9 +5,9 @@ learner's NEXT answer on that skill, whatever question it is on. BKT's raw skill
 at the next attempt read through the skill's guess and slip) over-predicts first answers on skills new
 to the learner, so the engine maps it through one of two isotonic maps: one for a skill the learner has
 never answered, one for a skill already practised. The maps are fitted by ``fit_on`` on answers the
-pipeline already has: the mastery fit's own held-out learners (parameters fitted on the other learners),
-every answer predicted from the trace state before it, in each learner's time order; each copy of a
-multi-skill answer weighs 1 / copies, so an answer counts once.
+pipeline already has (never on held-out ones): every attempt the mastery model was fitted on, each
+predicted by the fitted parameters from the trace state before it, in each learner's time order; each
+copy of a multi-skill answer weighs 1 / copies, so an answer counts once.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def fit(points: pd.DataFrame) -> dict:
 
 
 def fit_on(params: mastery.BKTParams, test: pd.DataFrame) -> dict:
-    """The calibration maps from ``params`` traced over ``test``, learners the parameters were not fitted on."""
+    """The calibration maps from ``params`` traced over ``test`` (rows as ``skill_level_before`` takes them)."""
     return fit(skill_level_before(params, test))
 
 
