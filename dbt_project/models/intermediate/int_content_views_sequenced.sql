@@ -37,13 +37,13 @@ sequenced as (
         on c.user_id = v.user_id and c.course_id = v.course_id and v.event_at > c.event_at
     {%- elif target.type == 'spark' -%}
     -- the latest completion before the view: its running number is the largest one before the view
-        left join (
-            select v2.event_id, max(c2.completed_so_far) as completed_so_far
-            from views as v2
-            inner join completions as c2
-                on c2.user_id = v2.user_id and c2.course_id = v2.course_id and c2.event_at < v2.event_at
-            group by v2.event_id
-        ) as c on c.event_id = v.event_id
+    left join (
+        select v2.event_id, max(c2.completed_so_far) as completed_so_far
+        from views as v2
+        inner join completions as c2
+            on c2.user_id = v2.user_id and c2.course_id = v2.course_id and c2.event_at < v2.event_at
+        group by v2.event_id
+    ) as c on c.event_id = v.event_id
     {%- else -%}
     -- the latest completion before the view (what DuckDB's ASOF join does)
     left join lateral (

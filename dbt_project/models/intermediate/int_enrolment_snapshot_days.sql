@@ -30,8 +30,9 @@ courses as (
 {% if requested %}
 snapshot_days as (
     {%- for d in requested.split(',') %}
-    select course_id, {% if d.strip() == 'end' %}end_day - 1{% else %}least({{ d.strip() | int }}, end_day - 1){% endif %} as snapshot_day,
-           '{{ d.strip() }}' as snapshot_name, 'study' as snapshot_role
+    select
+        course_id, {% if d.strip() == 'end' %}end_day - 1{% else %}least({{ d.strip() | int }}, end_day - 1){% endif %} as snapshot_day,
+        '{{ d.strip() }}' as snapshot_name, 'study' as snapshot_role
     from courses
     {% if not loop.last %}union all{% endif %}
     {%- endfor %}
@@ -47,7 +48,9 @@ snapshot_days as (
     select course_id, snapshot_day, cast(snapshot_day as {{ type_text() }}) as snapshot_name, 'score' as snapshot_role
     from running
     union all
-    select c.course_id, least(d.snapshot_day, c.end_day - 1), cast(d.snapshot_day as {{ type_text() }}), 'train'
+    select
+        c.course_id, least(d.snapshot_day, c.end_day - 1) as snapshot_day,
+        cast(d.snapshot_day as {{ type_text() }}) as snapshot_name, 'train' as snapshot_role
     from courses as c
     cross join (select distinct snapshot_day from running) as d
     where c.has_ended
@@ -84,7 +87,8 @@ from enrolments as e
 inner join snapshot_days as s on e.course_id = s.course_id
 cross join as_of as a
 left join outcomes as o on e.user_id = o.user_id and e.course_id = o.course_id
-where e.enrolled_day <= s.snapshot_day
-  and (e.withdrawn_day is null or e.withdrawn_day > s.snapshot_day)
-  and not coalesce(o.final_result = 'withdrawn' and o.result_day <= s.snapshot_day, false)
-  and (s.snapshot_role <> 'train' or o.final_result is not null)
+where
+    e.enrolled_day <= s.snapshot_day
+    and (e.withdrawn_day is null or e.withdrawn_day > s.snapshot_day)
+    and not coalesce(o.final_result = 'withdrawn' and o.result_day <= s.snapshot_day, false)
+    and (s.snapshot_role <> 'train' or o.final_result is not null)

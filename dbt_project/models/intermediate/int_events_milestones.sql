@@ -8,8 +8,9 @@
 -- module completions, hint requests, content flags, topic flags.
 with events as (
     select * from {{ ref('stg_devmentor__events') }}
-    where event_type in ('module_complete', 'hint_request', 'content_flag', 'topic_flag')
-      and {{ in_incremental_window('event_date') }}
+    where
+        event_type in ('module_complete', 'hint_request', 'content_flag', 'topic_flag')
+        and {{ in_incremental_window('event_date') }}
 ),
 
 content as (

@@ -33,8 +33,12 @@ message_agg as (
         count(*) as user_messages,
         sum(greatest(sentences, 1)) as sentence_count,
         sum(case when hint_used or {{ regexp_contains('lower(message_text)', '\\bhint\\b') }} then 1 else 0 end) as hint_requests,
-        sum(case when {{ list_contains('feedback_flags', "'confused'") }}
-                   or {{ regexp_contains('lower(message_text)', "confus|don''t get|do not understand|stuck|still don''t|lost") }} then 1 else 0 end) as confusion_signals,
+        sum(case
+            when
+                {{ list_contains('feedback_flags', "'confused'") }}
+                or {{ regexp_contains('lower(message_text)', "confus|don''t get|do not understand|stuck|still don''t|lost") }} then 1
+            else 0
+        end) as confusion_signals,
         sum(case when message_text = lower(message_text) then 1 else 0 end) as lowercase_messages,
         {{ distinct_sorted_list('contextual_topic_id', 'contextual_topic_id is not null') }} as chat_topics,
         max(sent_at) as last_message_at

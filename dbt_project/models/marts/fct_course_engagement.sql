@@ -26,9 +26,10 @@ keys as (
 ),
 
 ranked_attempts as (
-    select *,
-           row_number() over (partition by user_id, course_id order by event_at, event_id) as attempt_no,
-           count(*) over (partition by user_id, course_id) as attempt_total
+    select
+        *,
+        row_number() over (partition by user_id, course_id order by event_at, event_id) as attempt_no,
+        count(*) over (partition by user_id, course_id) as attempt_total
     from attempts
 ),
 
@@ -43,7 +44,7 @@ attempt_agg as (
         sum(case when hint_used then 1 else 0 end) as hint_used_count,
         {{ pmi('score', 'hint_used', 'retries') }} as pmi,
         avg(case when attempt_no > attempt_total / 2.0 then confidence end)
-            - avg(case when attempt_no <= attempt_total / 2.0 then confidence end) as confidence_trend
+        - avg(case when attempt_no <= attempt_total / 2.0 then confidence end) as confidence_trend
     from ranked_attempts
     group by user_id, course_id
 ),
@@ -75,8 +76,9 @@ topic_agg as (
 ),
 
 skill_agg as (
-    select user_id, course_id,
-           {{ map_agg('skill_tag', 'skill_score') }} as skill_scores
+    select
+        user_id, course_id,
+        {{ map_agg('skill_tag', 'skill_score') }} as skill_scores
     from (
         select user_id, course_id, skill_tag, {{ skill_score_0_10('score') }} as skill_score
         from attempts where skill_tag is not null
@@ -104,9 +106,10 @@ session_agg as (
 ),
 
 module_agg as (
-    select user_id, course_id,
-           count(*) filter (where is_completed) as modules_completed,
-           {{ distinct_sorted_list('t', 't is not null') }} as flagged_topics
+    select
+        user_id, course_id,
+        count(*) filter (where is_completed) as modules_completed,
+        {{ distinct_sorted_list('t', 't is not null') }} as flagged_topics
     from (select user_id, course_id, is_completed, {{ unnest_or_null('flagged_topics') }} as t from modules) as m
     group by user_id, course_id
 ),

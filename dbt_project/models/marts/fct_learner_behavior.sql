@@ -105,8 +105,12 @@ event_agg as (
         sum(d.modules_completed) as modules_completed,
         max(d.last_event_at) as last_activity_at,
         sum(case when d.event_date > cast(a.as_of_at as date) - interval '7 day' then d.events else 0 end) as events_last_7d,
-        sum(case when d.event_date <= cast(a.as_of_at as date) - interval '7 day'
-                  and d.event_date > cast(a.as_of_at as date) - interval '21 day' then d.events else 0 end) / 2.0 as events_prior_7d_avg
+        sum(case
+            when
+                d.event_date <= cast(a.as_of_at as date) - interval '7 day'
+                and d.event_date > cast(a.as_of_at as date) - interval '21 day' then d.events
+            else 0
+        end) / 2.0 as events_prior_7d_avg
     from daily as d
     cross join as_of as a
     group by d.user_id

@@ -39,8 +39,9 @@ attempt_agg as (
 ),
 
 topic_agg as (
-    select user_id, course_id, module_id,
-           {{ map_agg('topic_id', 'round(topic_score, 4)') }} as topic_scores
+    select
+        user_id, course_id, module_id,
+        {{ map_agg('topic_id', 'round(topic_score, 4)') }} as topic_scores
     from (
         select user_id, course_id, module_id, topic_id, avg(score) as topic_score
         from attempts where topic_id is not null
@@ -50,8 +51,9 @@ topic_agg as (
 ),
 
 skill_agg as (
-    select user_id, course_id, module_id,
-           {{ map_agg('skill_tag', 'skill_score') }} as skill_scores
+    select
+        user_id, course_id, module_id,
+        {{ map_agg('skill_tag', 'skill_score') }} as skill_scores
     from (
         select user_id, course_id, module_id, skill_tag, {{ skill_score_0_10('score') }} as skill_score
         from attempts where skill_tag is not null
@@ -61,18 +63,20 @@ skill_agg as (
 ),
 
 view_agg as (
-    select user_id, course_id, module_id,
-           count(*) as content_views,
-           sum(duration_s) as view_time_s,
-           min(event_at) as first_seen_at
+    select
+        user_id, course_id, module_id,
+        count(*) as content_views,
+        sum(duration_s) as view_time_s,
+        min(event_at) as first_seen_at
     from views
     group by user_id, course_id, module_id
 ),
 
 flags as (
-    select user_id, course_id, module_id,
-           {{ distinct_sorted_list('topic_id', "event_type in ('topic_flag', 'content_flag') and topic_id is not null") }} as flagged_topics,
-           max(case when event_type = 'module_complete' then event_at end) as completed_at
+    select
+        user_id, course_id, module_id,
+        {{ distinct_sorted_list('topic_id', "event_type in ('topic_flag', 'content_flag') and topic_id is not null") }} as flagged_topics,
+        max(case when event_type = 'module_complete' then event_at end) as completed_at
     from milestones
     where event_type in ('topic_flag', 'content_flag', 'module_complete')
     group by user_id, course_id, module_id

@@ -16,10 +16,14 @@ renamed as (
         related_skill,
         related_objective,
         coalesce(hint_used, false) as hint_used,
-        case when feedback_flags is null or trim(feedback_flags) = '' then {{ empty_list() }}
-             else {{ split_list('feedback_flags', ';') }} end as feedback_flags,
-        case when searchable_tags is null or trim(searchable_tags) = '' then {{ empty_list() }}
-             else {{ split_list('searchable_tags', ';') }} end as searchable_tags
+        case
+            when feedback_flags is null or trim(feedback_flags) = '' then {{ empty_list() }}
+            else {{ split_list('feedback_flags', ';') }}
+        end as feedback_flags,
+        case
+            when searchable_tags is null or trim(searchable_tags) = '' then {{ empty_list() }}
+            else {{ split_list('searchable_tags', ';') }}
+        end as searchable_tags
     from source
 )
 

@@ -27,13 +27,14 @@ per_learner as (
 stages as (
     select p.course_id, 1 as stage_order, 'enrolled' as stage, count(*) as learners from per_learner p group by p.course_id
     union all
-    select p.course_id, 2, 'started', count(*) filter (where p.started) from per_learner p group by p.course_id
+    select p.course_id, 2 as stage_order, 'started' as stage, count(*) filter (where p.started) as learners from per_learner p group by p.course_id
     union all
-    select p.course_id, 3, 'attempted_quiz', count(*) filter (where p.attempted_quiz) from per_learner p group by p.course_id
+    select p.course_id, 3 as stage_order, 'attempted_quiz' as stage, count(*) filter (where p.attempted_quiz) as learners from per_learner p group by p.course_id
     union all
-    select p.course_id, 4, 'completed_a_module', count(*) filter (where p.modules_completed >= 1) from per_learner p group by p.course_id
+    select p.course_id, 4 as stage_order, 'completed_a_module' as stage, count(*) filter (where p.modules_completed >= 1) as learners
+    from per_learner p group by p.course_id
     union all
-    select p.course_id, 5, 'completed_course', count(*) filter (where p.modules_completed >= m.modules)
+    select p.course_id, 5 as stage_order, 'completed_course' as stage, count(*) filter (where p.modules_completed >= m.modules) as learners
     from per_learner p join modules_per_course m using (course_id) group by p.course_id
 ),
 

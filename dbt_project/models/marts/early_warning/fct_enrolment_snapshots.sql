@@ -149,15 +149,26 @@ select
     {{ safe_ratio('j.clicks_total', 'c.cohort_median_clicks') }} as clicks_vs_cohort_median,
     {{ safe_ratio('j.clicks_last_14d', 'c.cohort_median_clicks_14d') }} as recent_clicks_vs_cohort_median,
     j.days_since_last_activity - c.cohort_median_idle_days as idle_days_vs_cohort_median,
-    case when j.clicks_total is not null then
-        percent_rank() over (partition by j.course_id, j.snapshot_day, j.snapshot_role order by j.clicks_total) end
+    case
+        when j.clicks_total is not null
+            then
+                percent_rank() over (partition by j.course_id, j.snapshot_day, j.snapshot_role order by j.clicks_total)
+    end
         as clicks_percentile,
-    case when j.clicks_total is not null then
-        percent_rank() over (partition by j.course_id, j.snapshot_day, j.snapshot_role order by j.active_days) end
+    case
+        when j.clicks_total is not null
+            then
+                percent_rank() over (partition by j.course_id, j.snapshot_day, j.snapshot_role order by j.active_days)
+    end
         as active_days_percentile,
-    case when j.weighted_score is not null then
-        percent_rank() over (partition by j.course_id, j.snapshot_day, j.snapshot_role
-                             order by coalesce(j.share_of_due_points, j.weighted_score)) end
+    case
+        when j.weighted_score is not null
+            then
+                percent_rank() over (
+                    partition by j.course_id, j.snapshot_day, j.snapshot_role
+                    order by coalesce(j.share_of_due_points, j.weighted_score)
+                )
+    end
         as score_percentile,
     percent_rank() over (partition by j.course_id, j.snapshot_day, j.snapshot_role order by j.assessments_submitted)
         as submitted_percentile,
