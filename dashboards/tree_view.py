@@ -12,7 +12,7 @@ import textwrap
 
 import pandas as pd
 
-from models.trees import describe_rule
+from dashboards.labels import as_float, rule_words
 
 
 def rules_frame(rules) -> pd.DataFrame:
@@ -20,7 +20,10 @@ def rules_frame(rules) -> pd.DataFrame:
     frame = pd.DataFrame(json.loads(rules) if isinstance(rules, str) else list(rules or []))
     if frame.empty:
         return frame
-    frame["rule"] = [describe_rule(f, o, float(t)) for f, o, t in zip(frame["feature"], frame["operator"], frame["threshold"])]
+    for col in ("threshold", "trained_threshold"):
+        if col in frame:
+            frame[col] = [as_float(t) for t in frame[col]]
+    frame["rule"] = [rule_words(f, o, t) for f, o, t in zip(frame["feature"], frame["operator"], frame["threshold"])]
     return frame
 
 

@@ -23,6 +23,16 @@ PAGES = {  # url path → title shown on the page
 }
 CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage", "--window-size=1400,1000")
+# Page title → what it must show when the run has the data it needs (the browser test checks each).
+EXPECTED = {
+    "Cohort overview": {"metrics": 4, "charts": 2},
+    "At-risk learners": {"metrics": 1, "tables": 1},
+    "Learner drill-down": {"metrics": 2, "tables": 3},
+    "Skill matrix": {"charts": 2, "tables": 1},
+    "Engagement": {"charts": 3, "tables": 1},
+    "Models": {"trees": 2, "charts": 1, "tables": 3},
+    "Data quality": {"metrics": 3, "tables": 1},
+}
 
 
 def chromium_binaries() -> tuple[str, str] | None:
@@ -79,23 +89,90 @@ def chromium():
         drv.quit()
 
 
-def load_page(drv, base: str, path: str, title: str, timeout: float = 45) -> dict:
-    """Open a page, wait until its title is shown and Streamlit has stopped running; report what is on it."""
+ELEMENTS = {  # what a page can show, by Streamlit's test ids
+    "charts": "stVegaLiteChart", "trees": "stGraphVizChart", "tables": "stDataFrame", "metrics": "stMetric",
+    "notes": "stAlert",
+}
+
+
+def _wait_rendered(drv, title: str, timeout: float) -> bool:
+    """Wait until the page's title is shown and Streamlit has stopped running; False if the title never showed."""
     from selenium.webdriver.common.by import By
 
-    started = time.perf_counter()
-    drv.get(f"{base}/{path}")
     deadline = time.time() + timeout
     seen_title = False
     while time.time() < deadline:
-        h1 = [e.text for e in drv.find_elements(By.CSS_SELECTOR, "h1")]
+        h1 = [e.text for e in drv.find_elements(By.CSS_SELECTOR, '[data-testid="stMain"] h1')]
         running = drv.find_elements(By.CSS_SELECTOR, '[data-testid="stStatusWidget"]')
         if title in h1:
             seen_title = True
             if not running:
                 break
         time.sleep(0.25)
-    time.sleep(0.5)  # let charts paint
-    exceptions = [e.text for e in drv.find_elements(By.CSS_SELECTOR, '[data-testid="stException"]')]
-    return {"title_shown": seen_title, "exceptions": exceptions, "seconds": round(time.perf_counter() - started, 2),
-            "text": drv.find_element(By.TAG_NAME, "body").text}
+    # Let elements paint: wait until what the main area holds has stopped changing (at most 10 s more).
+    last, stable_since, until = None, time.time(), time.time() + 10
+    while time.time() < until:
+        now = tuple(len(drv.find_elements(By.CSS_SELECTOR, f'[data-testid="stMain"] [data-testid="{v}"]')) for v in ELEMENTS.values())
+        if now != last:
+            last, stable_since = now, time.time()
+        elif time.time() - stable_since >= 1.0:
+            break
+        time.sleep(0.25)
+    return seen_title
+
+
+def _report(drv, seen_title: bool, started: float) -> dict:
+    from selenium.webdriver.common.by import By
+
+    main = drv.find_elements(By.CSS_SELECTOR, '[data-testid="stMain"]')
+    deploy = drv.find_elements(By.CSS_SELECTOR, '[data-testid="stAppDeployButton"]') or [
+        b for b in drv.find_elements(By.CSS_SELECTOR, '[data-testid="stToolbar"] button') if b.text.strip() == "Deploy"]
+    return {"title_shown": seen_title, "seconds": round(time.perf_counter() - started, 2),
+            "exceptions": [e.text for e in drv.find_elements(By.CSS_SELECTOR, '[data-testid="stException"]')],
+            "text": drv.find_element(By.TAG_NAME, "body").text, "main": main[0].text if main else "",
+            "deploy_button": bool(deploy),
+            **{k: len(drv.find_elements(By.CSS_SELECTOR, f'[data-testid="stMain"] [data-testid="{v}"]'))
+               for k, v in ELEMENTS.items()}}
+
+
+def load_page(drv, base: str, path: str, title: str, timeout: float = 45) -> dict:
+    """Open a page by its address (a new session), wait until it has rendered; report what is on it."""
+    started = time.perf_counter()
+    drv.get(f"{base}/{path}")
+    return _report(drv, _wait_rendered(drv, title, timeout), started)
+
+
+def click_page(drv, title: str, timeout: float = 45) -> dict:
+    """Go to a page the way an instructor does, through the sidebar's navigation (the same session)."""
+    from selenium.webdriver.common.by import By
+
+    started = time.perf_counter()
+    link = next(a for a in drv.find_elements(By.CSS_SELECTOR, '[data-testid="stSidebarNav"] a') if a.text.strip() == title)
+    link.click()
+    return _report(drv, _wait_rendered(drv, title, timeout), started)
+
+
+def sidebar_choice(drv, label: str) -> str:
+    """The value a sidebar selectbox shows."""
+    from selenium.webdriver.common.by import By
+
+    return drv.find_element(By.CSS_SELECTOR, f'[data-testid="stSidebar"] input[aria-label="{label}"]').get_attribute("value")
+
+
+def choose(drv, label: str, option_prefix: str, title: str, timeout: float = 45) -> None:
+    """Pick the option starting with ``option_prefix`` in the sidebar selectbox ``label``, and wait for the rerun."""
+    from selenium.webdriver.common.by import By
+
+    box = drv.find_element(By.CSS_SELECTOR, f'[data-testid="stSidebar"] input[aria-label="{label}"]')
+    box.click()
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        options = [o for o in drv.find_elements(By.CSS_SELECTOR, '[role="option"]') if o.text.strip().startswith(option_prefix)]
+        if options:
+            options[0].click()
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError(f"no option starting with {option_prefix!r} in {label!r}")
+    time.sleep(0.5)
+    _wait_rendered(drv, title, timeout)

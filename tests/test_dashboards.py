@@ -227,3 +227,35 @@ def test_labels_hide_empty_fields_and_paths_are_relative(tmp_path):
     home = tmp_path / "home"
     assert relative_path(str(home / "inbox" / "events" / "a.parquet"), [home]) == "inbox/events/a.parquet"
     assert relative_path("/elsewhere/b.csv", [home]) == "b.csv"
+
+
+def test_tree_paths_and_picture_match_the_rule_evaluation():
+    """Every leaf's path from the rule table is the path models.trees.decide_leaves sends its rows down."""
+    import numpy as np
+    from sklearn.tree import DecisionTreeClassifier
+
+    from dashboards.tree_view import label_leaves, leaves, rules_frame, tree_dot
+    from models.trees import decide_leaves, leaf_labels, rule_table
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"correct_rate": rng.random(300), "hint_rate": rng.random(300), "ew_weighted_score": rng.random(300)})
+    y = np.where(X["correct_rate"] < 0.4, "Struggling Novice", np.where(X["hint_rate"] > 0.7, "Disengaging", "Fast Tracker"))
+    model = DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, y)
+    table = rule_table(model, list(X.columns))
+    rules = rules_frame(table.to_dict("records"))
+    paths = leaves(rules)
+    node, truth = decide_leaves(rules, X)
+    assert {p.leaf: p.rule_ids for p in paths.itertuples()} == truth
+    assert not paths["leaf_path"].str.contains("_").any() and paths["leaf_path"].str.len().min() > 0
+    # The decisions say which leaf each learner is in (the last rule of the path) and its label.
+    labels = leaf_labels(model)
+    last = {leaf: ids[-1] for leaf, ids in truth.items()}
+    decided = pd.DataFrame({"leaf": node}).value_counts().rename("learners").reset_index()
+    decided = decided.assign(decision_label=decided["leaf"].map(labels), last_rule=decided["leaf"].map(last))
+    labelled = label_leaves(paths, rules, decided[["decision_label", "last_rule", "learners"]])
+    assert labelled["learners_now"].sum() == len(X)
+    assert dict(zip(labelled["leaf"], labelled["decision_label"])) == {n: labels[n] for n in truth}
+    dot = tree_dot(rules, labelled, ("Struggling Novice",))
+    assert dot.count("[label=yes]") == dot.count("[label=no]") == rules["node_id"].nunique()
+    assert all(f"n{leaf} [label=" in dot for leaf in truth)
+    assert "current enrolment" in " ".join(paths["leaf_path"]) or "ew_weighted_score" not in set(table["feature"])

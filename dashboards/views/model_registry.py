@@ -13,12 +13,14 @@ from dashboards.data import (
     require,
     serving_query,
     settings,
-    warehouse_query,
 )
 from dashboards.labels import LABEL_SOURCES, RULE_LABEL_SOURCES, label, tree_name
 from dashboards.tree_view import label_leaves, leaves, rules_frame, tree_dot
 from dashboards.ui import nothing_to_show, show, table
-from devmentor.training.features import LEARNER_FEATURES_SQL
+from devmentor.storage.lake import Lake
+from devmentor.storage.warehouse import Warehouse
+from devmentor.training.features import load_decision_frame
+from devmentor.training.trees import read_references
 from models.decision_trees import INTERVENTION_TREE, SEGMENT_TREE
 from models.drift import psi
 from models.features import feature_matrix
@@ -122,7 +124,7 @@ def champion_trees_section() -> None:
             "FROM serving.learner_decisions WHERE tree_id = %s AND user_id = ANY(%s) GROUP BY 1, 2",
             (snap.tree_id, list(f.learners)))
         labelled = label_leaves(leaves(rules), rules, decided)
-        st.markdown(f"**{tree_name(snap.tree_id)}** v{snap.decision_version} (threshold overrides "
+        st.markdown(f"**{tree_name(snap.tree_id)}** v{snap.decision_version} (threshold overrides version "
                     f"{snap.overrides_version}): {len(labelled)} leaves")
         pic, paths = st.tabs(["Picture", "Every path in words"])
         with pic:
@@ -139,13 +141,16 @@ def champion_trees_section() -> None:
 def drift_section() -> None:
     threshold = settings().drift_psi
     st.subheader(f"Feature drift since training (PSI; retraining starts above {threshold:g})")
-    frame = warehouse_query(LEARNER_FEATURES_SQL)
+    # The frame and references the retraining sensor compares (orchestration/sensors.py): behaviour features plus
+    # the current enrolment's early-warning features, so a tree trained on outcomes is compared on its own inputs.
+    s = settings()
+    lake = Lake(s.inbox, s.lake)
+    frame = load_decision_frame(Warehouse(s.warehouse_path), lake)
     rows = []
-    for path in sorted((lake_path() / "ml" / "reference").glob("*.json")):
-        ref = json.loads(path.read_text())
+    for tree_id, ref in read_references(lake, TREES).items():
         X = feature_matrix(frame, list(ref["features"]))
         for name, profile in ref["features"].items():
-            rows.append({"tree_id": tree_name(ref["tree_id"]), "version": ref["version"], "feature": label(name),
+            rows.append({"tree_id": tree_name(tree_id), "version": ref["version"], "feature": label(name),
                          "psi": round(psi(profile, X[name]), 4)})
     drift = pd.DataFrame(rows)
     if drift.empty:
