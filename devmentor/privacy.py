@@ -209,20 +209,33 @@ def _forget_in_lake(con, lake: Path, user_id: str, report: dict[str, int]) -> No
         report["lake/ml/mastery/state (dropped, rebuilt next run)"] = 1
 
 
-# Files the importers wrote into the inbox carry their importer's name (oulad_profiles.parquet,
-# oulad-AAA-2014J.parquet, xapi-<stem>.parquet, 2024-05-01-xapi-<stem>.jsonl, caliper-<stem>.parquet,
-# assistments_attempts.parquet, ...); a sender's own files are theirs and are left alone.
-IMPORTER_FILE = re.compile(r"(^|[-_])(oulad|xapi|caliper|assistments)([-_.]|$)")
-
-
 def _forget_in_inbox(con, inbox: Path, user_id: str, report: dict[str, int]) -> None:
-    label = "inbox (importer-written files)"
-    for path in _parquet_files(inbox):
-        if IMPORTER_FILE.search(path.name) and _has_column(con, path, "user_id"):
+    """Every file in the inbox is this data directory's copy (a sender's drop or an importer's output), so the
+    learner leaves it too: Parquet and CSV files with a user_id column are rewritten without the learner's rows,
+    JSON Lines lose the lines that name them. (The sending system's own copy is its operator's to erase.) A
+    rewritten file is a changed file: the next ingest reads it again, without the learner."""
+    label = "inbox files"
+    for path in sorted(p for p in inbox.rglob("*") if p.is_file()) if inbox.exists() else []:
+        if path.suffix == ".parquet" and _has_column(con, path, "user_id"):
             _count(report, label, _rewrite_parquet(con, path, "CAST(user_id AS VARCHAR) = ?", [user_id]))
-    for path in sorted(inbox.rglob("*.jsonl")) if inbox.exists() else []:
-        if IMPORTER_FILE.search(path.name):
+        elif path.suffix in (".jsonl", ".ndjson", ".json") and user_id in path.read_text(errors="replace"):
             _count(report, label, _scrub_lines(path, user_id))
+        elif path.suffix == ".csv" and user_id in path.read_text(errors="replace"):
+            _count(report, label, _rewrite_csv(con, path, user_id))
+
+
+def _rewrite_csv(con, path: Path, user_id: str) -> int:
+    """The CSV without the learner's rows (by its user_id column; without one, without the lines naming them)."""
+    source = "read_csv(?, header=true, all_varchar=true)"
+    columns = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}", [str(path)]).fetchall()]
+    if "user_id" not in columns:
+        return _scrub_lines(path, user_id)
+    n = con.execute(f"SELECT count(*) FROM {source} WHERE user_id = ?", [str(path), user_id]).fetchone()[0]
+    tmp = path.with_name(path.name + ".forget.tmp")
+    con.execute(f"COPY (SELECT * FROM {source} WHERE user_id IS DISTINCT FROM ?) TO '{str(tmp).replace(chr(39), chr(39) * 2)}' "
+                "(FORMAT csv, HEADER true)", [str(path), user_id])
+    os.replace(tmp, path)
+    return n
 
 
 def _forget_in_warehouse(warehouse: Path, user_id: str, report: dict[str, int]) -> None:

@@ -433,8 +433,10 @@ def test_gamification_rerun_awards_no_badge_twice(pipeline_run):
     assert after == before
 
 
-def test_forget_removes_every_trace_and_survives_a_re_ingest(pipeline_run, capsys):
+def test_forget_removes_every_trace_and_survives_a_re_ingest(pipeline_run, capsys, tmp_path):
     """Last in this module: it changes the data for good."""
+    import shutil
+
     import pyarrow.parquet as pq
 
     from orchestration.cli import main
@@ -442,6 +444,9 @@ def test_forget_removes_every_trace_and_survives_a_re_ingest(pipeline_run, capsy
     settings, url, result, summary = pipeline_run
     with psycopg.connect(url) as conn:
         victim = conn.execute("SELECT user_id FROM serving.badges ORDER BY user_id LIMIT 1").fetchone()[0]
+    # The sender's copy of the event files, as it will send them again later (the inbox's own copy is forgotten).
+    resent = tmp_path / "resent"
+    shutil.copytree(settings.inbox / "events", resent)
     import os
 
     os.environ["DEVMENTOR_HOME"] = str(settings.home)
@@ -486,9 +491,22 @@ def test_forget_removes_every_trace_and_survives_a_re_ingest(pipeline_run, capsy
         return found
 
     assert traces() == []
-    # Re-ingest every old file from scratch and run everything again: the learner stays gone.
-    import shutil
+    # The whole-store scan (issue 19): every file under the data directory (Parquet decoded; DuckDB, SQLite,
+    # MLflow and Dagster files by their raw bytes, freed blocks included) and every row of every table in every
+    # PostgreSQL schema (Dagster's run storage in public included) hold no trace of the learner.
+    from tests.test_privacy import _traces_on_disk
 
+    assert _traces_on_disk(settings.home, victim) == []
+    pattern = rf"(^|[^A-Za-z0-9_-]){victim}([^A-Za-z0-9_-]|$)"
+    with psycopg.connect(url) as conn:
+        tables = conn.execute("SELECT table_schema, table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
+                              "AND table_schema NOT IN ('pg_catalog', 'information_schema')").fetchall()
+        left = [f"{s}.{t}" for s, t in tables
+                if conn.execute(f'SELECT count(*) FROM "{s}"."{t}" AS r WHERE r::text ~ %s', (pattern,)).fetchone()[0]]
+    assert len(tables) > 20 and left == []
+    # The sender sends its old files again, every file is re-ingested from scratch and everything runs again:
+    # the learner stays gone (the tombstone drops their rows).
+    shutil.copytree(resent, settings.inbox / "events", dirs_exist_ok=True)
     shutil.rmtree(settings.lake / "_ingest_log")
     (settings.inbox / "events" / "2026-11-05.csv").unlink(missing_ok=True)  # the bad day of an earlier test
     rerun = run_pipeline(settings, select="group:ingest or group:features", full_refresh=True)
