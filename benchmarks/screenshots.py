@@ -18,6 +18,7 @@ from tests.browser import (  # noqa: E402
     PAGES,
     chromium,
     chromium_binaries,
+    full_page_screenshot,
     load_page,
     streamlit_server,
 )
@@ -35,7 +36,7 @@ def main() -> None:
             if page["exceptions"] or not page["title_shown"]:
                 raise SystemExit(f"{title}: {page['exceptions'] or 'did not render'}")
             target = out / f"{path or 'overview'}.png"
-            drv.save_screenshot(str(target))
+            full_page_screenshot(drv, target)
             print(f"{title:20} {page['seconds']:5.2f}s  {target.relative_to(ROOT)}")
 
 

@@ -7,6 +7,7 @@ their value as the instructor moves between pages (widgets in a page would reset
 import streamlit as st
 
 from dashboards.data import render_filters
+from dashboards.freshness import clear_caches_on_new_publish
 
 st.set_page_config(page_title="DevMentor", layout="wide")
 
@@ -20,5 +21,6 @@ pages = [  # url paths are stable addresses (tests/browser.py PAGES visits each)
     st.Page("views/quality.py", title="Data quality", url_path="quality"),
 ]
 page = st.navigation(pages)
+clear_caches_on_new_publish()  # a publish or a forget since the caches were filled empties them
 render_filters()
 page.run()

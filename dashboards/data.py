@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboards.labels import as_float, rule_words
+from dashboards.labels import as_float, path_words
 from devmentor.settings import Settings, load_settings
 from devmentor.storage import postgres
 from models.segments import AT_RISK_SEGMENTS  # noqa: F401  (one place names them; pages import it from here)
@@ -158,16 +158,13 @@ def require(frame_fn, what: str):
 
 
 def plain_reasons(path: list | str | None) -> str:
-    """A decision path as words: 'correct rate ≤ 0.52 and activity last week ...' (dashboards/labels.py words)."""
+    """A decision path as words: 'share of quiz answers correct at most 0.52 and …' (dashboards/labels.py words)."""
     if isinstance(path, str):
         path = json.loads(path)
-    words = []
-    for step in path or []:
-        try:
-            words.append(rule_words(step["feature"], step["operator"], as_float(step["threshold"])))
-        except (KeyError, TypeError, ValueError):
-            words.append(step["rule"])
-    return " and ".join(words)
+    try:
+        return path_words([(step["feature"], step["operator"], as_float(step["threshold"])) for step in path or []])
+    except (KeyError, TypeError, ValueError):  # an older path without its rules' parts
+        return " and ".join(step["rule"] for step in path or [])
 
 
 @st.cache_data(ttl=60, show_spinner=False)

@@ -147,6 +147,19 @@ def tree_name(tree_id: str) -> str:
     return label(tree_id)
 
 
+def path_words(steps: list[tuple[str, str, float]]) -> str:
+    """A decision path in words, in path order, each feature's repeated bound said once at its tightest
+    ('P(at risk) more than 0.37 and … more than 0.77' → 'P(at risk) more than 0.77'); the same leaf either way."""
+    tightest: dict[tuple, float] = {}
+    for feature, op, threshold in steps:
+        key = (feature, op, abs(threshold) >= 1e300)  # a known/missing split is its own rule
+        if key not in tightest:
+            tightest[key] = threshold
+        else:
+            tightest[key] = max(tightest[key], threshold) if op == ">" else min(tightest[key], threshold)
+    return " and ".join(rule_words(f, op, t) for (f, op, _), t in tightest.items())
+
+
 def is_empty(value) -> bool:
     """None, NaN, '' and empty containers; also the 'unknown' a mart writes when it has no data."""
     if value is None:

@@ -12,7 +12,7 @@ import textwrap
 
 import pandas as pd
 
-from dashboards.labels import as_float, rule_words
+from dashboards.labels import as_float, path_words, rule_words
 
 
 def rules_frame(rules) -> pd.DataFrame:
@@ -36,12 +36,12 @@ def leaves(rules: pd.DataFrame) -> pd.DataFrame:
     while stack:
         node, ids, words = stack.pop()
         if node not in by_node:
-            rows.append({"leaf": node, "rule_ids": ids, "leaf_path": " and ".join(words)})
+            rows.append({"leaf": node, "rule_ids": ids, "leaf_path": path_words(words)})
             continue
         split = by_node[node]
         for op in (">", "<="):  # pushed right first so leaves come out left to right
             r = split.loc[op]
-            stack.append((int(r["child_node_id"]), ids + [r["rule_id"]], words + [r["rule"]]))
+            stack.append((int(r["child_node_id"]), ids + [r["rule_id"]], words + [(r["feature"], op, r["threshold"])]))
     return pd.DataFrame(rows)
 
 

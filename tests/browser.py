@@ -176,3 +176,13 @@ def choose(drv, label: str, option_prefix: str, title: str, timeout: float = 45)
         raise AssertionError(f"no option starting with {option_prefix!r} in {label!r}")
     time.sleep(0.5)
     _wait_rendered(drv, title, timeout)
+
+
+def full_page_screenshot(drv, target, width: int = 1400, max_height: int = 4000) -> None:
+    """Save the whole page (not just the window): grow the window to the main area's height, then restore it."""
+    height = drv.execute_script(
+        "const m = document.querySelector('[data-testid=\"stMain\"]'); return m ? m.scrollHeight : 1000;")
+    drv.set_window_size(width, min(max(1000, int(height) + 80), max_height))
+    time.sleep(1.0)  # charts re-lay out at the new size
+    drv.save_screenshot(str(target))
+    drv.set_window_size(width, 1000)

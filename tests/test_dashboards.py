@@ -9,7 +9,7 @@ import pandas as pd
 import psycopg
 import pytest
 
-from dashboards.labels import fields, label, relative_path
+from dashboards.labels import fields, label, path_words, relative_path
 from tests.conftest import E2E_LEARNERS, PROJECT_ROOT
 
 pytestmark = pytest.mark.e2e
@@ -224,6 +224,11 @@ def test_labels_hide_empty_fields_and_paths_are_relative(tmp_path):
                     "module_order_log": ["M1", "M2"]})
     assert dict(zip(shown["Field"], shown["Value"])) == {"GPA": "3.2", "Signed up": "2025-01-02",
                                                         "Modules in the order visited": "M1, M2"}
+    # A feature bounded twice on one path is said once, at the tighter bound; the early-warning copies have words.
+    words = path_words([("p_at_risk", ">", 0.37), ("correct_rate", "<=", 0.6), ("p_at_risk", ">", 0.77),
+                        ("ew_weighted_score", "<=", 0.66)])
+    assert words == ("P(fail or withdraw) from the early-warning model more than 0.77 and share of quiz answers correct "
+                     "at most 0.6 and weighted assessment score (current enrolment) at most 0.66")
     home = tmp_path / "home"
     assert relative_path(str(home / "inbox" / "events" / "a.parquet"), [home]) == "inbox/events/a.parquet"
     assert relative_path("/elsewhere/b.csv", [home]) == "b.csv"

@@ -5,6 +5,7 @@ the cohort filters both apply; without filters the figures equal the analytics m
 """
 
 import altair as alt
+import pandas as pd
 import streamlit as st
 
 from dashboards.data import filters, require, warehouse_query
@@ -52,25 +53,27 @@ else:
         color=alt.Color("sessions:Q", scale=alt.Scale(scheme="blues"), title=label("sessions")),
         tooltip=[alt.Tooltip(c, title=label(c)) for c in ("weekday", "local_hour", "sessions", "minutes")]))
 
-left, right = st.columns(2)
-with left:
+def weekly_section(weekly) -> None:
     st.subheader("Weekly active learners")
     courses = weekly["course_id"].nunique()
     if weekly.empty:
         nothing_to_show("No sessions for these learners in the data.")
     elif courses <= MAX_LINES:
         show(over_time(weekly, "week_start", "active_learners", color="course_id" if courses > 1 else None))
-    else:
+    else:  # one row per course: lines would overlap past reading
         st.caption(f"{courses} courses: one row per course, darker = more active learners that week.")
-        show(alt.Chart(weekly).mark_rect().encode(
-            x=alt.X("week_start:T", title=label("week_start"), timeUnit="yearmonthdate",
-                    axis=alt.Axis(format=DATE_AXIS, labelAngle=-45)),
-            y=alt.Y("course_id:N", title=label("course_id"), axis=alt.Axis(labelLimit=0)),
+        weeks = weekly.assign(week_end=weekly["week_start"] + pd.Timedelta(days=7))
+        show(alt.Chart(weeks).mark_rect().encode(
+            x=alt.X("week_start:T", title=label("week_start"), axis=alt.Axis(format=DATE_AXIS, labelAngle=0)),
+            x2="week_end:T",
+            y=alt.Y("course_id:N", title=label("course_id"), axis=alt.Axis(labelLimit=0, labelOverlap=False)),
             color=alt.Color("active_learners:Q", scale=alt.Scale(scheme="blues"), title=label("active_learners")),
             tooltip=[alt.Tooltip("course_id", title=label("course_id")),
                      alt.Tooltip("week_start:T", title=label("week_start"), format=DATE_AXIS),
-                     alt.Tooltip("active_learners", title=label("active_learners"))]).properties(height=max(200, 18 * courses)))
-with right:
+                     alt.Tooltip("active_learners", title=label("active_learners"))]).properties(height=22 * courses))
+
+
+def format_section(formats) -> None:
     st.subheader("Format usage vs performance")
     if formats.empty:
         nothing_to_show(
@@ -83,3 +86,14 @@ with right:
                            y=alt.Y("mean_score:Q", scale=alt.Scale(domain=[0, 1]), title=label("mean_score")))
                        ).resolve_scale(y="independent"))
         table(formats, progress=("mean_score",), formats={"attempts": "%d"})
+
+
+if weekly["course_id"].nunique() > MAX_LINES:  # a wide heatmap: the sections one under the other
+    weekly_section(weekly)
+    format_section(formats)
+else:
+    left, right = st.columns(2)
+    with left:
+        weekly_section(weekly)
+    with right:
+        format_section(formats)

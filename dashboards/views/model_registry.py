@@ -98,12 +98,14 @@ def versions_section(runs: pd.DataFrame) -> None:
     table(shown[[c for c in cols if c in shown.columns]], formats={"version": "%d", "metrics.training_rows": "%d",
                                                                   "metrics.holdout_accuracy": "%.3f", "metrics.holdout_macro_f1": "%.3f"})
     for tree in TREES:
-        part = runs[runs["tree_id"] == tree].sort_values("version")
-        if len(part) > 1:
+        # Vega-Lite reads a dot in a field name as a nested field: chart a plain column.
+        part = runs[runs["tree_id"] == tree].sort_values("version").rename(columns={"metrics.holdout_macro_f1": "macro_f1"})
+        if len(part) > 1 and "macro_f1" in part:
             st.caption(f"{tree_name(tree)}: held-out macro F1 by version")
             show(alt.Chart(part).mark_line(point=True).encode(
-                x=alt.X("version:O", title=label("version")),
-                y=alt.Y("metrics.holdout_macro_f1:Q", title=label("metrics.holdout_macro_f1"), scale=alt.Scale(domain=[0, 1]))))
+                x=alt.X("version:O", title=label("version"), axis=alt.Axis(labelAngle=0)),
+                y=alt.Y("macro_f1:Q", title=label("metrics.holdout_macro_f1"), scale=alt.Scale(domain=[0, 1]))
+            ).properties(height=180))
 
 
 def champion_trees_section() -> None:

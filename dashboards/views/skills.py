@@ -23,7 +23,7 @@ weakest = (mastery.groupby("skill_id")
            .agg(learners=("user_id", "nunique"), mean_p_known=("p_known", "mean"), mastered_share=("mastered", "mean"))
            .reset_index().sort_values(["mean_p_known", "skill_id"]))
 st.subheader("Weakest skills of the cohort")
-c1, c2 = st.columns([2, 3])
+c1, c2 = st.columns([3, 2])
 with c1:
     table(weakest.head(10).round(3), progress=("mean_p_known", "mastered_share"), formats={"learners": "%d"})
 with c2:
