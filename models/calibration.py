@@ -26,16 +26,11 @@ def skill_level_before(params: mastery.BKTParams, test: pd.DataFrame) -> pd.Data
     """Per row of ``test`` (user_id, seq, problem_id, skill_id, correct[, response_id]): the raw skill-level
     predicted success from the state before the answer, whether it is the learner's first answer on the
     skill, and the row's weight (1 / copies of its answer)."""
-    from models.mastery_eval import response_ids
+    from models.mastery_eval import trace_before
 
-    p = params.with_default()
-    idx = p.index(test["skill_id"].to_numpy())
-    idx = np.where(idx < 0, len(p.skills) - 1, idx)
-    item_idx = p.item_index(test["problem_id"].to_numpy()) if len(p.items) else None
-    learners = test.groupby("user_id", sort=False).ngroup().to_numpy()
-    response = response_ids(test)
-    pred, _ = mastery.trace(p, learners, idx, test["correct"].to_numpy(), test["seq"].to_numpy(), item_idx,
-                            response=response)
+    traced = trace_before(params, test)
+    p, pred, idx, item_idx, learners, response = (traced.params, traced.predicted, traced.skill, traced.item,
+                                                  traced.learner, traced.response)
     g, s = p.emission(idx, item_idx)
     known = np.clip((pred - g) / np.maximum(1 - s - g, 1e-6), 0.0, 1.0)  # P(known) before the answer
     skill_pred = known * (1 - p.slip[idx]) + (1 - known) * p.guess[idx]

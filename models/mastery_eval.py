@@ -85,8 +85,22 @@ def fit_assistments(train: pd.DataFrame, items: bool = True, forgets: bool = Tru
     return params
 
 
-def predict_next_response(params: mastery.BKTParams, test: pd.DataFrame, leaky: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """(P(correct) of every row predicted before its answer is seen, the answer id of every row), in ``test``'s row order."""
+@dataclass(frozen=True)
+class TraceBefore:
+    """Every row of a test frame traced in its learner's order: P(correct) before its answer is seen, and the
+    indexes the trace used (skill, item, learner, answer id) so callers can derive more from the same trace."""
+
+    params: mastery.BKTParams
+    predicted: np.ndarray
+    skill: np.ndarray
+    item: np.ndarray | None
+    learner: np.ndarray
+    response: np.ndarray
+
+
+def trace_before(params: mastery.BKTParams, test: pd.DataFrame, leaky: bool = False) -> TraceBefore:
+    """Trace ``test`` (user_id, seq, problem_id, skill_id, correct[, response_id]); unknown skills take the
+    default skill. ``leaky`` traces each copy of a multi-skill answer on its own (the old, inflated way)."""
     p = params.with_default()
     idx = p.index(test["skill_id"].to_numpy())
     idx = np.where(idx < 0, len(p.skills) - 1, idx)
@@ -95,7 +109,13 @@ def predict_next_response(params: mastery.BKTParams, test: pd.DataFrame, leaky: 
     response = response_ids(test)
     predicted, _ = mastery.trace(p, learners, idx, test["correct"].to_numpy(), test["seq"].to_numpy(), item_idx,
                                  response=None if leaky else response)
-    return predicted, response
+    return TraceBefore(p, predicted, idx, item_idx, learners, response)
+
+
+def predict_next_response(params: mastery.BKTParams, test: pd.DataFrame, leaky: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(P(correct) of every row predicted before its answer is seen, the answer id of every row), in ``test``'s row order."""
+    traced = trace_before(params, test, leaky)
+    return traced.predicted, traced.response
 
 
 def evaluate_next_response(params: mastery.BKTParams, test: pd.DataFrame, leaky: bool = False) -> Evaluation:
