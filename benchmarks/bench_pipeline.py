@@ -5,7 +5,10 @@
 
 Runs in a temporary data directory with its own embedded PostgreSQL and MLflow (nothing of the
 project's `.devmentor/` is touched). The last day's files are held back; after the full run they
-arrive and a daily run processes them (the incremental case). Prints a table and JSON.
+arrive and a daily run processes them (the incremental case). Prints a table; with ``--json`` the last
+line is one JSON object (``full.wall_seconds``, ``incremental.wall_seconds``, per-stage seconds, peak RSS).
+``--peer pandas|polars`` also times ../shared/tools/peer_features.py (the plain-notebook floor of the
+feature stage) on the same inbox files, in the same run.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -22,6 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+PEER = ROOT.parent / "shared" / "tools" / "peer_features.py"
 
 STAGES = [  # (stage, predicate on the step key)
     ("ingest", lambda s: s.startswith("raw__")),
@@ -131,6 +137,21 @@ def print_table(title: str, table: list[dict], total: float, peak: int) -> None:
     print(f"| {'total (wall)':16} | {total:8.1f} | | | {round(peak / 2**20):8,} |")
 
 
+def run_peer(engine: str, inbox: Path, out: Path) -> dict:
+    """The plain-notebook floor on the same inbox files: its own wall and peak RSS, as it prints them."""
+    if not PEER.exists():
+        return {"engine": engine, "skipped": f"{PEER} not present"}
+    proc = subprocess.run([sys.executable, str(PEER), str(inbox), str(out), "--engine", engine],
+                          capture_output=True, text=True, check=True)
+    figures = dict(re.findall(r"(\w+)=(\S+)", proc.stdout.strip().splitlines()[-1]))
+    return {"engine": engine, "events": int(figures["events"]), "wall_seconds": float(figures["wall_s"]),
+            "peak_rss_mib": int(figures["peak_mib"])}
+
+
+def stage_seconds(table: list[dict], stage: str) -> float:
+    return next((r["seconds"] for r in table if r["stage"] == stage), 0.0)
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--learners", type=int, default=10_000)
@@ -139,6 +160,8 @@ def main() -> None:
                    help="share of the events held back and processed by the incremental run (default 1%%)")
     p.add_argument("--steps", action="store_true", help="also print every step's seconds (for profiling)")
     p.add_argument("--keep", help="work directory to keep (default: temporary, removed at the end)")
+    p.add_argument("--peer", choices=["pandas", "polars"], help="also time peer_features.py on the same files")
+    p.add_argument("--json", action="store_true", help="print one JSON object on the last line")
     args = p.parse_args()
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
     os.environ.update({"DEVMENTOR_HOME": str(work / "home"), "DEVMENTOR_ENV": "local"})
@@ -163,6 +186,7 @@ def main() -> None:
         return duckdb.connect().execute(
             f"SELECT count(*) FROM read_parquet('{settings.lake}/raw/events/**/*.parquet', union_by_name=true)").fetchone()[0]
 
+    peer = run_peer(args.peer, settings.inbox, work / "peer") if args.peer else None
     postgres.embedded_url(settings.pg_data_dir)  # start the embedded server outside the timed run
     with MemorySampler() as sampler:
         t = time.perf_counter()
@@ -202,16 +226,21 @@ def main() -> None:
             for step, (a, b) in sorted(windows.items(), key=lambda kv: kv[1][0] - kv[1][1])[:15]:
                 print(f"  {b - a:7.1f} s  {step}")
     print(f"\nincremental / full wall time: {inc_s / full_s:.1%}")
+    feature_s = stage_seconds(full_table, "ingest") + stage_seconds(full_table, "dbt features")
+    if peer and "wall_seconds" in peer:
+        print(f"feature stage (ingest + dbt) {feature_s:.1f} s vs peer_features.py --engine {peer['engine']} "
+              f"{peer['wall_seconds']:.1f} s on the same {peer['events']:,} events")
     result = {
         "learners": args.learners, "days": args.days, "generated_events": summary.events,
         "full": {"events": events_full, "wall_seconds": round(full_s, 1), "peak_rss_mib": round(full_peak / 2**20), "stages": full_table},
         "incremental": {"new_events": events_all - events_full, "wall_seconds": round(inc_s, 1),
                         "peak_rss_mib": round(inc_peak / 2**20), "share_of_full": round(inc_s / full_s, 3), "stages": inc_table},
+        "feature_stage_seconds": round(feature_s, 1), "peer": peer,
     }
-    print(json.dumps(result, indent=2))
     postgres.stop_embedded(settings.pg_data_dir)
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps(result) if args.json else json.dumps(result, indent=2), flush=True)
 
 
 if __name__ == "__main__":

@@ -119,3 +119,16 @@ def pipeline_run(tmp_path_factory, pg_server_url):
         conn.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
 
 
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`--dist loadgroup`): every file with a test on `pipeline_run` goes to one worker,
+    whole and in collection order (the read-only API and dashboard tests before test_e2e.py changes the
+    data); every other file stays on one worker so its module fixtures are built once."""
+    def file_of(item):
+        return item.nodeid.split("::")[0]
+
+    shared = {file_of(i) for i in items if "pipeline_run" in getattr(i, "fixturenames", ())}
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group("pipeline_run" if file_of(item) in shared else file_of(item)))
