@@ -38,9 +38,7 @@ def check(page: dict, title: str) -> None:
     assert not page["deploy_button"], f"{title}: Streamlit's Deploy button is visible"
 
 
-# Benchmark-marked to keep the CI run inside 15 minutes (Chromium's install and this test cost ~2 min there):
-# `apt-get install chromium chromium-driver && pytest -m benchmark tests/test_dashboard_browser.py`.
-@pytest.mark.benchmark
+# Needs Debian's chromium and chromium-driver (.ci/run installs them when missing).
 def test_every_page_renders_with_data_and_filters_persist_in_headless_chromium(pipeline_run):
     if chromium_binaries() is None:
         pytest.skip("headless Chromium not installed (Debian: apt-get install chromium chromium-driver)")
