@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 import uuid
@@ -121,14 +122,22 @@ def pipeline_run(tmp_path_factory, pg_server_url):
 
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
-def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (`--dist loadgroup`): every file with a test on `pipeline_run` goes to one worker,
-    whole and in collection order (the read-only API and dashboard tests before test_e2e.py changes the
-    data); every other file stays on one worker so its module fixtures are built once."""
-    def file_of(item):
-        return item.nodeid.split("::")[0]
+@functools.cache
+def _shares_the_pipeline_run(test_file: str) -> bool:
+    path = PROJECT_ROOT / test_file
+    return path.is_file() and "pipeline_run" in path.read_text()
 
-    shared = {file_of(i) for i in items if "pipeline_run" in getattr(i, "fixturenames", ())}
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group("pipeline_run" if file_of(item) in shared else file_of(item)))
+
+def pytest_xdist_make_scheduler(config, log):
+    """Under pytest-xdist (`-n`): each test file runs whole on one worker (its module fixtures are built once),
+    and every file that uses `pipeline_run` goes, whole and in collection order, to the same worker (the
+    read-only API and dashboard tests before test_e2e.py changes the data), so the shared run is built once.
+    (xdist's own `--dist loadgroup` markers do not take effect with pytest 9: the group rides on the node id.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedRunScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            test_file = nodeid.split("::")[0]
+            return "pipeline_run" if _shares_the_pipeline_run(test_file) else test_file
+
+    return SharedRunScheduling(config, log)
