@@ -105,6 +105,35 @@ def test_held_out_answers_never_reach_the_inbox(responses, tmp_path):
     assert (events[events["user_id"].isin(test_users)].groupby("user_id").size() == CUT).all()
 
 
+def test_the_same_information_benchmark_sees_no_held_out_answer_but_the_one_it_predicts(responses):
+    """benchmark_at_cut predicts each scored answer from the learner's kept answers only: flipping every other
+    held-out answer changes nothing, while the traced benchmark (bench_mastery.py's figure) does change."""
+    from devmentor.studies.assistments import benchmark_at_cut, benchmark_predictions, next_answers_on_skill
+    from models.mastery_eval import fit_assistments, predict_next_response
+
+    rows = with_answers(read_assistments(responses))
+    rows["_row"] = rows.index
+    params = fit_assistments(rows[rows["split"] == "train"])
+    kept, held = split_at_cut(rows, CUT)
+    scored = next_answers_on_skill(held)
+    at_cut = benchmark_at_cut(params, kept, scored)
+    assert set(at_cut.index) == set(scored["_row"])
+    # one answer by hand: the learner's kept rows, then that answer, traced on their own
+    one = scored.iloc[-1]
+    probe = rows[(rows["user_id"] == one["user_id"]) & ((rows["answer_no"] < CUT) | (rows["answer"] == one["answer"]))]
+    by_hand, _ = predict_next_response(params, probe)
+    assert at_cut[one["_row"]] == pytest.approx(by_hand[probe.index.get_indexer([one.name])[0]], abs=1e-12)
+    flipped = rows.copy()
+    others = held.index.difference(scored.index)
+    assert len(others)
+    flipped.loc[others, "correct"] = 1 - flipped.loc[others, "correct"]
+    kept_f, held_f = split_at_cut(flipped, CUT)
+    assert np.array_equal(benchmark_at_cut(params, kept_f, next_answers_on_skill(held_f)).sort_index().to_numpy(),
+                          at_cut.sort_index().to_numpy())
+    traced, traced_f = benchmark_predictions(params, rows), benchmark_predictions(params, flipped)
+    assert not np.allclose(traced.reindex(scored.index).to_numpy(), traced_f.reindex(scored.index).to_numpy())
+
+
 # The whole DAG on a small file still costs ~200 s on 2 cores (its fixed cost, not the data's): benchmark-marked so
 # the CI run stays inside 15 minutes; `pytest -m benchmark tests/test_assistments.py` runs it.
 @pytest.mark.benchmark

@@ -53,11 +53,28 @@ def _contract_ids(rows: pd.DataFrame) -> pd.DataFrame:
     return rows.assign(user_id=USER_PREFIX + rows["user_id"].astype(str))
 
 
-def benchmark_predictions(rows: pd.DataFrame) -> pd.Series:
-    """bench_mastery.py's default model: fit on the train split, every test row predicted before it is seen."""
-    train, test = rows[rows["split"] == "train"], rows[rows["split"] == "test"]
-    predicted, _ = predict_next_response(fit_assistments(train), test)
+def benchmark_predictions(params: mastery.BKTParams, rows: pd.DataFrame) -> pd.Series:
+    """bench_mastery.py's default model (``params``: fitted on the train split), every test row predicted
+    before it is seen, having traced every earlier answer, held-out ones included."""
+    test = rows[rows["split"] == "test"]
+    predicted, _ = predict_next_response(params, test)
     return pd.Series(predicted, index=test.index)
+
+
+def benchmark_at_cut(params: mastery.BKTParams, kept: pd.DataFrame, scored: pd.DataFrame) -> pd.Series:
+    """The same benchmark model given only what the pipeline saw: each scored answer predicted right after
+    the learner's kept answers (no held-out answer traced), by tracing, per scored answer, a copy of the
+    learner's kept history followed by that answer. Indexed by ``_row``."""
+    targets = scored[["user_id", "answer"]].drop_duplicates().rename(columns={"answer": "target"})
+    history = kept[kept["split"] == "test"].merge(targets, on="user_id")
+    frame = pd.concat([history.assign(_probe=False), scored.assign(target=scored["answer"], _probe=True)],
+                      ignore_index=True)
+    frame["user_id"] = frame["user_id"].astype(str) + "#" + frame["target"].astype(str)
+    frame = frame.sort_values(["user_id", "seq", "_row"], kind="stable").reset_index(drop=True)
+    frame["response_id"] = frame.groupby(["user_id", "answer"], sort=False).ngroup()
+    predicted, _ = predict_next_response(params, frame)
+    probe = frame["_probe"].to_numpy()
+    return pd.Series(predicted[probe], index=frame.loc[probe, "_row"].to_numpy())
 
 
 def next_answers_on_skill(held: pd.DataFrame) -> pd.DataFrame:
@@ -69,8 +86,9 @@ def next_answers_on_skill(held: pd.DataFrame) -> pd.DataFrame:
 
 
 def mastery_scores(published: pd.DataFrame, params: mastery.BKTParams, held: pd.DataFrame,
-                   benchmark: pd.Series) -> dict:
-    """AUC of the published mastery for the next real answer on each skill, vs the benchmark on the same answers."""
+                   benchmark: pd.Series, benchmark_cut: pd.Series) -> dict:
+    """AUC of the published mastery for the next real answer on each skill, vs the benchmark on the same answers
+    (tracing every earlier answer, and given only the kept answers as the pipeline was)."""
     rows = next_answers_on_skill(_contract_ids(held))
     m = rows.merge(published, on=["user_id", "skill_id"], how="left")
     missing = int(m["p_known"].isna().sum())
@@ -81,13 +99,15 @@ def mastery_scores(published: pd.DataFrame, params: mastery.BKTParams, held: pd.
     ii = p.item_index((PROBLEM_PREFIX + m["problem_id"].astype(str)).to_numpy())
     m["pred_item"] = mastery.predicted_success(p, si, m["p_known"].to_numpy(), m["attempts"].to_numpy(), ii)
     m["pred_benchmark"] = benchmark.reindex(m["_row"]).to_numpy()
+    m["pred_benchmark_cut"] = benchmark_cut.reindex(m["_row"]).to_numpy()
     per = m.groupby("answer").agg(y=("correct", "first"), item=("pred_item", "mean"),
                                   skill=("predicted_success", "mean"), bench=("pred_benchmark", "mean"),
-                                  seen=("attempts", "min"))
-    auc = {c: float(roc_auc_score(per["y"], per[c])) for c in ("item", "skill", "bench")}
+                                  bench_cut=("pred_benchmark_cut", "mean"), seen=("attempts", "min"))
+    auc = {c: float(roc_auc_score(per["y"], per[c])) for c in ("item", "skill", "bench", "bench_cut")}
     seen = per[per["seen"] > 0]
     return {"mastery_auc": round(auc["item"], 4), "mastery_auc_skill_level": round(auc["skill"], 4),
-            "benchmark_auc": round(auc["bench"], 4), "mastery_answers_scored": int(len(per)),
+            "benchmark_auc": round(auc["bench"], 4), "benchmark_auc_same_information": round(auc["bench_cut"], 4),
+            "mastery_answers_scored": int(len(per)),
             "mastery_answers_on_skills_seen": int(len(seen)),
             "mastery_auc_seen_skills": round(float(roc_auc_score(seen["y"], seen["item"])), 4) if seen["y"].nunique() > 1 else None,
             "benchmark_auc_seen_skills": round(float(roc_auc_score(seen["y"], seen["bench"])), 4) if seen["y"].nunique() > 1 else None,
@@ -156,7 +176,9 @@ def evaluate(published: dict[str, pd.DataFrame], params: mastery.BKTParams, rows
     result = {"cut": cut, "test_learners": int(rows.loc[rows["split"] == "test", "user_id"].nunique()),
               "learners_with_held_out_answers": int(held["user_id"].nunique()),
               "held_out_answers": int(held["answer"].nunique())}
-    result |= mastery_scores(published["mastery"], params, held, benchmark_predictions(rows))
+    bench = fit_assistments(rows[rows["split"] == "train"])
+    result |= mastery_scores(published["mastery"], params, held, benchmark_predictions(bench, rows),
+                             benchmark_at_cut(bench, kept, next_answers_on_skill(held)))
     table, gap = calibration(published["next_quiz"], held)
     result |= {"calibration_max_gap": gap, "calibration": table}
     result |= recommendation_scores(published["recommendations"], kept, held)
@@ -184,6 +206,9 @@ def report(result: dict) -> str:
         f"AUC {r['mastery_auc']:.4f} (published P(known) with the question's guess/slip), benchmark "
         f"{r['benchmark_auc']:.4f} on the same answers, difference {r['mastery_auc'] - r['benchmark_auc']:+.4f}; "
         f"skill-level published predicted_success {r['mastery_auc_skill_level']:.4f}",
+        f"  the benchmark model given only the kept answers (what the pipeline saw; the benchmark above also traced "
+        f"the held-out answers before each one): {r['benchmark_auc_same_information']:.4f}, difference "
+        f"{r['mastery_auc'] - r['benchmark_auc_same_information']:+.4f}",
         f"  on skills the learner had practised before the cut ({r['mastery_answers_on_skills_seen']:,} answers): "
         f"AUC {r['mastery_auc_seen_skills']}, benchmark {r['benchmark_auc_seen_skills']}",
         "next quiz: predicted success vs the next real answer on the question's skill",
