@@ -15,11 +15,8 @@ from pathlib import Path
 import pandas as pd
 
 from models.decision_trees import TREE_SPECS
-from models.early_warning import FEATURE_DESCRIPTIONS as EARLY_WARNING_FEATURES
 from models.early_warning import TREE_ID as EARLY_WARNING_TREE
-from models.segments import EARLY_WARNING_PREFIX
-from models.segments import FEATURE_DESCRIPTIONS as SEGMENT_FEATURES
-from models.trees import describe_rule
+from models.trees import describe_rule, feature_words
 
 # Column → label. Columns not listed fall back to a model feature's words, then to "Snake case" → "Snake case".
 COLUMNS: dict[str, str] = {
@@ -98,16 +95,6 @@ LABEL_SOURCES: dict[str, tuple[str, str]] = {
 RULE_LABEL_SOURCES = tuple(k for k, (_src, measures) in LABEL_SOURCES.items() if measures.startswith("agreement"))
 
 
-def feature_words(feature: str) -> str | None:
-    """A model feature in words (models/segments.py, models/early_warning.py); the learner trees' copies of the
-    early-warning features (prefix ``ew_``) are the learner's current enrolment's."""
-    words = SEGMENT_FEATURES.get(feature) or EARLY_WARNING_FEATURES.get(feature)
-    base = feature[len(EARLY_WARNING_PREFIX):] if feature.startswith(EARLY_WARNING_PREFIX) else None
-    if not words and base in EARLY_WARNING_FEATURES:
-        words = f"{EARLY_WARNING_FEATURES[base]} (current enrolment)"
-    return words
-
-
 def label(column: str) -> str:
     """The human label of a column (or a model feature)."""
     if column in COLUMNS:
@@ -128,14 +115,8 @@ def as_float(value) -> float:
 
 
 def rule_words(feature: str, operator: str, threshold: float) -> str:
-    """One rule of a decision path in words: models.trees.describe_rule, with this module's words for features
-    it has none for (it would print the raw name, e.g. 'ew weighted score')."""
-    text = describe_rule(feature, operator, threshold)
-    raw = feature.replace("_", " ")
-    words = feature_words(feature)
-    if words and feature not in SEGMENT_FEATURES and text.startswith(raw):
-        text = words + text[len(raw):]
-    return text
+    """One rule of a decision path in words (models.trees.describe_rule: the same words the published paths use)."""
+    return describe_rule(feature, operator, threshold)
 
 
 def tree_name(tree_id: str) -> str:

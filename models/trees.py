@@ -21,9 +21,20 @@ from sklearn.model_selection import train_test_split
 from sklearn.tree import DecisionTreeClassifier, export_text
 
 from models.early_warning import FEATURE_DESCRIPTIONS as EARLY_WARNING_DESCRIPTIONS
+from models.segments import EARLY_WARNING_PREFIX
 from models.segments import FEATURE_DESCRIPTIONS as SEGMENT_DESCRIPTIONS
 
 FEATURE_DESCRIPTIONS = {**EARLY_WARNING_DESCRIPTIONS, **SEGMENT_DESCRIPTIONS}
+
+
+def feature_words(feature: str) -> str | None:
+    """A model feature in words (models/segments.py, models/early_warning.py); the learner trees' copies of the
+    early-warning features (prefix ``ew_``) are the learner's current enrolment's. None when it has none."""
+    words = FEATURE_DESCRIPTIONS.get(feature)
+    base = feature[len(EARLY_WARNING_PREFIX):] if feature.startswith(EARLY_WARNING_PREFIX) else None
+    if not words and base in EARLY_WARNING_DESCRIPTIONS:
+        words = f"{EARLY_WARNING_DESCRIPTIONS[base]} (current enrolment)"
+    return words
 
 @dataclass
 class TrainedTree:
@@ -174,7 +185,7 @@ RULE_COLUMNS = ["rule_id", "node_id", "child_node_id", "feature", "operator", "t
 
 
 def describe_rule(feature: str, operator: str, threshold: float) -> str:
-    label = FEATURE_DESCRIPTIONS.get(feature, feature.replace("_", " "))
+    label = feature_words(feature) or feature.replace("_", " ")
     if feature == "format_performance_mismatch":
         return f"{label}: {'no' if operator == '<=' else 'yes'}"
     if abs(threshold) >= 1e300:  # a split of known from missing values (see rule_table)

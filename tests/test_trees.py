@@ -132,3 +132,16 @@ def test_champion_gate_refuses_a_worse_model():
     ok, reason = gate_decision({"holdout_macro_f1": 0.85, "holdout_accuracy": 0.91}, champ)
     assert ok is False and "holdout_macro_f1 0.8500 < champion 0.9000" in reason
     assert gate_decision({"holdout_macro_f1": 0.1, "holdout_accuracy": 0.1}, None) == (True, "no champion yet")
+
+
+def test_every_feature_a_tree_may_split_on_has_words_in_the_published_paths():
+    """The rule words the published decisions and tutor prompts carry (models.trees.describe_rule) name every
+    feature in words, the learner trees' ``ew_`` copies of the early-warning features included."""
+    from models.early_warning import FEATURES as EW_FEATURES
+    from models.segments import OUTCOME_SEGMENT_FEATURES
+    from models.trees import describe_rule, feature_words
+
+    for feature in list(SEGMENT_FEATURES) + list(OUTCOME_SEGMENT_FEATURES) + list(EW_FEATURES):
+        text = describe_rule(feature, ">", 0.5)
+        assert feature_words(feature) and "_" not in text, (feature, text)
+    assert describe_rule("ew_weighted_score", "<=", 40) == "weighted assessment score (current enrolment) at most 40"
