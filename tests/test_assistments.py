@@ -134,9 +134,6 @@ def test_the_same_information_benchmark_sees_no_held_out_answer_but_the_one_it_p
     assert not np.allclose(traced.reindex(scored.index).to_numpy(), traced_f.reindex(scored.index).to_numpy())
 
 
-# The whole DAG on a small file still costs ~200 s on 2 cores (its fixed cost, not the data's): benchmark-marked so
-# the CI run stays inside 15 minutes; `pytest -m benchmark tests/test_assistments.py` runs it.
-@pytest.mark.benchmark
 def test_replay_runs_the_whole_dag_and_scores_what_it_published(responses, tmp_path, pg_url, monkeypatch, capsys):
     from devmentor.storage import postgres
     from orchestration.cli import main
@@ -166,3 +163,27 @@ def test_replay_runs_the_whole_dag_and_scores_what_it_published(responses, tmp_p
     # learner 1000 (test split) was traced on its first CUT answers only; a two-skill answer counts on both skills
     first = rows[(rows["user_id"] == "1000") & (rows["answer_no"] < CUT)]
     assert attempts == len(first)
+    _api_and_dashboard_show_the_real_skills(pg_url, tmp_path / "home")
+
+
+def _api_and_dashboard_show_the_real_skills(pg_url, home):
+    """The replayed run is served like any other: the read API's progress and the dashboard's skill matrix
+    list ASSISTments' own skills."""
+    from fastapi.testclient import TestClient
+    from streamlit.testing.v1 import AppTest
+
+    from devmentor.api.app import create_app
+    from devmentor.serving.publish import reader_url
+    from tests.conftest import PROJECT_ROOT
+
+    with TestClient(create_app(reader_url(pg_url), min_size=1, max_size=2)) as client:
+        progress = client.get("/api/learning/progress/assist-1000", params={"limit": 100}).json()
+    assert {s["skill_id"] for s in progress["items"]} <= set(SKILLS) and progress["skills_total"] > 0
+    import streamlit as st
+
+    st.cache_data.clear()
+    at = AppTest.from_file(str(PROJECT_ROOT / "dashboards" / "app.py"), default_timeout=60).run()
+    at.switch_page("views/skills.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    matrix = at.dataframe[0].value
+    assert set(matrix.iloc[:, 0]) == set(SKILLS), matrix.head()
