@@ -40,13 +40,12 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from models import bkt_em
 from models.sequences import pack
 
 ALGORITHM = "bkt-forget"
 MASTERY_THRESHOLD = 0.95
 MIN_EVIDENCE = 3  # attempts before a skill can count as mastered
-GUESS_SLIP_CAP = 0.45
-_EPS = 1e-6
 
 
 @dataclass
@@ -386,98 +385,22 @@ def fit(
     else:
         item_names, p_item, n_items = np.array([], dtype=str), None, 0
 
-    prior = np.full(n_skills, 0.4)
-    learn = np.full(n_skills, 0.15)
+    prior, learn = np.full(n_skills, 0.4), np.full(n_skills, 0.15)
     forget = np.full(n_skills, 0.03 if forgets else 0.0)
-    guess = np.full(n_skills, 0.2)
-    slip = np.full(n_skills, 0.1)
+    guess, slip = np.full(n_skills, 0.2), np.full(n_skills, 0.1)
     item_guess, item_slip = np.full(n_items, 0.2), np.full(n_items, 0.1)
-    prev_ll = -np.inf
-    ll = -np.inf
+    prev_ll = ll = -np.inf
     it = 0
-    alpha = np.empty(len(obs))  # filtered P(known | o_1..k)
-    scale = np.empty(len(obs))  # P(o_k | o_<k)
-    gamma = np.empty(len(obs))  # smoothed P(known | all observations)
+    alpha, scale, gamma = np.empty(len(obs)), np.empty(len(obs)), np.empty(len(obs))
     for it in range(1, max_iter + 1):
-        pl, le, fo = prior[r_skill], learn[r_skill], forget[r_skill]
+        le, fo = learn[r_skill], forget[r_skill]
+        gu, sl_ = (item_guess[p_item], item_slip[p_item]) if p_item is not None else (guess[p_skill], slip[p_skill])
+        ll = bkt_em.forward(pk, obs, prior[r_skill], le, fo, gu, sl_, alpha, scale)
+        acc = bkt_em.backward(pk, obs, le, fo, gu, sl_, alpha, scale, gamma)
+        new = bkt_em.m_step(acc, gamma, obs_f, r_skill, p_skill, n_skills, forgets, pseudo_count)
+        prior, learn, forget, guess, slip = (new[k] for k in ("prior", "learn", "forget", "guess", "slip"))
         if p_item is not None:
-            gu, sl_ = item_guess[p_item], item_slip[p_item]
-        else:
-            gu, sl_ = guess[p_skill], slip[p_skill]
-        # forward
-        state = pl.copy()
-        for k in range(pk.max_len):
-            s, a = pk.step(k)
-            p = state[:a]
-            o = obs[s]
-            e_known = np.where(o, 1 - sl_[s], sl_[s])
-            e_unknown = np.where(o, gu[s], 1 - gu[s])
-            c = p * e_known + (1 - p) * e_unknown
-            post = p * e_known / c
-            scale[s] = c
-            alpha[s] = post
-            state[:a] = post * (1 - fo[:a]) + (1 - post) * le[:a]
-        ll = float(np.log(scale).sum())
-        # backward, accumulating expected transition counts per sequence
-        b_known = np.ones(pk.n_groups)
-        b_unknown = np.ones(pk.n_groups)
-        acc = {k: np.zeros(pk.n_groups) for k in ("g0", "uk", "u", "ku", "k")}
-        for k in range(pk.max_len - 1, -1, -1):
-            s, a = pk.step(k)
-            al = alpha[s]
-            s1, a1 = pk.step(k + 1) if k + 1 < pk.max_len else (slice(0, 0), 0)
-            if a1:
-                o1 = obs[s1]
-                e1_known = np.where(o1, 1 - sl_[s1], sl_[s1])
-                e1_unknown = np.where(o1, gu[s1], 1 - gu[s1])
-                c1 = scale[s1]
-                wk = e1_known * b_known[:a1] / c1
-                wu = e1_unknown * b_unknown[:a1] / c1
-                new_bk = (1 - fo[:a1]) * wk + fo[:a1] * wu
-                new_bu = le[:a1] * wk + (1 - le[:a1]) * wu
-                al1 = al[:a1]
-                acc["uk"][:a1] += (1 - al1) * le[:a1] * wk
-                acc["ku"][:a1] += al1 * fo[:a1] * wu
-                g_known = al1 * new_bk
-                acc["k"][:a1] += g_known
-                acc["u"][:a1] += 1 - g_known
-                b_known[:a1], b_unknown[:a1] = new_bk, new_bu
-            b_known[a1:a] = 1.0
-            b_unknown[a1:a] = 1.0
-            gamma[s] = al * b_known[:a]
-            if k == 0:
-                acc["g0"][:a] = gamma[s]
-        sums = {k: np.bincount(r_skill, weights=v, minlength=n_skills) for k, v in acc.items()}
-        # emission counts per row: known-and-correct, known, unknown-and-correct, unknown
-        em = {
-            "ko": gamma * obs_f, "kn": gamma, "uo": (1 - gamma) * obs_f, "un": 1 - gamma,
-        }
-        em_skill = {k: np.bincount(p_skill, weights=v, minlength=n_skills) for k, v in em.items()}
-        n_seq = np.bincount(r_skill, minlength=n_skills).astype(float)
-        pop = {
-            "prior": sums["g0"].sum() / max(n_seq.sum(), 1),
-            "learn": sums["uk"].sum() / max(sums["u"].sum(), _EPS),
-            "forget": sums["ku"].sum() / max(sums["k"].sum(), _EPS),
-            "guess": em_skill["uo"].sum() / max(em_skill["un"].sum(), _EPS),
-            "slip": 1 - em_skill["ko"].sum() / max(em_skill["kn"].sum(), _EPS),
-        }
-        m = pseudo_count
-
-        def ratio(num, den, fallback, weight=m):
-            num, den = num + weight * fallback, den + weight
-            return np.where(den > _EPS, num / np.maximum(den, _EPS), fallback)
-
-        prior = np.clip(ratio(sums["g0"], n_seq, pop["prior"]), 0.01, 0.99)
-        learn = np.clip(ratio(sums["uk"], sums["u"], pop["learn"]), 0.001, 0.99)
-        forget = np.clip(ratio(sums["ku"], sums["k"], pop["forget"]), 0.0, 0.5) if forgets else np.zeros(n_skills)
-        guess = np.clip(ratio(em_skill["uo"], em_skill["un"], pop["guess"]), 0.001, GUESS_SLIP_CAP)
-        slip = np.clip(ratio(em_skill["kn"] - em_skill["ko"], em_skill["kn"], pop["slip"]), 0.001, GUESS_SLIP_CAP)
-        if p_item is not None:
-            em_item = {k: np.bincount(p_item, weights=v, minlength=n_items) for k, v in em.items()}
-            w = item_pseudo_count
-            item_guess = np.clip(ratio(em_item["uo"], em_item["un"], guess[item_skill], w), 0.001, GUESS_SLIP_CAP)
-            item_slip = np.clip(ratio(em_item["kn"] - em_item["ko"], em_item["kn"], slip[item_skill], w),
-                                0.001, GUESS_SLIP_CAP)
+            item_guess, item_slip = bkt_em.item_step(new["em"], p_item, n_items, item_skill, guess, slip, item_pseudo_count)
         if abs(ll - prev_ll) < tol * abs(ll):
             break
         prev_ll = ll
