@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
+from devmentor.shards import in_shard
 from devmentor.storage.lake import Lake
 from devmentor.storage.warehouse import Warehouse
 from devmentor.training.features import load_decision_frame, load_weak_topics
@@ -146,15 +147,18 @@ def _decision_rows(frame: pd.DataFrame, per_tree: dict[str, dict], prompts: list
     return pa.concat_tables(rows)
 
 
-def score_learners(warehouse: Warehouse, mlflow: MlflowStore, overrides_path: Path, lake: Lake) -> ScoredDecisions:
+def score_learners(warehouse: Warehouse, mlflow: MlflowStore, overrides_path: Path, lake: Lake, shard: int = 0,
+                   shards: int = 1, decided_at: datetime | None = None) -> ScoredDecisions:
     """Decide every learner who has a current enrolment (or is in courses without a calendar); learners whose
-    enrolments have all ended get no decision, so no nudge."""
+    enrolments have all ended get no decision, so no nudge. With ``shards`` > 1 only the learners of ``shard``
+    (devmentor/shards.py); ``combine`` joins the shards' results into the unsharded one."""
     ml = mlflow.setup()
     overrides = load_overrides(Path(overrides_path))
     frame = load_decision_frame(warehouse, lake).merge(load_weak_topics(warehouse), on="user_id", how="left")
+    frame = frame[in_shard(frame["user_id"], shard, shards)]
     not_decided = int((~frame["decide"]).sum())
     frame = frame[frame["decide"]].reset_index(drop=True)
-    decided_at = datetime.now(timezone.utc)
+    decided_at = decided_at or datetime.now(timezone.utc)  # when the decision was made (as_of: the data's instant)
     per_tree, snapshots, applied = {}, [], {}
     for tree_id in TREE_SPECS:
         per_tree[tree_id], snapshot, applied[tree_id] = _decide_tree(ml, tree_id, frame, overrides, decided_at)
@@ -170,3 +174,22 @@ def score_learners(warehouse: Warehouse, mlflow: MlflowStore, overrides_path: Pa
         overrides_version=overrides.version,
         overrides_applied=applied,
     )
+
+
+def combine(parts: list[ScoredDecisions]) -> ScoredDecisions:
+    """The shards' decisions as one result: rows in tree order then learner id (the order of every part),
+    counts summed; the snapshots (the same champion rule tables in every shard) from the first part."""
+    table = pa.concat_tables([p.table for p in parts])
+    order = {t: i for i, t in enumerate(TREE_SPECS)}
+    keys = pd.DataFrame({"t": [order[t] for t in table.column("tree_id").to_pylist()],
+                         "u": table.column("user_id").to_pylist()})
+    table = table.take(pa.array(keys.sort_values(["t", "u"], kind="stable").index.to_numpy()))
+    counts: dict[str, dict] = {}
+    for p in parts:
+        for tree, c in p.label_counts.items():
+            for label, n in c.items():
+                counts.setdefault(tree, {})[label] = counts.get(tree, {}).get(label, 0) + n
+    return ScoredDecisions(table=table, snapshots=parts[0].snapshots, learners=sum(p.learners for p in parts),
+                           not_decided=sum(p.not_decided for p in parts), versions=parts[0].versions,
+                           label_counts=counts, overrides_version=parts[0].overrides_version,
+                           overrides_applied=parts[0].overrides_applied)

@@ -1,0 +1,33 @@
+"""Learner shards: a stable split of learners into N parts, so a per-learner stage can run as one step per
+shard (spread by Dagster's multiprocess, Celery or Kubernetes executor) and the parts combine into one
+output equal to the unsharded one (devmentor/training/scoring.py: ``score_learners(shard=, shards=)`` and
+``combine``). The Dagster fan-out over shards is not wired yet: the pipeline scores one shard of all.
+
+The shard of a learner is the first 8 bytes of SHA-256 of its id, as an unsigned integer, modulo the shard
+count: the same on every machine, process and Python version (unlike ``hash()``), and independent of which
+other learners exist, so a learner stays in its shard as data grows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+
+def shard_of(user_ids, shards: int) -> np.ndarray:
+    """The shard (0 .. shards-1) of each learner id."""
+    if shards < 1:
+        raise ValueError(f"shards must be at least 1, got {shards}")
+    ids = [str(u) for u in user_ids]
+    if shards == 1:
+        return np.zeros(len(ids), dtype=np.int64)
+    return np.array([int.from_bytes(hashlib.sha256(u.encode()).digest()[:8], "big") % shards for u in ids],
+                    dtype=np.int64)
+
+
+def in_shard(user_ids, shard: int, shards: int) -> np.ndarray:
+    """Boolean mask: which of ``user_ids`` belong to ``shard`` of ``shards``."""
+    if not 0 <= shard < shards:
+        raise ValueError(f"shard {shard} is not in 0..{shards - 1}")
+    return shard_of(user_ids, shards) == shard

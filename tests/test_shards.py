@@ -1,0 +1,51 @@
+"""Learner shards: a stable split of learners, and per-shard scoring whose combined result
+equals the unsharded one (real DuckDB marts and real MLflow champions of the shared pipeline run)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import numpy as np
+import pytest
+
+from devmentor.shards import in_shard, shard_of
+
+
+def test_the_shard_of_a_learner_is_stable_and_the_shards_are_balanced():
+    # SHA-256 of the id, first 8 bytes, modulo the count: the same on every machine, process and run
+    import hashlib
+
+    expected = [int.from_bytes(hashlib.sha256(u.encode()).digest()[:8], "big") % 4 for u in ("u000000", "learner-42")]
+    assert shard_of(["u000000", "learner-42"], 4).tolist() == expected
+    ids = [f"u{i:06d}" for i in range(20_000)]
+    counts = np.bincount(shard_of(ids, 4), minlength=4)
+    assert counts.min() > 0.95 * len(ids) / 4 and counts.max() < 1.05 * len(ids) / 4, counts
+    # a learner's shard does not depend on which other learners exist
+    assert shard_of(ids[:10], 4).tolist() == shard_of(ids, 4)[:10].tolist()
+    masks = [in_shard(ids, s, 4) for s in range(4)]
+    assert (np.sum(masks, axis=0) == 1).all()  # every learner in exactly one shard
+    assert (shard_of(ids, 1) == 0).all()
+    with pytest.raises(ValueError, match="shard 4 is not in 0..3"):
+        in_shard(ids, 4, 4)
+
+
+def test_four_scored_shards_combine_into_the_unsharded_decisions(pipeline_run):
+    from devmentor.training.scoring import combine, score_learners
+
+    settings = pipeline_run[0]
+    lake, warehouse, mlflow = settings.lake_store(), settings.warehouse(), settings.mlflow_store()
+    at = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    whole = score_learners(warehouse, mlflow, settings.threshold_overrides, lake, decided_at=at)
+    parts = [score_learners(warehouse, mlflow, settings.threshold_overrides, lake, shard=s, shards=4, decided_at=at)
+             for s in range(4)]
+    assert all(p.learners > 0 for p in parts) and sum(p.learners for p in parts) == whole.learners
+    joined = combine(parts)
+    random = ["trace_id"]  # a fresh id per decision row, by design
+    key = ["tree_id", "user_id"]
+    a = whole.table.drop(random).to_pandas().sort_values(key).reset_index(drop=True)
+    b = joined.table.drop(random).to_pandas().sort_values(key).reset_index(drop=True)
+    assert len(a) == len(b) > 0
+    assert a.equals(b)
+    assert (joined.learners, joined.not_decided, joined.versions, joined.label_counts) == (
+        whole.learners, whole.not_decided, whole.versions, whole.label_counts)
+    assert joined.snapshots == whole.snapshots
