@@ -1,5 +1,7 @@
 """ML stage: train the decision trees (MLflow, champion gate), then decide every learner with the champions."""
 
+import inspect
+from datetime import datetime, timezone
 
 import dagster as dg
 
@@ -12,7 +14,7 @@ from devmentor.training.early_warning import (
     train_early_warning,
 )
 from devmentor.training.mlflow_store import MlflowStore
-from devmentor.training.scoring import score_learners
+from devmentor.training.scoring import ScoredDecisions, combine, score_learners
 from devmentor.training.trees import train_and_register
 from models import early_warning as ew
 from models.decision_trees import TREE_SPECS, TreeSpec
@@ -180,25 +182,21 @@ def _training_asset(spec: TreeSpec) -> dg.AssetsDefinition:
     return _train
 
 
-@dg.asset(
-    key=["ml", "learner_decisions_scored"],
-    group_name="ml",
-    kinds={"scikitlearn", "parquet"},
-    deps=TRAINING_KEYS + FEATURE_MARTS + [EARLY_WARNING_KEY],
-    owners=["team:data-science"],
-)
-def learner_decisions_scored(context: dg.AssetExecutionContext, warehouse: dg.ResourceParam[Warehouse],
-                             mlflow: dg.ResourceParam[MlflowStore], lake: dg.ResourceParam[Lake],
-                             settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult:
-    """Every learner decided by both champion trees with instructor overrides applied: label, path, thresholds, tutor prompt."""
+SCORED_KEY = dg.AssetKey(["ml", "learner_decisions_scored"])
+SCORING_DEPS = TRAINING_KEYS + FEATURE_MARTS + [EARLY_WARNING_KEY]
+SCORED_DESCRIPTION = ("Every learner decided by both champion trees with instructor overrides applied: label, path, "
+                      "thresholds, tutor prompt.")
+
+
+def _publish_scored(log, lake: Lake, scored: ScoredDecisions) -> dict:
+    """Write the decisions and the rule snapshots to the lake; the asset's metadata."""
     import pyarrow as pa
 
-    scored = score_learners(warehouse, mlflow, settings.threshold_overrides, lake)
     path = lake.write_ml_table("learner_decisions.parquet", scored.table)
     lake.write_ml_table("threshold_snapshots.parquet", pa.Table.from_pylist(scored.snapshots))
-    context.log.info(f"decided {scored.learners:,} learners × {len(scored.versions)} trees: {scored.label_counts}; "
-                     f"{scored.not_decided:,} learners whose enrolments have all ended were not decided")
-    return dg.MaterializeResult(metadata={
+    log.info(f"decided {scored.learners:,} learners × {len(scored.versions)} trees: {scored.label_counts}; "
+             f"{scored.not_decided:,} learners whose enrolments have all ended were not decided")
+    return {
         "rows": scored.table.num_rows,
         "learners": scored.learners,
         "learners_not_decided_enrolment_ended": scored.not_decided,
@@ -207,9 +205,66 @@ def learner_decisions_scored(context: dg.AssetExecutionContext, warehouse: dg.Re
         "overrides_version": scored.overrides_version,
         "overrides": dg.MetadataValue.json(scored.overrides_applied),
         "path": dg.MetadataValue.path(str(path)),
-    })
+    }
+
+
+@dg.asset(key=SCORED_KEY, group_name="ml", kinds={"scikitlearn", "parquet"}, deps=SCORING_DEPS,
+          owners=["team:data-science"], description=SCORED_DESCRIPTION)
+def learner_decisions_scored(context: dg.AssetExecutionContext, warehouse: dg.ResourceParam[Warehouse],
+                             mlflow: dg.ResourceParam[MlflowStore], lake: dg.ResourceParam[Lake],
+                             settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult:
+    scored = score_learners(warehouse, mlflow, settings.threshold_overrides, lake)
+    return dg.MaterializeResult(metadata=_publish_scored(context.log, lake, scored))
+
+
+def _dep_name(key: dg.AssetKey) -> str:
+    return key.path[-1]
+
+
+def sharded_learner_decisions_scored(shards: int) -> dg.AssetsDefinition:
+    """The same asset as one step per learner shard (devmentor/shards.py): a fan-out op yields the shards, each
+    is scored in its own step (the multiprocess, Celery or Kubernetes executor spreads them), and one step
+    combines them into the single output, equal to the unsharded one."""
+    names = [_dep_name(k) for k in SCORING_DEPS]
+
+    @dg.op(ins={n: dg.In(dg.Nothing) for n in names}, out=dg.DynamicOut(tuple))
+    def learner_shards(context: dg.OpExecutionContext):
+        decided_at = datetime.now(timezone.utc)  # one decision instant for every shard
+        for shard in range(shards):
+            yield dg.DynamicOutput((shard, decided_at), mapping_key=f"shard_{shard}")
+
+    @dg.op
+    def score_shard(context: dg.OpExecutionContext, shard: tuple, warehouse: dg.ResourceParam[Warehouse],
+                    mlflow: dg.ResourceParam[MlflowStore], lake: dg.ResourceParam[Lake],
+                    settings: dg.ResourceParam[Settings]) -> ScoredDecisions:
+        index, decided_at = shard
+        scored = score_learners(warehouse, mlflow, settings.threshold_overrides, lake, shard=index, shards=shards,
+                                decided_at=decided_at)
+        context.log.info(f"shard {index} of {shards}: {scored.learners:,} learners")
+        return scored
+
+    @dg.op
+    def combine_shards(context: dg.OpExecutionContext, parts: list, lake: dg.ResourceParam[Lake]) -> None:
+        context.add_output_metadata({**_publish_scored(context.log, lake, combine(parts)), "shards": shards})
+
+    def scoring(primary_classification, intervention_strategy, fct_learner_features, fct_learner_weak_topics,
+                early_warning):
+        fanned = learner_shards(primary_classification=primary_classification,
+                                intervention_strategy=intervention_strategy, fct_learner_features=fct_learner_features,
+                                fct_learner_weak_topics=fct_learner_weak_topics, early_warning=early_warning)
+        return combine_shards(fanned.map(score_shard).collect())
+
+    if sorted(names) != sorted(inspect.signature(scoring).parameters):
+        raise RuntimeError(f"the sharded scoring graph takes {sorted(inspect.signature(scoring).parameters)}, "
+                           f"but scoring depends on {sorted(names)}: add the new dependency to its parameters")
+    return dg.graph_asset(
+        name=SCORED_KEY.path[-1], key_prefix=SCORED_KEY.path[:-1], group_name="ml", description=SCORED_DESCRIPTION,
+        owners=["team:data-science"], kinds={"scikitlearn", "parquet"},
+        ins={_dep_name(k): dg.AssetIn(key=k, dagster_type=dg.Nothing) for k in SCORING_DEPS},
+    )(scoring)
 
 
 def definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(assets=[early_warning, *(_training_asset(s) for s in TREE_SPECS.values()),
-                                  learner_decisions_scored])
+                                  learner_decisions_scored if settings.shards == 1
+                                  else sharded_learner_decisions_scored(settings.shards)])

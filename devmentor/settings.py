@@ -69,6 +69,9 @@ class Settings:
     quiz_no_repeat_days: int = 7
     recommendations: int = 10
     executor: str = "default"
+    # Learner shards of the per-learner scoring (DEVMENTOR_SHARDS): with more than one, each shard is its own
+    # step, so the multiprocess, Celery or Kubernetes executor spreads them (devmentor/shards.py).
+    shards: int = 1
     # The run's as-of instant (DEVMENTOR_AS_OF): every time-dependent value is computed at it. Unset, it is
     # the latest recorded event (a replay sets it to the replay day; never the wall clock).
     as_of: datetime | None = None
@@ -275,6 +278,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         quiz_size=_count(env_vars, "DEVMENTOR_QUIZ_SIZE", 5, upper=100),
         quiz_no_repeat_days=_count(env_vars, "DEVMENTOR_QUIZ_NO_REPEAT_DAYS", 7, lower=0, upper=365),
         recommendations=_count(env_vars, "DEVMENTOR_RECOMMENDATIONS", 10, upper=100),
+        shards=_count(env_vars, "DEVMENTOR_SHARDS", 1, upper=256),
         threshold_overrides=Path(
             env_vars.get("DEVMENTOR_THRESHOLD_OVERRIDES") or PROJECT_ROOT / "devmentor" / "threshold_overrides.yml"
         ).expanduser().resolve(),

@@ -1,7 +1,8 @@
 """Learner shards: a stable split of learners into N parts, so a per-learner stage can run as one step per
 shard (spread by Dagster's multiprocess, Celery or Kubernetes executor) and the parts combine into one
 output equal to the unsharded one (devmentor/training/scoring.py: ``score_learners(shard=, shards=)`` and
-``combine``). The Dagster fan-out over shards is not wired yet: the pipeline scores one shard of all.
+``combine``; the Dagster fan-out: ``assets/training.py::sharded_learner_decisions_scored``, chosen by
+``DEVMENTOR_SHARDS``).
 
 The shard of a learner is the first 8 bytes of SHA-256 of its id, as an unsigned integer, modulo the shard
 count: the same on every machine, process and Python version (unlike ``hash()``), and independent of which
