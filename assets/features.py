@@ -2,6 +2,7 @@
 way the project runs dbt (dagster-dbt's DbtCliResource), for the assets, the PostgreSQL scale-out build and tests."""
 
 
+import fcntl
 import os
 import shutil
 import sys
@@ -50,18 +51,32 @@ def dbt_environment(env: Mapping[str, str]) -> Iterator[None]:
 
 
 def prepare_manifest() -> Path:
-    """``dbt parse`` (through DbtCliResource) when the manifest is missing or older than a model file."""
+    """``dbt parse`` (through DbtCliResource) when the manifest is missing or older than a model file.
+
+    Held under an exclusive lock on ``target/.parse.lock``: processes that load the definitions at once (pytest
+    workers, the multiprocess executor's step processes, a webserver and a daemon starting together) would
+    otherwise parse concurrently and interleave their writes of one manifest.json."""
     manifest = Path(DBT_PROJECT.manifest_path)
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    with open(manifest.parent / ".parse.lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if _manifest_is_current(manifest):
+            return manifest
+        invocation = dbt_resource().cli(["parse", "--quiet"], target_path=Path(DBT_PROJECT.target_path),
+                                        raise_on_error=False)
+        if not invocation.wait().is_successful() or not manifest.exists():
+            raise RuntimeError(f"dbt parse failed; fix the dbt project and retry: {invocation.get_error()}")
+    return manifest
+
+
+def _manifest_is_current(manifest: Path) -> bool:
+    if not manifest.exists():
+        return False
     # Directories too: moving or deleting a model changes its folder's mtime, not the file's.
     sources = [p for p in DBT_PROJECT_DIR.rglob("*")
                if (p.suffix in {".sql", ".yml", ".yaml"} or p.is_dir()) and "target" not in p.parts
                and "logs" not in p.parts and "dbt_packages" not in p.parts]
-    if manifest.exists() and manifest.stat().st_mtime >= max((p.stat().st_mtime for p in sources), default=0):
-        return manifest
-    invocation = dbt_resource().cli(["parse", "--quiet"], target_path=Path(DBT_PROJECT.target_path), raise_on_error=False)
-    if not invocation.wait().is_successful() or not manifest.exists():
-        raise RuntimeError(f"dbt parse failed; fix the dbt project and retry: {invocation.get_error()}")
-    return manifest
+    return manifest.stat().st_mtime >= max((p.stat().st_mtime for p in sources), default=0)
 
 
 def run_dbt(args: list[str], env: Mapping[str, str], target_path: Path, target: str | None = None):

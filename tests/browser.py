@@ -95,6 +95,18 @@ ELEMENTS = {  # what a page can show, by Streamlit's test ids
 }
 
 
+def _texts(drv, selector: str) -> list[str]:
+    """The texts of the elements ``selector`` finds; [] when Streamlit replaces one while it is read (a rerender
+    in progress: the caller looks again)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    try:
+        return [e.text for e in drv.find_elements(By.CSS_SELECTOR, selector)]
+    except StaleElementReferenceException:
+        return []
+
+
 def _wait_rendered(drv, title: str, timeout: float) -> bool:
     """Wait until the page's title is shown and Streamlit has stopped running; False if the title never showed."""
     from selenium.webdriver.common.by import By
@@ -102,7 +114,7 @@ def _wait_rendered(drv, title: str, timeout: float) -> bool:
     deadline = time.time() + timeout
     seen_title = False
     while time.time() < deadline:
-        h1 = [e.text for e in drv.find_elements(By.CSS_SELECTOR, '[data-testid="stMain"] h1')]
+        h1 = _texts(drv, '[data-testid="stMain"] h1')
         running = drv.find_elements(By.CSS_SELECTOR, '[data-testid="stStatusWidget"]')
         if title in h1:
             seen_title = True
@@ -121,7 +133,21 @@ def _wait_rendered(drv, title: str, timeout: float) -> bool:
     return seen_title
 
 
-def _report(drv, seen_title: bool, started: float) -> dict:
+def _report(drv, seen_title: bool, started: float, attempts: int = 5) -> dict:
+    """What the page shows; read again (up to ``attempts`` times, 0.5 s apart) if Streamlit replaces an element
+    while it is being read."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    for attempt in range(attempts):
+        try:
+            return _read_report(drv, seen_title, started)
+        except StaleElementReferenceException:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5)
+
+
+def _read_report(drv, seen_title: bool, started: float) -> dict:
     from selenium.webdriver.common.by import By
 
     main = drv.find_elements(By.CSS_SELECTOR, '[data-testid="stMain"]')
@@ -144,11 +170,20 @@ def load_page(drv, base: str, path: str, title: str, timeout: float = 45) -> dic
 
 def click_page(drv, title: str, timeout: float = 45) -> dict:
     """Go to a page the way an instructor does, through the sidebar's navigation (the same session)."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
 
     started = time.perf_counter()
-    link = next(a for a in drv.find_elements(By.CSS_SELECTOR, '[data-testid="stSidebarNav"] a') if a.text.strip() == title)
-    link.click()
+    for attempt in range(5):  # the sidebar may be re-rendering: find the link again
+        try:
+            link = next(a for a in drv.find_elements(By.CSS_SELECTOR, '[data-testid="stSidebarNav"] a')
+                        if a.text.strip() == title)
+            link.click()
+            break
+        except StaleElementReferenceException:
+            if attempt == 4:
+                raise
+            time.sleep(0.5)
     return _report(drv, _wait_rendered(drv, title, timeout), started)
 
 

@@ -182,6 +182,7 @@ def _api_and_dashboard_show_the_real_skills(pg_url, home):
     import streamlit as st
 
     st.cache_data.clear()
+    st.cache_resource.clear()  # an earlier dashboard test in this process may hold another database's pool
     at = AppTest.from_file(str(PROJECT_ROOT / "dashboards" / "app.py"), default_timeout=60).run()
     at.switch_page("views/skills.py").run()
     assert not at.exception, [e.value for e in at.exception]

@@ -246,3 +246,29 @@ def test_bad_rows_are_in_quarantine_and_the_good_row_reaches_the_marts(tiny):
     }
     assert query(tiny, "SELECT topic_flags FROM marts.fct_learner_behavior WHERE user_id = 'B'") == [(1,)]
     assert query(tiny, "SELECT flagged_topics FROM marts.fct_module_engagement WHERE user_id = 'B' AND module_id = 'M1'") == [(["T1"],)]
+
+
+def test_processes_loading_the_definitions_at_once_parse_the_project_once(tmp_path):
+    """On a fresh clone every pytest worker (or every step process of the multiprocess executor) imports the
+    dbt assets at the same moment: they must not all run ``dbt parse`` into one manifest.json (interleaved
+    writes left a manifest orjson could not read)."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    tracked = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True, check=True).stdout
+    clone = tmp_path / "clone"
+    for name in tracked.splitlines():
+        if name.startswith(("assets/", "devmentor/", "models/", "dbt_project/")):
+            (clone / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(root / name, clone / name)
+    assert not (clone / "dbt_project" / "target").exists()
+    code = "import assets.features as f, pathlib; assert pathlib.Path(f.__file__).is_relative_to(pathlib.Path.cwd())"
+    loaders = [subprocess.Popen([sys.executable, "-c", code], cwd=clone, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True) for _ in range(3)]
+    for loader in loaders:
+        out, _ = loader.communicate(timeout=300)
+        assert loader.returncode == 0, out
+    target = clone / "dbt_project" / "target"
+    json.loads((target / "manifest.json").read_text())
+    assert (target / "dbt.log").read_text().count("Running with dbt") == 1
