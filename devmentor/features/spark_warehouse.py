@@ -42,7 +42,10 @@ SIMPLE_TYPES = {
 }
 # Small data (tests, a demo-sized lake): the JVM's quick-start compiler and no whole-stage code generation cost far
 # less CPU than they lose in speed (on 2 cores, the test build takes about half the time); large data: the defaults.
-SMALL_DATA_ENV = {"DEVMENTOR_SPARK_JAVA_OPTIONS": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC", "DEVMENTOR_SPARK_CODEGEN": "false"}
+# The quick-start compiler alone shrinks the JVM's default code cache to 48 MB, which a whole project's queries
+# fill ("Out of space in CodeCache"); 256 MB is the tiered default, reserved address space, committed as used.
+SMALL_DATA_ENV = {"DEVMENTOR_SPARK_JAVA_OPTIONS": "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m -XX:+UseSerialGC",
+                  "DEVMENTOR_SPARK_CODEGEN": "false"}
 # What the tests and the benchmark use to read results in-process: the profile's session settings (profiles.yml).
 SESSION_CONF = {
     "spark.sql.session.timeZone": "UTC", "spark.sql.sources.partitionOverwriteMode": "dynamic",
