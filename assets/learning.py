@@ -14,10 +14,15 @@ from devmentor.storage.warehouse import Warehouse
 from devmentor.training.mlflow_store import MlflowStore
 from models import gamification as gm
 
-ATTEMPT_MODELS = [dg.AssetKey(["intermediate", "int_quiz_attempts_enriched"]),
-                  dg.AssetKey(["intermediate", "int_format_performance"])]
-CATALOG = [dg.AssetKey(["staging", f"stg_devmentor__{n}"])
-           for n in ("modules", "questions", "content_items", "enrolments", "profiles", "events")]
+# The dbt models each stage reads (dbt_project/models/marts/learning/ and the catalog's staging views).
+ATTEMPT_MODELS = [dg.AssetKey(["marts", "fct_learning_attempts"])]
+ENGINE_MODELS = ATTEMPT_MODELS + [dg.AssetKey(["marts", n]) for n in (
+    "fct_module_visits", "fct_content_views", "fct_learner_format_accuracy")] + [
+    dg.AssetKey(["staging", f"stg_devmentor__{n}"])
+    for n in ("modules", "questions", "content_items", "enrolments", "profiles", "events")]
+GAMIFICATION_MODELS = ATTEMPT_MODELS + [dg.AssetKey(["marts", n]) for n in (
+    "dim_learner_clock", "fct_learner_active_days", "fct_module_completions")] + [
+    dg.AssetKey(["staging", "stg_devmentor__events"])]
 
 
 MASTERY_KEY = dg.AssetKey(["ml", "mastery_model"])
@@ -55,7 +60,7 @@ def mastery_model(context: dg.AssetExecutionContext, warehouse: dg.ResourceParam
 
 
 @dg.asset(key=["ml", "learning_engine"], group_name="learning", kinds={"numpy", "pandas", "parquet"},
-          deps=[dg.AssetKey(["ml", "mastery_model"])] + ATTEMPT_MODELS + CATALOG, owners=["team:data-science"])
+          deps=[dg.AssetKey(["ml", "mastery_model"])] + ENGINE_MODELS, owners=["team:data-science"])
 def learning_engine(context: dg.AssetExecutionContext, warehouse: dg.ResourceParam[Warehouse], lake: dg.ResourceParam[Lake],
                     settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult:
     """Mastery, review queues (FSRS), learning paths, recommendations and next quizzes per learner, into the lake."""
@@ -84,7 +89,7 @@ def learning_engine(context: dg.AssetExecutionContext, warehouse: dg.ResourcePar
 
 
 @dg.asset(key=["ml", "gamification"], group_name="learning", kinds={"pandas", "parquet"},
-          deps=[dg.AssetKey(["ml", "learning_engine"])] + ATTEMPT_MODELS + CATALOG, owners=["team:data-science"])
+          deps=[dg.AssetKey(["ml", "learning_engine"])] + GAMIFICATION_MODELS, owners=["team:data-science"])
 def gamification(context: dg.AssetExecutionContext, warehouse: dg.ResourceParam[Warehouse],
                  lake: dg.ResourceParam[Lake], settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult:
     """XP (reward log with anti-farming caps), levels, badges (ledger: once each), streaks, challenges, leaderboards."""

@@ -6,6 +6,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from devmentor.ingest.contract import BY_NAME as ENTITY
+from devmentor.ingest.validate import ingest_entity
 from devmentor.learning.gamification import ACTIVITY_SQL
 from models import gamification as g
 
@@ -59,27 +61,40 @@ def test_xp_totals_equal_the_reward_log_and_levels_follow_the_curve():
     assert g.level_for_xp([0, 99, 100, 299, 300, 999, 1000]).tolist() == [1, 1, 2, 2, 3, 4, 5]
 
 
-def _tiny_warehouse(events, profiles):
-    con = duckdb.connect()
-    con.execute("SET TimeZone='UTC'")
-    con.execute("CREATE SCHEMA staging")
-    con.register("ev", events)
-    con.register("pr", profiles)
-    con.execute("CREATE TABLE staging.stg_devmentor__events AS SELECT * FROM ev")
-    con.execute("CREATE TABLE staging.stg_devmentor__profiles AS SELECT * FROM pr")
-    return con
+def _activity_through_dbt(root, profiles_csv: str, events_csv: str) -> pd.DataFrame:
+    """The learners' active local days as the pipeline computes them: the contract's ingest, then dbt builds
+    the learning marts (time zones resolved in staging, local days in marts.fct_learner_active_days)."""
+    from tests.test_features import query, run_dbt
+
+    files = {"catalog/courses/c.csv": "course_id,title\nC1,Course\n", "profiles/p.csv": profiles_csv,
+             "events/e.csv": events_csv}
+    for rel, text in files.items():
+        (root / "inbox" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / "inbox" / rel).write_text(text)
+    for entity in ("courses", "profiles", "events"):
+        result = ingest_entity(ENTITY[entity], root / "inbox", root / "lake")
+        assert all(f.rows_quarantined == 0 for f in result.files), result
+    run_dbt(root / "lake", root / "wh.duckdb", "--select", "+fct_learner_active_days")
+    con = duckdb.connect(str(root / "wh.duckdb"), read_only=True)
+    try:
+        activity = con.execute(ACTIVITY_SQL).df()
+    finally:
+        con.close()
+    assert query(root / "wh.duckdb", "SELECT timezone FROM marts.dim_learner_clock ORDER BY user_id") == [
+        ("America/Los_Angeles",), ("UTC",)]
+    activity["local_date"] = pd.to_datetime(activity["local_date"])
+    return activity
 
 
-def test_streak_counts_local_days_across_a_time_zone_boundary():
+def test_streak_counts_local_days_across_a_time_zone_boundary(tmp_path):
     # Los Angeles is UTC-8 in early March: 01:00 UTC on the 2nd is the 1st locally, 23:00 UTC on the 2nd is the 2nd.
-    events = pd.DataFrame({
-        "event_id": ["e1", "e2", "e3", "e4"], "user_id": ["la", "la", "utc", "utc"], "course_id": "C1",
-        "event_at": pd.to_datetime(["2026-03-02 01:00", "2026-03-02 23:00", "2026-03-02 01:00", "2026-03-02 23:00"], utc=True),
-    })
-    profiles = pd.DataFrame({"user_id": ["la", "utc"], "timezone": ["America/Los_Angeles", "Not/AZone"],
-                             "leaderboard_opt_out": False, "analytics_opt_out": False})
-    con = _tiny_warehouse(events, profiles)
-    activity = con.execute(ACTIVITY_SQL).df()
+    # 'Not/AZone' is no time zone: the learner's days are UTC days (the documented default), and dbt does not fail.
+    activity = _activity_through_dbt(
+        tmp_path,
+        "user_id,timezone\nla,America/Los_Angeles\nutc,Not/AZone\n",
+        "event_id,user_id,event_type,timestamp,session_id,course_id\n"
+        "e1,la,session_start,2026-03-02T01:00:00Z,s1,C1\ne2,la,session_start,2026-03-02T23:00:00Z,s2,C1\n"
+        "e3,utc,session_start,2026-03-02T01:00:00Z,s3,C1\ne4,utc,session_start,2026-03-02T23:00:00Z,s4,C1\n")
     s = g.streak_days(activity).set_index(["user_id", "streak"])
     assert g.streak_days(activity).groupby("user_id")["streak"].max().to_dict() == {"la": 2, "utc": 1}
     today = pd.DataFrame({"user_id": ["la", "utc"], "timezone": ["America/Los_Angeles", "UTC"],

@@ -26,3 +26,12 @@ target = _Target()
 
 def env_var(name, default=""):
     return default
+
+
+class _Modules:
+    """dbt's ``modules`` (the Python modules its Jinja context carries); macros/time_zones.sql reads pytz's list."""
+
+    import pytz
+
+
+modules = _Modules()

@@ -91,7 +91,7 @@ PROFILES = Entity(
         Field("layout_preference", "VARCHAR", False, enum=("compact", "comfortable", "focus")),
         Field("study_mode", "VARCHAR", False, enum=("solo", "group")),
         Field("learner_level", "VARCHAR", False, enum=("basic", "intermediate", "advanced")),
-        Field("timezone", "VARCHAR", False, description="IANA time zone, default UTC."),
+        Field("timezone", "VARCHAR", False, description="IANA time zone (e.g. Europe/Paris); empty or unknown: UTC."),
         Field("leaderboard_opt_out", "BOOLEAN", False),
         Field("analytics_opt_out", "BOOLEAN", False),
         Field("signed_up_at", "TIMESTAMPTZ", False),

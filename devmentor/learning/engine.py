@@ -20,35 +20,19 @@ from devmentor.storage.lake import replace_directory
 from models import calibration, learning_path, mastery, quiz, recommender, spaced_repetition
 from models.mastery_eval import Evaluation
 
-# Each learner's time zone from the profile; anything DuckDB does not know becomes UTC (the documented default).
-LEARNER_TZ_SQL = """
-SELECT p.user_id,
-       CASE WHEN p.timezone IN (SELECT name FROM pg_timezone_names()) THEN p.timezone ELSE 'UTC' END AS timezone,
-       p.leaderboard_opt_out OR p.analytics_opt_out AS excluded
-FROM staging.stg_devmentor__profiles AS p
-"""
+# The learner-time and learning-feature logic lives in dbt (models/marts/learning/): time zones are resolved
+# once in staging, local days are computed there; Python only selects, at the run's as-of.
+LEARNER_CLOCK_SQL = "SELECT user_id, timezone, excluded FROM marts.dim_learner_clock"
 
-
-def local_day(column: str) -> str:
-    """SQL for the learner's local calendar day of a timestamp (needs ``tz`` joined from LEARNER_TZ_SQL)."""
-    return f"date_trunc('day', timezone(coalesce(tz.timezone, 'UTC'), {column}))"
-
-
-ATTEMPTS_SQL = """
-WITH tz AS ({tz})
-SELECT a.user_id, a.event_id, a.event_at, a.question_id, a.skill_tag AS skill_id, a.topic_id, a.module_id, a.course_id,
-       a.is_correct, a.hint_used, a.retries, a.confidence{local}
-FROM intermediate.int_quiz_attempts_enriched AS a
-LEFT JOIN tz USING (user_id)
-WHERE a.skill_tag IS NOT NULL AND a.question_id IS NOT NULL
-ORDER BY a.user_id, a.event_at, a.event_id
-"""
+ATTEMPT_COLUMNS = ("user_id, event_id, event_at, question_id, skill_id, topic_id, module_id, course_id, is_correct, "
+                   "hint_used, retries, confidence")
 
 
 def load_attempts(con: duckdb.DuckDBPyConnection, local_dates: bool = False) -> pd.DataFrame:
-    """Every usable quiz attempt in learner and time order; with ``local_dates``, the learner's local day too."""
-    local = f", {local_day('a.event_at')} AS local_date" if local_dates else ""
-    df = con.execute(ATTEMPTS_SQL.format(tz=LEARNER_TZ_SQL, local=local)).df()
+    """Every usable quiz attempt (marts.fct_learning_attempts) in learner and time order; with ``local_dates``,
+    the learner's local day too."""
+    columns = ATTEMPT_COLUMNS + (", local_date" if local_dates else "")
+    df = con.execute(f"SELECT {columns} FROM marts.fct_learning_attempts ORDER BY user_id, event_at, event_id").df()
     df["is_correct"] = df["is_correct"].astype(bool)
     return split_skills(df)
 
@@ -332,35 +316,33 @@ def memory_cards(attempts: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------- everything
 
 
+# The recommender's inputs, each from its mart, as of the run's instant (marts/learning/).
 MODULE_HISTORY_SQL = """
-SELECT user_id, module_id, max(event_at) AS last_at FROM staging.stg_devmentor__events
-WHERE module_id IS NOT NULL AND event_at <= ? GROUP BY user_id, module_id
+SELECT user_id, module_id, max(visited_at) AS last_at FROM marts.fct_module_visits
+WHERE visited_at <= ? GROUP BY user_id, module_id
 """
 # Every learner's consecutive module changes (the order learners really move through modules in).
 MODULE_MOVES_SQL = """
-WITH e AS (
-    SELECT module_id, lag(module_id) OVER (PARTITION BY user_id ORDER BY event_at, event_id) AS from_module
-    FROM staging.stg_devmentor__events WHERE module_id IS NOT NULL AND event_at <= ?)
-SELECT from_module, module_id, count(*) AS moves FROM e
-WHERE from_module IS NOT NULL AND from_module <> module_id GROUP BY from_module, module_id
+SELECT from_module, module_id, count(*) AS moves FROM marts.fct_module_visits
+WHERE visited_at <= ? AND from_module IS NOT NULL AND from_module <> module_id GROUP BY from_module, module_id
+"""
+CURRENT_MODULE_SQL = """
+SELECT user_id, module_id, 1.0 / row_number() OVER (PARTITION BY user_id ORDER BY last_at DESC, module_id) AS recency
+FROM (SELECT user_id, arg_max(module_id, visited_at) AS module_id, max(visited_at) AS last_at
+      FROM marts.fct_module_visits WHERE visited_at <= ? GROUP BY user_id, course_id)
+"""
+POPULARITY_SQL = """
+SELECT content_id, count(*) AS views FROM marts.fct_content_views
+WHERE viewed_at > ? - INTERVAL 30 DAY AND viewed_at <= ? GROUP BY content_id
 """
 
 
 def recommendations_for(con, catalog: Catalog, paths, mastery_rows, queue, attempts, as_of, k: int) -> pd.DataFrame:
     """The recommender's inputs from the warehouse (format performance, recent popularity, where each learner
     works, the module moves learners make), then ``recommender.recommend``."""
-    fmt_perf = con.execute(
-        """SELECT user_id, study_format AS format, sum(attempts) AS attempts, sum(score_sum) / sum(attempts) AS accuracy
-           FROM intermediate.int_format_performance GROUP BY user_id, study_format""").df()
-    popularity = con.execute(
-        """SELECT content_id, count(*) AS views FROM staging.stg_devmentor__events
-           WHERE event_type = 'content_view' AND content_id IS NOT NULL AND event_at > ? - INTERVAL 30 DAY
-           GROUP BY content_id""", [as_of]).df()
-    current = con.execute(
-        """SELECT user_id, module_id,
-                  1.0 / row_number() OVER (PARTITION BY user_id ORDER BY last_at DESC, module_id) AS recency
-           FROM (SELECT user_id, arg_max(module_id, event_at) AS module_id, max(event_at) AS last_at
-                 FROM staging.stg_devmentor__events WHERE module_id IS NOT NULL GROUP BY user_id, course_id)""").df()
+    fmt_perf = con.execute("SELECT user_id, format, attempts, accuracy FROM marts.fct_learner_format_accuracy").df()
+    popularity = con.execute(POPULARITY_SQL, [as_of, as_of]).df()
+    current = con.execute(CURRENT_MODULE_SQL, [as_of]).df()
     history = recommender.module_history(con.execute(MODULE_HISTORY_SQL, [as_of]).df())
     transitions = recommender.module_history_transitions(con.execute(MODULE_MOVES_SQL, [as_of]).df())
     return recommender.recommend(

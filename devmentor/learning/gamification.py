@@ -10,32 +10,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from devmentor.learning.engine import (
-    LEARNER_TZ_SQL,
-    data_as_of,
-    load_attempts,
-    local_day,
-    reviews_on_time,
-)
+from devmentor.learning.engine import LEARNER_CLOCK_SQL, data_as_of, load_attempts, reviews_on_time
 from models import gamification as g
 
-ACTIVITY_SQL = f"""
-WITH tz AS ({LEARNER_TZ_SQL}),
-ev AS (
-    SELECT e.event_id, e.user_id, e.event_at, e.course_id, {local_day('e.event_at')} AS local_date
-    FROM staging.stg_devmentor__events AS e LEFT JOIN tz USING (user_id)
-)
-SELECT user_id, local_date, arg_min(event_id, event_at) AS first_event_id, min(event_at) AS first_event_at,
-       arg_min(course_id, event_at) AS course_id
-FROM ev GROUP BY user_id, local_date
-"""
-
-COMPLETIONS_SQL = f"""
-WITH tz AS ({LEARNER_TZ_SQL})
-SELECT e.event_id, e.user_id, e.event_at, e.course_id, e.module_id, {local_day('e.event_at')} AS local_date
-FROM staging.stg_devmentor__events AS e LEFT JOIN tz USING (user_id)
-WHERE e.event_type = 'module_complete' AND e.module_id IS NOT NULL
-"""
+# Local days come from dbt (models/marts/learning/), in each learner's resolved time zone.
+ACTIVITY_SQL = "SELECT user_id, local_date, first_event_id, first_event_at, course_id FROM marts.fct_learner_active_days"
+COMPLETIONS_SQL = "SELECT event_id, user_id, event_at, course_id, module_id, local_date FROM marts.fct_module_completions"
 
 
 @dataclass
@@ -63,7 +43,7 @@ def one_row_per_answer(attempts: pd.DataFrame) -> pd.DataFrame:
 def run_gamification(con: duckdb.DuckDBPyConnection, mastery: pd.DataFrame, ledger_path: Path,
                      rules: g.XPRules = g.XPRules(), as_of=None) -> GamificationOutputs:
     as_of = data_as_of(con, as_of)
-    learners = con.execute(LEARNER_TZ_SQL).df()
+    learners = con.execute(LEARNER_CLOCK_SQL).df()
     activity = con.execute(ACTIVITY_SQL).df()
     completions = con.execute(COMPLETIONS_SQL).df()
     attempts = load_attempts(con, local_dates=True)

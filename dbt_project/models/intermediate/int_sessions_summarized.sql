@@ -53,7 +53,7 @@ final as (
         s.event_count,
         f.session_format,
         cast(extract(hour from {{ local_time('s.started_at', "coalesce(p.timezone, 'UTC')") }}) as bigint) as local_start_hour,
-        cast({{ local_time('s.started_at', "coalesce(p.timezone, 'UTC')") }} as date) as local_date
+        {{ local_date('s.started_at', 'p.timezone') }} as local_date
     from sessions as s
     left join profiles as p on p.user_id = s.user_id
     left join session_format as f on f.session_id = s.session_id and f.user_id = s.user_id

@@ -22,7 +22,7 @@ renamed as (
         layout_preference,
         study_mode,
         learner_level,
-        coalesce(nullif(trim(timezone), ''), 'UTC') as timezone,
+        {{ resolved_time_zone('timezone') }} as timezone,
         coalesce(leaderboard_opt_out, false) as leaderboard_opt_out,
         coalesce(analytics_opt_out, false) as analytics_opt_out,
         signed_up_at,
