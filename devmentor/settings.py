@@ -104,6 +104,17 @@ class Settings:
         for path in (self.home, self.inbox, self.lake, self.mlflow_artifact_root, self.dagster_home):
             path.mkdir(parents=True, exist_ok=True)
 
+    def clear_data(self) -> None:
+        """Remove this data directory's inbox, lake and warehouse (a fresh demo or replay); MLflow and Dagster stay."""
+        import shutil
+
+        for path in (self.inbox, self.lake, self.warehouse_path):
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+        self.ensure_dirs()
+
     def child_env(self) -> dict[str, str]:
         """Environment for subprocesses (dbt, Dagster UI, Streamlit) so they see the same settings."""
         env = dict(os.environ)

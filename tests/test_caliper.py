@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from devmentor.importers._common import pseudonym, utc_timestamp
+from devmentor.importers._records import pseudonym, utc_timestamp
 from devmentor.importers.caliper import _Refs, convert, map_event, read_records
 from tests.test_xapi import _kind
 

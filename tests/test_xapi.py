@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from devmentor.importers._common import mbox_pseudonym, parse_duration, utc_timestamp
+from devmentor.importers._records import mbox_pseudonym, parse_duration, utc_timestamp
 from devmentor.importers.xapi import (
     StatementError,
     convert,

@@ -28,17 +28,13 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from devmentor.importers._common import (
-    Facts,
-    ImportResult,
+from devmentor.importers._common import Facts, ImportResult, build, convert_records, land
+from devmentor.importers._records import (
     StatementError,
     account_id,
-    build,
-    convert_records,
     course_id,
     course_in,
     item_id,
-    land,
     masked,
     mbox_pseudonym,
     pseudonym,
