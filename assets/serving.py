@@ -62,30 +62,31 @@ def _group_result(context, serving_db: ServingDatabase, results) -> dg.Materiali
     })
 
 
-@dg.asset(key=["serving", "learning_engine"], group_name="serving", retry_policy=PUBLISH_RETRY, kinds={"postgres"},
-          deps=[dg.AssetKey(["ml", "learning_engine"])], owners=["team:data-platform"])
-def serving_learning_engine(context: dg.AssetExecutionContext, lake: dg.ResourceParam[Lake],
-                            serving_db: dg.ResourceParam[ServingDatabase]) -> dg.MaterializeResult:
-    """serving.mastery, review_queue, learning_path, recommendations and next_quiz, swapped in together in one transaction."""
-    return _group_result(context, serving_db, publish_group(lake, serving_db, "learning", LEARNING_TABLES, context.run_id))
+# The groups of tables published together: serving asset name -> (upstream lake asset, tables, what readers get).
+PUBLISHED_GROUPS = {
+    "learning_engine": ("learning_engine", "learning", LEARNING_TABLES,
+                        "serving.mastery, review_queue, learning_path, recommendations and next_quiz, "
+                        "swapped in together in one transaction."),
+    "gamification": ("gamification", "gamification", GAMIFICATION_TABLES,
+                     "serving.learner_xp, badges, streaks, leaderboards, reward_log and weekly_challenges, "
+                     "swapped in together."),
+    "early_warning": ("early_warning", "early_warning", EARLY_WARNING_TABLES,
+                      "serving.early_warning: P(at risk) per active enrolment with its path in words, "
+                      "model version and as-of day."),
+}
 
 
-@dg.asset(key=["serving", "gamification"], group_name="serving", retry_policy=PUBLISH_RETRY, kinds={"postgres"},
-          deps=[dg.AssetKey(["ml", "gamification"])], owners=["team:data-platform"])
-def serving_gamification(context: dg.AssetExecutionContext, lake: dg.ResourceParam[Lake],
-                         serving_db: dg.ResourceParam[ServingDatabase]) -> dg.MaterializeResult:
-    """serving.learner_xp, badges, streaks, leaderboards, reward_log and weekly_challenges, swapped in together."""
-    return _group_result(context, serving_db,
-                         publish_group(lake, serving_db, "gamification", GAMIFICATION_TABLES, context.run_id))
+def _group_asset(name: str, upstream: str, group: str, tables, description: str) -> dg.AssetsDefinition:
+    @dg.asset(key=["serving", name], group_name="serving", retry_policy=PUBLISH_RETRY,
+              kinds={"postgres"}, deps=[dg.AssetKey(["ml", upstream])], owners=["team:data-platform"],
+              description=description)
+    def _publish(context: dg.AssetExecutionContext, lake: dg.ResourceParam[Lake],
+                 serving_db: dg.ResourceParam[ServingDatabase]) -> dg.MaterializeResult:
+        return _group_result(context, serving_db, publish_group(lake, serving_db, group, tables, context.run_id))
+    return _publish
 
 
-@dg.asset(key=["serving", "early_warning"], group_name="serving", retry_policy=PUBLISH_RETRY, kinds={"postgres"},
-          deps=[dg.AssetKey(["ml", "early_warning"])], owners=["team:data-platform"])
-def serving_early_warning(context: dg.AssetExecutionContext, lake: dg.ResourceParam[Lake],
-                          serving_db: dg.ResourceParam[ServingDatabase]) -> dg.MaterializeResult:
-    """serving.early_warning: P(at risk) per active enrolment with its path in words, model version and as-of day."""
-    return _group_result(context, serving_db,
-                         publish_group(lake, serving_db, "early_warning", EARLY_WARNING_TABLES, context.run_id))
+GROUP_ASSETS = [_group_asset(name, *spec) for name, spec in PUBLISHED_GROUPS.items()]
 
 
 CATALOG_MODELS = [dg.AssetKey(["staging", f"stg_devmentor__{n}"]) for n in ("courses", "modules", "enrolments")]
@@ -103,5 +104,4 @@ def serving_courses(context: dg.AssetExecutionContext, warehouse: dg.ResourcePar
 
 
 def definitions(settings: Settings) -> dg.Definitions:
-    return dg.Definitions(assets=[serving_learner_decisions, serving_learning_engine, serving_gamification,
-                                  serving_early_warning, serving_courses])
+    return dg.Definitions(assets=[serving_learner_decisions, *GROUP_ASSETS, serving_courses])
