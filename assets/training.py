@@ -1,10 +1,10 @@
 """ML stage: train the decision trees (MLflow, champion gate), then decide every learner with the champions."""
 
-import inspect
 from datetime import datetime, timezone
 
 import dagster as dg
 
+from assets.shards import sharded_asset
 from devmentor.settings import Settings
 from devmentor.storage.lake import Lake
 from devmentor.storage.warehouse import Warehouse
@@ -217,51 +217,20 @@ def learner_decisions_scored(context: dg.AssetExecutionContext, warehouse: dg.Re
     return dg.MaterializeResult(metadata=_publish_scored(context.log, lake, scored))
 
 
-def _dep_name(key: dg.AssetKey) -> str:
-    return key.path[-1]
+def _score_shard(context, resources, shard: int, shards: int, decided_at) -> ScoredDecisions:
+    scored = score_learners(resources.warehouse, resources.mlflow, resources.settings.threshold_overrides,
+                            resources.lake, shard=shard, shards=shards, decided_at=decided_at)
+    context.log.info(f"shard {shard} of {shards}: {scored.learners:,} learners")
+    return scored
 
 
 def sharded_learner_decisions_scored(shards: int) -> dg.AssetsDefinition:
-    """The same asset as one step per learner shard (devmentor/shards.py): a fan-out op yields the shards, each
-    is scored in its own step (the multiprocess, Celery or Kubernetes executor spreads them), and one step
-    combines them into the single output, equal to the unsharded one."""
-    names = [_dep_name(k) for k in SCORING_DEPS]
-
-    @dg.op(ins={n: dg.In(dg.Nothing) for n in names}, out=dg.DynamicOut(tuple))
-    def learner_shards(context: dg.OpExecutionContext):
-        decided_at = datetime.now(timezone.utc)  # one decision instant for every shard
-        for shard in range(shards):
-            yield dg.DynamicOutput((shard, decided_at), mapping_key=f"shard_{shard}")
-
-    @dg.op
-    def score_shard(context: dg.OpExecutionContext, shard: tuple, warehouse: dg.ResourceParam[Warehouse],
-                    mlflow: dg.ResourceParam[MlflowStore], lake: dg.ResourceParam[Lake],
-                    settings: dg.ResourceParam[Settings]) -> ScoredDecisions:
-        index, decided_at = shard
-        scored = score_learners(warehouse, mlflow, settings.threshold_overrides, lake, shard=index, shards=shards,
-                                decided_at=decided_at)
-        context.log.info(f"shard {index} of {shards}: {scored.learners:,} learners")
-        return scored
-
-    @dg.op
-    def combine_shards(context: dg.OpExecutionContext, parts: list, lake: dg.ResourceParam[Lake]) -> None:
-        context.add_output_metadata({**_publish_scored(context.log, lake, combine(parts)), "shards": shards})
-
-    def scoring(primary_classification, intervention_strategy, fct_learner_features, fct_learner_weak_topics,
-                early_warning):
-        fanned = learner_shards(primary_classification=primary_classification,
-                                intervention_strategy=intervention_strategy, fct_learner_features=fct_learner_features,
-                                fct_learner_weak_topics=fct_learner_weak_topics, early_warning=early_warning)
-        return combine_shards(fanned.map(score_shard).collect())
-
-    if sorted(names) != sorted(inspect.signature(scoring).parameters):
-        raise RuntimeError(f"the sharded scoring graph takes {sorted(inspect.signature(scoring).parameters)}, "
-                           f"but scoring depends on {sorted(names)}: add the new dependency to its parameters")
-    return dg.graph_asset(
-        name=SCORED_KEY.path[-1], key_prefix=SCORED_KEY.path[:-1], group_name="ml", description=SCORED_DESCRIPTION,
-        owners=["team:data-science"], kinds={"scikitlearn", "parquet"},
-        ins={_dep_name(k): dg.AssetIn(key=k, dagster_type=dg.Nothing) for k in SCORING_DEPS},
-    )(scoring)
+    """The same asset as one step per learner shard (assets/shards.py); every shard decides at one instant."""
+    return sharded_asset(
+        SCORED_KEY, SCORING_DEPS, shards, "score", run_shard=_score_shard,
+        combine=lambda context, resources, parts: _publish_scored(context.log, resources.lake, combine(parts)),
+        resources={"warehouse", "mlflow", "lake", "settings"}, start=lambda: datetime.now(timezone.utc),
+        group_name="ml", description=SCORED_DESCRIPTION, owners=["team:data-science"], kinds={"scikitlearn", "parquet"})
 
 
 def definitions(settings: Settings) -> dg.Definitions:

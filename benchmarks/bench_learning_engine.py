@@ -19,11 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from devmentor.learning.engine import (  # noqa: E402
-    fit_mastery,
-    load_attempts,
-    run_engine,
-)
+from devmentor.learning.engine import load_attempts, run_engine  # noqa: E402
+from devmentor.learning.mastery_model import fit_mastery  # noqa: E402
 
 
 def main() -> None:

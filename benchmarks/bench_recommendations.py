@@ -29,7 +29,8 @@ def offline_evaluation(work: Path, learners: int, days: int, seed: int = 11) -> 
     from devmentor.generator import generate
     from devmentor.ingest.contract import ENTITIES
     from devmentor.ingest.validate import ingest_entity
-    from devmentor.learning.engine import fit_mastery, load_attempts, run_engine
+    from devmentor.learning.engine import load_attempts, run_engine
+    from devmentor.learning.mastery_model import fit_mastery
     from models import recommender
 
     sys.path.insert(0, str(ROOT / "benchmarks"))

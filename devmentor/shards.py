@@ -32,3 +32,13 @@ def in_shard(user_ids, shard: int, shards: int) -> np.ndarray:
     if not 0 <= shard < shards:
         raise ValueError(f"shard {shard} is not in 0..{shards - 1}")
     return shard_of(user_ids, shards) == shard
+
+
+def shard_rows(frame, shard: int, shards: int, column: str = "user_id"):
+    """The rows of ``frame`` whose learner (``column``) is in ``shard`` of ``shards``; the frame itself for one
+    shard. Hashes each distinct id once, so a frame of millions of rows costs its learners, not its rows."""
+    if shards == 1:
+        return frame
+    ids = frame[column].dropna().unique()
+    keep = set(ids[in_shard(ids, shard, shards)].tolist())
+    return frame[frame[column].isin(keep)]

@@ -86,4 +86,4 @@ def test_every_module_under_assets_defines_assets_or_checks():
         if path.name == "__init__.py":
             continue
         text = path.read_text()
-        assert any(d in text for d in ("@dg.asset", "@dbt_assets", "@dg.asset_check", "@dg.multi_asset")), path.name
+        assert any(d in text for d in ("@dg.asset", "@dbt_assets", "@dg.asset_check", "@dg.multi_asset", "dg.graph_asset(")), path.name

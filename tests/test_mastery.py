@@ -264,7 +264,7 @@ def test_assistments_reader_names_the_missing_column(tmp_path):
 def test_fit_sample_caps_learners_and_keeps_every_question_and_skill():
     import pandas as pd
 
-    from devmentor.learning.engine import fit_sample
+    from devmentor.learning.mastery_model import fit_sample
 
     rng = np.random.default_rng(3)
     n = 6_000

@@ -51,6 +51,56 @@ def test_four_scored_shards_combine_into_the_unsharded_decisions(pipeline_run):
     assert joined.snapshots == whole.snapshots
 
 
+# Columns that order a learner's rows in each per-learner table (the sharded and unsharded outputs are compared
+# in this order; a table's rows within a learner keep their order).
+ORDER = ("user_id", "course_id", "module_id", "skill_id", "rank", "position", "priority", "content_id", "badge_id",
+         "challenge_id", "scope", "period", "event_id", "rule", "awarded_at")
+
+
+def _ordered(frame):
+    cols = [c for c in ORDER if c in frame.columns]
+    return frame.sort_values(cols, kind="stable").reset_index(drop=True)
+
+
+def test_four_engine_and_gamification_shards_combine_into_the_unsharded_outputs(pipeline_run, tmp_path):
+    """Mastery, review queue, paths, recommendations, quizzes, XP, badges, streaks, challenges and the
+    leaderboards (ranked over every shard) of 4 shards equal one run over everyone, table by table."""
+    import pandas as pd
+
+    from devmentor.learning.engine import combine_engine, run_engine
+    from devmentor.learning.gamification import combine_gamification, run_gamification
+    from devmentor.learning.mastery_model import load_params
+
+    settings = pipeline_run[0]
+    params, version = load_params(settings.lake_store())
+    with settings.warehouse().connect() as con:
+        whole = run_engine(con, params, version, tmp_path / "state", as_of=settings.as_of)
+        parts = [run_engine(con, params, version, tmp_path / "state", as_of=settings.as_of, shard=s, shards=4)
+                 for s in range(4)]
+        joined = combine_engine(parts)
+        mastery = whole.mastery[["user_id", "skill_id", "mastered"]]
+        game_whole = run_gamification(con, mastery, tmp_path / "one" / "ledger.parquet", as_of=settings.as_of)
+        game_parts = [run_gamification(con, mastery, tmp_path / "four" / "ledger.parquet", as_of=settings.as_of,
+                                       shard=s, shards=4) for s in range(4)]
+    assert sorted((tmp_path / "state").iterdir()) == sorted(
+        [tmp_path / "state" / f"shard_{s}_of_4" for s in range(4)] + list((tmp_path / "state").glob("*.*")))
+    assert not (tmp_path / "four" / "ledger.parquet").exists()  # only the combine step writes the ledger
+    game_joined = combine_gamification(game_parts, tmp_path / "four" / "ledger.parquet")
+    for name, table in whole.tables().items():
+        assert len(table) > 0, name
+        assert all(len(getattr(p, name)) < len(table) for p in parts), name  # each shard has only its learners
+        pd.testing.assert_frame_equal(_ordered(joined.tables()[name]), _ordered(table), obj=name)
+    for name, table in game_whole.tables().items():
+        assert len(table) > 0, name
+        pd.testing.assert_frame_equal(_ordered(game_joined.tables()[name]), _ordered(table), obj=name)
+    # a leaderboard ranks over everyone: its positions run 1..n on each board, not per shard
+    boards = game_joined.leaderboards.groupby(["scope", "period"])["position"]
+    assert (boards.max() == boards.size()).all() and boards.size().max() > max(
+        len(p.leaderboards.query("scope == 'overall' and period == 'all_time'")) for p in game_parts)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "four" / "ledger.parquet").pipe(_ordered),
+                                  pd.read_parquet(tmp_path / "one" / "ledger.parquet").pipe(_ordered))
+
+
 def _pipeline_job():
     """The pipeline job as a launched run builds it (module level, for dg.reconstructable: each step of the
     multiprocess executor rebuilds it from the environment in its own process)."""
@@ -87,22 +137,45 @@ def test_four_shards_on_the_multiprocess_executor_publish_what_one_shard_does(tm
         with psycopg.connect(pg_url) as conn:
             return conn.execute(sql).fetchall()
 
+    def learner_tables():  # the engine's and gamification's lake outputs, and what serving published of them
+        from devmentor.serving.tables import GAMIFICATION_TABLES, LEARNING_TABLES
+
+        lake = {f"{folder}/{t.name}": _ordered(pd.read_parquet(settings.lake / "ml" / folder / f"{t.name}.parquet"))
+                for folder, tables in (("learning", LEARNING_TABLES), ("gamification", GAMIFICATION_TABLES))
+                for t in tables}
+        with psycopg.connect(pg_url) as conn:
+            served = {t.name: conn.execute(  # every column but the publication's own id
+                f"SELECT count(*), md5(string_agg(r, '|' ORDER BY r)) FROM "
+                f"(SELECT (to_jsonb(t) - 'publish_id')::text AS r FROM serving.{t.name} AS t)").fetchone()
+                      for t in (*LEARNING_TABLES, *GAMIFICATION_TABLES)}
+        return lake, served
+
     one = pd.read_parquet(decisions).drop(columns=drop).sort_values(key).reset_index(drop=True)
     one_published = published()
+    one_lake, one_served = learner_tables()
     monkeypatch.setenv("DEVMENTOR_SHARDS", "4")
     instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(settings.dagster_home)))
     try:
         run = dg.execute_job(dg.reconstructable(_pipeline_job), instance=instance, asset_selection=[
-            dg.AssetKey(["ml", "learner_decisions_scored"]), dg.AssetKey(["serving", "learner_decisions"])])
+            dg.AssetKey(["ml", "learner_decisions_scored"]), dg.AssetKey(["serving", "learner_decisions"]),
+            dg.AssetKey(["ml", "learning_engine"]), dg.AssetKey(["ml", "gamification"]),
+            dg.AssetKey(["serving", "learning_engine"]), dg.AssetKey(["serving", "gamification"])])
         assert run.success
         steps = {s.step_key for s in instance.get_run_step_stats(run.run_id)}
         engine = " ".join(e.message or "" for e in instance.all_logs(run.run_id) if e.dagster_event
                           and e.dagster_event.event_type_value == "ENGINE_EVENT")
     finally:
         instance.dispose()
-    assert {f"ml__learner_decisions_scored.score_shard[shard_{i}]" for i in range(4)} <= steps, steps
+    for stage, step in (("learner_decisions_scored", "score"), ("learning_engine", "engine"),
+                        ("gamification", "gamification")):
+        assert {f"ml__{stage}.{step}_shard[shard_{i}]" for i in range(4)} <= steps, steps
     assert "multiprocess" in engine.lower()  # each step ran in its own process
     four = pd.read_parquet(decisions).drop(columns=drop).sort_values(key).reset_index(drop=True)
     assert len(four) == len(one) == 2 * one["user_id"].nunique() > 0
     pd.testing.assert_frame_equal(four, one)
     assert published() == one_published
+    four_lake, four_served = learner_tables()
+    for name, table in one_lake.items():
+        assert len(table) > 0, name
+        pd.testing.assert_frame_equal(four_lake[name], table, obj=name)
+    assert four_served == one_served and all(n > 0 for n, _ in one_served.values())

@@ -16,9 +16,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from devmentor.shards import shard_rows
 from devmentor.storage.lake import replace_directory
 from models import calibration, learning_path, mastery, quiz, recommender, spaced_repetition
-from models.mastery_eval import Evaluation
 
 # The learner-time and learning-feature logic lives in dbt (models/marts/learning/): time zones are resolved
 # once in staging, local days are computed there; Python only selects, at the run's as-of.
@@ -88,6 +88,11 @@ class Catalog:
         profiles = con.execute("SELECT user_id, format_preference FROM staging.stg_devmentor__profiles").df()
         return cls(modules, questions, content, module_skills, enrolments, profiles)
 
+    def for_shard(self, shard: int, shards: int) -> Catalog:
+        """The same catalog with only the enrolments and profiles of one learner shard."""
+        return Catalog(self.modules, self.questions, self.content, self.module_skills,
+                       shard_rows(self.enrolments, shard, shards), shard_rows(self.profiles, shard, shards))
+
 
 def data_as_of(con: duckdb.DuckDBPyConnection, as_of=None) -> pd.Timestamp:
     """The run's 'now': the stated as-of instant (settings.as_of: a replay or partition day), else the latest
@@ -99,54 +104,6 @@ def data_as_of(con: duckdb.DuckDBPyConnection, as_of=None) -> pd.Timestamp:
     if value is None:
         raise ValueError("no events in staging.stg_devmentor__events: ingest data before running the learning engine")
     return pd.Timestamp(value).tz_convert("UTC") if pd.Timestamp(value).tzinfo else pd.Timestamp(value, tz="UTC")
-
-
-# ---------------------------------------------------------------------------------------------- mastery model
-
-
-FIT_SAMPLE_LEARNERS = 20_000
-
-
-def fit_sample(frame: pd.DataFrame, max_learners: int, seed: int = 0) -> pd.DataFrame:
-    """At most ``max_learners`` learners' attempts (all of them when fewer), plus, for any question or skill
-    the sample misses, the first learner who attempted it: BKT's parameters are per skill and question,
-    so a fixed-size sample estimates them as well as everyone does, at a fixed cost."""
-    users = frame["user_id"].unique()
-    if len(users) <= max_learners:
-        return frame
-    chosen = set(np.random.default_rng(seed).choice(users, size=max_learners, replace=False))
-    sample = frame["user_id"].isin(chosen)
-    for col in ("problem_id", "skill_id"):
-        missing = ~frame[col].isin(set(frame.loc[sample, col]))
-        chosen |= set(frame.loc[missing].drop_duplicates(col)["user_id"])
-        sample = frame["user_id"].isin(chosen)
-    return frame[sample]
-
-
-def fit_mastery(attempts: pd.DataFrame, holdout_share: float = 0.2, seed: int = 0,
-                max_learners: int = FIT_SAMPLE_LEARNERS) -> tuple[mastery.BKTParams, Evaluation]:
-    """Fit BKT on attempts (of at most ``max_learners`` learners, see fit_sample); the held-out figure
-    comes from a fit on 80% of those learners, predicting the other 20%."""
-    from models.mastery_eval import evaluate_next_response, fit_assistments
-
-    frame = pd.DataFrame({
-        "user_id": attempts["user_id"].to_numpy(), "seq": np.arange(len(attempts)),
-        "problem_id": attempts["question_id"].to_numpy(), "skill_id": attempts["skill_id"].to_numpy(),
-        "correct": attempts["is_correct"].astype(int).to_numpy(),
-    })
-    frame["response_id"] = response_of(attempts)  # a multi-skill answer's rows: one answer, scored once
-    frame = fit_sample(frame, max_learners, seed)
-    users = frame["user_id"].unique()
-    rng = np.random.default_rng(seed)
-    test_users = set(rng.choice(users, size=max(1, int(len(users) * holdout_share)), replace=False))
-    is_test = frame["user_id"].isin(test_users)
-    held_out_params = fit_assistments(frame[~is_test])
-    evaluation = evaluate_next_response(held_out_params, frame[is_test])
-    params = fit_assistments(frame)
-    # the published skill-level predicted success goes through isotonic maps fitted on every answer the fit
-    # has, each predicted from the trace state before it, in each learner's order (models/calibration.py)
-    params.calibration = calibration.fit_on(params, frame)
-    return params, evaluation
 
 
 # ---------------------------------------------------------------------------------------------- trace state
@@ -337,13 +294,18 @@ WHERE viewed_at > ? - INTERVAL 30 DAY AND viewed_at <= ? GROUP BY content_id
 """
 
 
-def recommendations_for(con, catalog: Catalog, paths, mastery_rows, queue, attempts, as_of, k: int) -> pd.DataFrame:
+def recommendations_for(con, catalog: Catalog, paths, mastery_rows, queue, attempts, as_of, k: int,
+                        shard: int = 0, shards: int = 1) -> pd.DataFrame:
     """The recommender's inputs from the warehouse (format performance, recent popularity, where each learner
-    works, the module moves learners make), then ``recommender.recommend``."""
-    fmt_perf = con.execute("SELECT user_id, format, attempts, accuracy FROM marts.fct_learner_format_accuracy").df()
+    works, the module moves learners make), then ``recommender.recommend``. Popularity, module moves and topic
+    difficulty (from ``attempts``: everyone's) are over all learners; the rest only for the learner shard."""
+    def mine(frame):
+        return shard_rows(frame, shard, shards)
+
+    fmt_perf = mine(con.execute("SELECT user_id, format, attempts, accuracy FROM marts.fct_learner_format_accuracy").df())
     popularity = con.execute(POPULARITY_SQL, [as_of, as_of]).df()
-    current = con.execute(CURRENT_MODULE_SQL, [as_of]).df()
-    history = recommender.module_history(con.execute(MODULE_HISTORY_SQL, [as_of]).df())
+    current = mine(con.execute(CURRENT_MODULE_SQL, [as_of]).df())
+    history = recommender.module_history(mine(con.execute(MODULE_HISTORY_SQL, [as_of]).df()))
     transitions = recommender.module_history_transitions(con.execute(MODULE_MOVES_SQL, [as_of]).df())
     return recommender.recommend(
         paths, catalog.content, mastery_rows, queue, recommender.format_fit(catalog.profiles, fmt_perf),
@@ -376,12 +338,20 @@ def run_engine(
     recommendations: int = 10,
     progress=lambda msg: None,
     as_of=None,
+    shard: int = 0,
+    shards: int = 1,
 ) -> EngineOutputs:
+    """Every per-learner output at the run's as-of. With ``shards`` > 1, only the learners of ``shard``
+    (devmentor/shards.py), with their own mastery state; ``combine_engine`` joins the shards' outputs into the
+    unsharded ones."""
     timings = {}
     t = time.perf_counter()
-    catalog = Catalog.load(con)
+    catalog = Catalog.load(con).for_shard(shard, shards)
     as_of = data_as_of(con, as_of)
-    attempts = load_attempts(con)
+    everyone = load_attempts(con)
+    attempts = shard_rows(everyone, shard, shards)
+    if shards > 1:
+        state_dir = Path(state_dir) / f"shard_{shard}_of_{shards}"
     timings["load"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -410,7 +380,7 @@ def run_engine(
     timings["learning_path"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    recs = recommendations_for(con, catalog, paths, mastery_rows, queue, attempts, as_of, recommendations)
+    recs = recommendations_for(con, catalog, paths, mastery_rows, queue, everyone, as_of, recommendations, shard, shards)
     timings["recommendations"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -420,3 +390,16 @@ def run_engine(
     quizzes = quiz.assemble(catalog.questions, paths, mastery_rows, item_params, recent, n=quiz_size)
     timings["next_quiz"] = time.perf_counter() - t
     return EngineOutputs(mastery_rows, queue, paths, recs, quizzes, timings, mode)
+
+
+def combine_engine(parts: list[EngineOutputs]) -> EngineOutputs:
+    """The shards' outputs as one: each table's rows in learner order (the order within a learner kept),
+    the timings summed, the mastery mode 'full' when any shard traced in full."""
+    def joined(name: str) -> pd.DataFrame:
+        frames = [getattr(p, name) for p in parts]
+        return pd.concat(frames, ignore_index=True).sort_values("user_id", kind="stable").reset_index(drop=True)
+
+    timings = {k: sum(p.timings.get(k, 0.0) for p in parts) for k in parts[0].timings}
+    mode = "full" if any(p.mode == "full" for p in parts) else parts[0].mode
+    return EngineOutputs(*(joined(n) for n in ("mastery", "review_queue", "learning_path", "recommendations",
+                                               "next_quiz")), timings, mode)

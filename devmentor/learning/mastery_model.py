@@ -5,13 +5,62 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from devmentor.learning.engine import FIT_SAMPLE_LEARNERS, fit_mastery, load_attempts
+import numpy as np
+import pandas as pd
+
+from devmentor.learning.engine import load_attempts, response_of
 from devmentor.storage.lake import Lake
 from devmentor.storage.warehouse import Warehouse
 from devmentor.training.mlflow_store import MlflowStore
-from models import mastery
+from models import calibration, mastery
+from models.mastery_eval import Evaluation
 
 MASTERY_EXPERIMENT = "mastery_bkt"
+
+
+FIT_SAMPLE_LEARNERS = 20_000
+
+
+def fit_sample(frame: pd.DataFrame, max_learners: int, seed: int = 0) -> pd.DataFrame:
+    """At most ``max_learners`` learners' attempts (all of them when fewer), plus, for any question or skill
+    the sample misses, the first learner who attempted it: BKT's parameters are per skill and question,
+    so a fixed-size sample estimates them as well as everyone does, at a fixed cost."""
+    users = frame["user_id"].unique()
+    if len(users) <= max_learners:
+        return frame
+    chosen = set(np.random.default_rng(seed).choice(users, size=max_learners, replace=False))
+    sample = frame["user_id"].isin(chosen)
+    for col in ("problem_id", "skill_id"):
+        missing = ~frame[col].isin(set(frame.loc[sample, col]))
+        chosen |= set(frame.loc[missing].drop_duplicates(col)["user_id"])
+        sample = frame["user_id"].isin(chosen)
+    return frame[sample]
+
+
+def fit_mastery(attempts: pd.DataFrame, holdout_share: float = 0.2, seed: int = 0,
+                max_learners: int = FIT_SAMPLE_LEARNERS) -> tuple[mastery.BKTParams, Evaluation]:
+    """Fit BKT on attempts (of at most ``max_learners`` learners, see fit_sample); the held-out figure
+    comes from a fit on 80% of those learners, predicting the other 20%."""
+    from models.mastery_eval import evaluate_next_response, fit_assistments
+
+    frame = pd.DataFrame({
+        "user_id": attempts["user_id"].to_numpy(), "seq": np.arange(len(attempts)),
+        "problem_id": attempts["question_id"].to_numpy(), "skill_id": attempts["skill_id"].to_numpy(),
+        "correct": attempts["is_correct"].astype(int).to_numpy(),
+    })
+    frame["response_id"] = response_of(attempts)  # a multi-skill answer's rows: one answer, scored once
+    frame = fit_sample(frame, max_learners, seed)
+    users = frame["user_id"].unique()
+    rng = np.random.default_rng(seed)
+    test_users = set(rng.choice(users, size=max(1, int(len(users) * holdout_share)), replace=False))
+    is_test = frame["user_id"].isin(test_users)
+    held_out_params = fit_assistments(frame[~is_test])
+    evaluation = evaluate_next_response(held_out_params, frame[is_test])
+    params = fit_assistments(frame)
+    # the published skill-level predicted success goes through isotonic maps fitted on every answer the fit
+    # has, each predicted from the trace state before it, in each learner's order (models/calibration.py)
+    params.calibration = calibration.fit_on(params, frame)
+    return params, evaluation
 
 
 class NoMasteryModel(RuntimeError):
