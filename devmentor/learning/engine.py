@@ -351,7 +351,7 @@ def run_engine(
     everyone = load_attempts(con)
     attempts = shard_rows(everyone, shard, shards)
     if shards > 1:
-        state_dir = Path(state_dir) / f"shard_{shard}_of_{shards}"
+        state_dir = Path(state_dir).with_name(f"{Path(state_dir).name}-shard_{shard}_of_{shards}")
     timings["load"] = time.perf_counter() - t
 
     t = time.perf_counter()
