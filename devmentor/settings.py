@@ -69,8 +69,9 @@ class Settings:
     quiz_no_repeat_days: int = 7
     recommendations: int = 10
     executor: str = "default"
-    # Learner shards of the per-learner scoring (DEVMENTOR_SHARDS): with more than one, each shard is its own
-    # step, so the multiprocess, Celery or Kubernetes executor spreads them (devmentor/shards.py).
+    # Learner shards of the per-learner stages: scoring, learning engine, gamification (DEVMENTOR_SHARDS): with
+    # more than one, each shard is its own step, so the multiprocess, Celery or Kubernetes executor spreads them
+    # (devmentor/shards.py, assets/shards.py).
     shards: int = 1
     # The run's as-of instant (DEVMENTOR_AS_OF): every time-dependent value is computed at it. Unset, it is
     # the latest recorded event (a replay sets it to the replay day; never the wall clock).

@@ -134,6 +134,29 @@ def test_the_same_information_benchmark_sees_no_held_out_answer_but_the_one_it_p
     assert not np.allclose(traced.reindex(scored.index).to_numpy(), traced_f.reindex(scored.index).to_numpy())
 
 
+def test_calibration_scores_each_next_answer_once_per_tenth_and_ignores_thin_tenths(monkeypatch):
+    from devmentor.studies import assistments as study
+
+    # learner 1: next answers on skill a (wrong), then one two-skill answer on b and c (right), then a again;
+    # learner 2: next answer on a (right)
+    held = pd.DataFrame({"user_id": ["1", "1", "1", "1", "2"], "skill_id": ["a", "b", "c", "a", "a"],
+                         "answer": [10, 11, 11, 12, 20], "answer_no": [20, 21, 21, 22, 20],
+                         "correct": [0, 1, 1, 1, 1]})
+    predicted = pd.DataFrame({"user_id": ["assist-1", "assist-1", "assist-1", "assist-2", "assist-9"],
+                              "skill_id": ["a", "b", "c", "a", "a"],
+                              "predicted_success": [0.35, 0.62, 0.78, 0.31, 0.5]})
+    monkeypatch.setattr(study, "MIN_BIN", 2)
+    table, gap = study.calibration(predicted, held)
+    # three points: (1, a) 0.35 wrong; the b+c answer once, at their mean 0.70, right; (2, a) 0.31 right;
+    # the later answer on a and the learner with no held-out answer are not points
+    assert table["answers"].sum() == 3
+    low = table.set_index("range").loc["0.3-0.4"]
+    assert (low["answers"], round(low["expected"], 3), low["observed"]) == (2, 0.33, 0.5)
+    assert gap == round(abs(0.33 - 0.5), 4)  # the 0.7-0.8 tenth has one answer: below MIN_BIN, no gap counted
+    monkeypatch.setattr(study, "MIN_BIN", 3)
+    assert study.calibration(predicted, held)[1] is None  # no tenth with enough answers: no headline gap
+
+
 def test_replay_runs_the_whole_dag_and_scores_what_it_published(responses, tmp_path, pg_url, monkeypatch, capsys):
     from devmentor.storage import postgres
     from orchestration.cli import main
@@ -150,6 +173,9 @@ def test_replay_runs_the_whole_dag_and_scores_what_it_published(responses, tmp_p
     for key in ("mastery_auc", "benchmark_auc", "ndcg_at_10", "ndcg_at_10_popularity", "ndcg_at_10_popularity_own"):
         assert 0 <= result[key] <= 1, key
     assert result["mastery_answers_scored"] > 0 and result["locked_recommendations"] == 0
+    # the quiz's predictor on every skill's next answer: each scored mastery answer is one point there
+    assert sum(r["answers"] for r in result["calibration_all_skills"]) >= sum(r["answers"] for r in result["calibration"])
+    assert sum(r["answers"] for r in result["calibration_all_skills"]) >= result["mastery_answers_scored"] > 0
     rows = with_answers(read_assistments(responses))
     # every test learner has more than CUT answers, so each has held-out answers
     assert result["learners_with_held_out_answers"] == rows.loc[rows["split"] == "test", "user_id"].nunique() > 0
