@@ -31,6 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from bench_warehouse_engines import check_engines, engine_arguments, run_engine  # noqa: E402
+
 PER_LEARNER = (["ml", "learner_decisions_scored"], ["ml", "learning_engine"], ["ml", "gamification"])
 LAKE_OUTPUTS = ("learner_decisions.parquet", "learning", "gamification")
 
@@ -113,8 +115,6 @@ def one_size(learners: int, days: int, work: Path, args) -> list[dict]:
         print(f"  {shards} shard(s): {wall:.1f} s wall, {events / wall:,.0f} events/s; step seconds "
               f"{rows[-1]['step_seconds']}", flush=True)
     postgres.stop_embedded(settings.pg_data_dir)
-    from bench_warehouse_engines import run_engine
-
     for engine in args.engines:
         wall, peak = run_engine(engine, settings.lake, work, args)
         name = "DuckDB" if engine == "duckdb" else f"Spark {args.spark_master}"
@@ -126,16 +126,11 @@ def one_size(learners: int, days: int, work: Path, args) -> list[dict]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--learners", type=int, nargs="+", default=[10_000, 100_000])
-    p.add_argument("--days", type=int, default=14)
+    engine_arguments(p)
     p.add_argument("--shards", type=int, nargs="+", default=[1, 2, 4])
-    p.add_argument("--engines", nargs="*", default=["duckdb", "spark"], choices=["duckdb", "spark"])
-    p.add_argument("--spark-master", default="local[2]")
-    p.add_argument("--spark-memory", default="6g", help="Spark driver memory (local mode: all of Spark's heap)")
-    p.add_argument("--spark-partitions", type=int, default=8, help="spark.sql.shuffle.partitions")
-    p.add_argument("--work", help="working directory (default: a temporary one, removed afterwards)")
     p.add_argument("--json", action="store_true", help="print the table as one JSON object on the last line")
     args = p.parse_args()
+    check_engines(args.engines)
     root = Path(args.work or tempfile.mkdtemp(prefix="bench-scaling-"))
     rows = []
     try:

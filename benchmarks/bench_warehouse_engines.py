@@ -66,19 +66,28 @@ def run_engine(engine: str, lake: Path, work: Path, args) -> tuple[float, float]
             os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def engine_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of a benchmark over sizes and warehouse engines (this one and bench_scaling.py)."""
     p.add_argument("--learners", type=int, nargs="+", default=[10_000, 100_000])
     p.add_argument("--days", type=int, default=14)
-    p.add_argument("--engines", nargs="+", default=["duckdb", "spark"], choices=["duckdb", "spark"])
+    p.add_argument("--engines", nargs="*", default=["duckdb", "spark"], choices=["duckdb", "spark"])
     p.add_argument("--spark-master", default="local[2]")
     p.add_argument("--spark-memory", default="6g", help="Spark driver memory (local mode: all of Spark's heap)")
     p.add_argument("--spark-partitions", type=int, default=8, help="spark.sql.shuffle.partitions")
     p.add_argument("--work", help="working directory (default: a temporary one, removed afterwards)")
+
+
+def check_engines(engines) -> None:
+    if "spark" in engines and not spark_warehouse.java_runtime():
+        raise SystemExit("Spark needs a Java runtime (17+): apt-get install default-jre-headless")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    engine_arguments(p)
     p.add_argument("--json", action="store_true", help="also print the table as JSON")
     args = p.parse_args()
-    if "spark" in args.engines and not spark_warehouse.java_runtime():
-        raise SystemExit("Spark needs a Java runtime (17+): apt-get install default-jre-headless")
+    check_engines(args.engines)
     work = Path(args.work or tempfile.mkdtemp(prefix="bench-engines-"))
     rows = []
     try:
