@@ -196,6 +196,35 @@ def test_recommendations_resume_recent_modules_and_follow_the_moves_learners_mak
     assert set(without[without["rank"] == 1]["content_id"]) == {"M2-video"}  # the path order alone
 
 
+def test_a_topic_with_several_skills_never_repeats_an_item_and_popular_modules_break_ties():
+    """On ASSISTments a question's topic is its first skill and a multi-skill question gives that topic a
+    difficulty row per skill: joined on the topic alone, each such item was recommended once per skill
+    (one learner's top 10 held the same item five times, 5.8 distinct skills in 10 slots)."""
+    m = mastery_rows({"a": {"s1": 0.3}, "b": {"s1": 0.99, "s2": 0.5, "s3": 0.5}})
+    paths = learning_path.learning_paths(MODULES, MODULE_SKILLS, ENROL, m)
+    # topic tM1 (s1's items) also carries rows for s2, s3 and s4: answers to questions tagged with several skills
+    difficulty = pd.DataFrame({"topic_id": ["tM1", "tM1", "tM1", "tM1", "tM2", "tM3", "tM4"],
+                               "skill_id": ["s1", "s2", "s3", "s4", "s2", "s3", "s4"],
+                               "topic_difficulty": [0.5, 0.9, 0.1, 0.4, 0.5, 0.5, 0.5]})
+
+    def recommend(module_popularity=None):
+        return recommender.recommend(
+            paths, CONTENT, m, pd.DataFrame(columns=["user_id", "skill_id"]),
+            pd.DataFrame({"user_id": ["a", "b"], "format_preference": "video", "best_format": "video"}), difficulty,
+            pd.DataFrame({"content_id": CONTENT.content_id, "views": 1}),
+            pd.DataFrame(columns=["user_id", "module_id", "recency"]), k=8, module_popularity=module_popularity)
+
+    recs = recommend()
+    assert not recs.duplicated(["user_id", "content_id"]).any()
+    assert recs.groupby("user_id")["rank"].apply(lambda r: r.tolist() == list(range(1, len(r) + 1))).all()
+    # b's open modules M2 and M3 score alike; the one more learners are active in comes first
+    rank = recommend(pd.DataFrame({"module_id": ["M2", "M3"], "learners": [1, 40]})).query("user_id == 'b'")
+    best = rank.set_index("content_id")["rank"]
+    assert best["M3-video"] < best["M2-video"]
+    rank = recommend(pd.DataFrame({"module_id": ["M2", "M3"], "learners": [40, 1]})).query("user_id == 'b'")
+    assert rank.set_index("content_id")["rank"]["M2-video"] < rank.set_index("content_id")["rank"]["M3-video"]
+
+
 def test_cold_start_learners_get_popular_items():
     paths = learning_path.learning_paths(MODULES, MODULE_SKILLS, ENROL, mastery_rows({"a": {"s1": 0.3}}))
     recs = recommender._cold_start(paths, CONTENT, pd.DataFrame({"content_id": ["M1-text", "M1-video"], "views": [5, 9]}), {"a"}, 3)

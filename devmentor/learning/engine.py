@@ -288,6 +288,11 @@ SELECT user_id, module_id, 1.0 / row_number() OVER (PARTITION BY user_id ORDER B
 FROM (SELECT user_id, arg_max(module_id, visited_at) AS module_id, max(visited_at) AS last_at
       FROM marts.fct_module_visits WHERE visited_at <= ? GROUP BY user_id, course_id)
 """
+# Modules by the learners active in them in the 30 days before the as-of (any activity: views, answers).
+MODULE_POPULARITY_SQL = """
+SELECT module_id, count(DISTINCT user_id) AS learners FROM marts.fct_module_visits
+WHERE visited_at > ? - INTERVAL 30 DAY AND visited_at <= ? GROUP BY module_id
+"""
 POPULARITY_SQL = """
 SELECT content_id, count(*) AS views FROM marts.fct_content_views
 WHERE viewed_at > ? - INTERVAL 30 DAY AND viewed_at <= ? GROUP BY content_id
@@ -297,8 +302,9 @@ WHERE viewed_at > ? - INTERVAL 30 DAY AND viewed_at <= ? GROUP BY content_id
 def recommendations_for(con, catalog: Catalog, paths, mastery_rows, queue, attempts, as_of, k: int,
                         shard: int = 0, shards: int = 1) -> pd.DataFrame:
     """The recommender's inputs from the warehouse (format performance, recent popularity, where each learner
-    works, the module moves learners make), then ``recommender.recommend``. Popularity, module moves and topic
-    difficulty (from ``attempts``: everyone's) are over all learners; the rest only for the learner shard."""
+    works, the module moves learners make, the modules learners are active in), then ``recommender.recommend``.
+    Content and module popularity, module moves and topic difficulty (from ``attempts``: everyone's) are over
+    all learners; the rest only for the learner shard."""
     def mine(frame):
         return shard_rows(frame, shard, shards)
 
@@ -309,7 +315,8 @@ def recommendations_for(con, catalog: Catalog, paths, mastery_rows, queue, attem
     transitions = recommender.module_history_transitions(con.execute(MODULE_MOVES_SQL, [as_of]).df())
     return recommender.recommend(
         paths, catalog.content, mastery_rows, queue, recommender.format_fit(catalog.profiles, fmt_perf),
-        recommender.topic_difficulty(attempts), popularity, current, k=k, history=history, transitions=transitions)
+        recommender.topic_difficulty(attempts), popularity, current, k=k, history=history, transitions=transitions,
+        module_popularity=con.execute(MODULE_POPULARITY_SQL, [as_of, as_of]).df())
 
 
 @dataclass
