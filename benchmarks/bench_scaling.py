@@ -4,6 +4,7 @@ dbt feature build on DuckDB and on Spark local, at about 1 M and 10 M events.
     python benchmarks/bench_scaling.py                                   # 10,000 and 100,000 learners × 14 days
     python benchmarks/bench_scaling.py --learners 10000 --engines duckdb # one size, no Spark
     python benchmarks/bench_scaling.py --learners 10000 --json           # the table as JSON on the last line
+    python benchmarks/bench_scaling.py --home DIR --engines              # shards only, on a home that ran the pipeline
 
 Protocol, per size: one generated data set (seed 7) run once through the whole pipeline (ingest, dbt, training:
 the shared starting point, not timed here). Then:
@@ -82,7 +83,8 @@ def run_shards(settings, shards: int) -> tuple[float, dict[str, float]]:
 
 
 def one_size(learners: int, days: int, work: Path, args) -> list[dict]:
-    os.environ.update({"DEVMENTOR_HOME": str(work / "home"), "DEVMENTOR_ENV": "local", "DEVMENTOR_SHARDS": "1"})
+    home = Path(args.home) if args.home else work / "home"
+    os.environ.update({"DEVMENTOR_HOME": str(home), "DEVMENTOR_ENV": "local", "DEVMENTOR_SHARDS": "1"})
     os.environ.pop("DEVMENTOR_DATABASE_URL", None)
     os.environ.pop("MLFLOW_TRACKING_URI", None)
     import duckdb
@@ -95,13 +97,16 @@ def one_size(learners: int, days: int, work: Path, args) -> list[dict]:
     settings = load_settings()
     settings.ensure_dirs()
     t = time.perf_counter()
-    generate(settings.inbox, learners=learners, days=days, seed=7)
-    if not run_pipeline(settings).success:
-        raise SystemExit(f"the starting pipeline run failed: see {settings.dagster_home}")
+    if args.home:  # a data directory that has already run the whole pipeline
+        postgres.embedded_url(settings.pg_data_dir)
+    else:
+        generate(settings.inbox, learners=learners, days=days, seed=7)
+        if not run_pipeline(settings).success:
+            raise SystemExit(f"the starting pipeline run failed: see {settings.dagster_home}")
     events = duckdb.connect().execute(
         f"SELECT count(*) FROM read_parquet('{settings.lake}/raw/events/**/*.parquet', union_by_name=true)").fetchone()[0]
-    print(f"{learners:,} learners × {days} days = {events:,} events: pipeline run once ({time.perf_counter() - t:.0f} s)",
-          flush=True)
+    print(f"{events:,} events: pipeline " + (f"run earlier in {home}" if args.home else
+          f"run once ({learners:,} learners × {days} days, {time.perf_counter() - t:.0f} s)"), flush=True)
     rows, reference = [], None
     for shards in args.shards:
         wall, stages = run_shards(settings, shards)
@@ -128,6 +133,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     engine_arguments(p)
     p.add_argument("--shards", type=int, nargs="+", default=[1, 2, 4])
+    p.add_argument("--home", help="reuse a DEVMENTOR_HOME that has already run the pipeline (one size; not removed)")
     p.add_argument("--json", action="store_true", help="print the table as one JSON object on the last line")
     args = p.parse_args()
     check_engines(args.engines)
@@ -140,6 +146,8 @@ def main() -> None:
             size.mkdir(parents=True)
             rows += one_size(learners, args.days, size, args)
             shutil.rmtree(size, ignore_errors=True)
+            if args.home:
+                break
     finally:
         if not args.work:
             shutil.rmtree(root, ignore_errors=True)

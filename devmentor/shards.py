@@ -34,6 +34,17 @@ def in_shard(user_ids, shard: int, shards: int) -> np.ndarray:
     return shard_of(user_ids, shards) == shard
 
 
+def shard_sql(shard: int, shards: int, column: str = "user_id") -> str:
+    """A DuckDB predicate true for the rows whose learner (``column``) is in ``shard`` of ``shards``: the same
+    hash as ``shard_of`` (first 8 bytes of SHA-256, modulo the count), so a shard reads only its learners."""
+    if shards == 1:
+        return "TRUE"
+    if not 0 <= shard < shards:
+        raise ValueError(f"shard {shard} is not in 0..{shards - 1}")
+    return (f"((('0x' || substr(sha256(CAST({column} AS VARCHAR)), 1, 16))::UBIGINT % {int(shards)}) "
+            f"= {int(shard)})")
+
+
 def shard_rows(frame, shard: int, shards: int, column: str = "user_id"):
     """The rows of ``frame`` whose learner (``column``) is in ``shard`` of ``shards``; the frame itself for one
     shard. Hashes each distinct id once, so a frame of millions of rows costs its learners, not its rows."""

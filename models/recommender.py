@@ -49,13 +49,22 @@ def _logit(p):
 
 def topic_difficulty(attempts: pd.DataFrame, prior_weight: float = 10.0) -> pd.DataFrame:
     """Difficulty per topic (0 easy .. 1 hard): 1 - success rate of its attempts, shrunk toward the skill's rate."""
-    if attempts.empty:
+    counts = attempts.assign(correct=attempts["is_correct"].astype(int)).groupby(["topic_id", "skill_id"]).agg(
+        answers=("correct", "size"), correct=("correct", "sum")).reset_index()
+    return difficulty_from_counts(counts, prior_weight)
+
+
+def difficulty_from_counts(counts: pd.DataFrame, prior_weight: float = 10.0) -> pd.DataFrame:
+    """``topic_difficulty`` from answers and correct answers per topic and skill (``counts``: topic_id,
+    skill_id, answers, correct): what a warehouse aggregate gives without loading every attempt."""
+    if counts.empty:
         return pd.DataFrame(columns=["topic_id", "skill_id", "topic_difficulty"])
-    a = attempts.assign(correct=attempts["is_correct"].astype(float))
-    skill = a.groupby("skill_id")["correct"].mean().rename("skill_rate")
-    t = a.groupby(["topic_id", "skill_id"])["correct"].agg(["sum", "count"]).reset_index().merge(skill, on="skill_id")
-    rate = (t["sum"] + prior_weight * t["skill_rate"]) / (t["count"] + prior_weight)
-    return t.assign(topic_difficulty=(1 - rate).round(4))[["topic_id", "skill_id", "topic_difficulty"]]
+    t = counts.astype({"answers": float, "correct": float})
+    per_skill = t.groupby("skill_id")[["correct", "answers"]].sum()
+    t = t.merge((per_skill["correct"] / per_skill["answers"]).rename("skill_rate"), on="skill_id")
+    rate = (t["correct"] + prior_weight * t["skill_rate"]) / (t["answers"] + prior_weight)
+    out = t.assign(topic_difficulty=(1 - rate).round(4))[["topic_id", "skill_id", "topic_difficulty"]]
+    return out.sort_values(["topic_id", "skill_id"]).reset_index(drop=True)
 
 
 def format_fit(profiles: pd.DataFrame, format_performance: pd.DataFrame, min_attempts: int = 5) -> pd.DataFrame:

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from devmentor.shards import in_shard, shard_of
+from devmentor.shards import in_shard, shard_of, shard_sql
 
 
 def test_the_shard_of_a_learner_is_stable_and_the_shards_are_balanced():
@@ -27,6 +27,15 @@ def test_the_shard_of_a_learner_is_stable_and_the_shards_are_balanced():
     assert (shard_of(ids, 1) == 0).all()
     with pytest.raises(ValueError, match="shard 4 is not in 0..3"):
         in_shard(ids, 4, 4)
+    # the warehouse reads a shard's rows with the same hash, in SQL
+    import duckdb
+
+    con = duckdb.connect()
+    for shards in (4, 7):
+        got = con.execute(f"SELECT list(id ORDER BY id) FROM unnest(?) AS t(id) WHERE {shard_sql(2, shards, 'id')}",
+                          [ids]).fetchone()[0]
+        assert got == sorted(np.array(ids)[shard_of(ids, shards) == 2].tolist()) and len(got) > 0
+    assert shard_sql(0, 1) == "TRUE"
 
 
 def test_four_scored_shards_combine_into_the_unsharded_decisions(pipeline_run):

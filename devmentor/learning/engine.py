@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from devmentor.shards import shard_rows
+from devmentor.shards import shard_sql
 from devmentor.storage.lake import replace_directory
 from models import calibration, learning_path, mastery, quiz, recommender, spaced_repetition
 
@@ -28,11 +28,12 @@ ATTEMPT_COLUMNS = ("user_id, event_id, event_at, question_id, skill_id, topic_id
                    "hint_used, retries, confidence")
 
 
-def load_attempts(con: duckdb.DuckDBPyConnection, local_dates: bool = False) -> pd.DataFrame:
+def load_attempts(con: duckdb.DuckDBPyConnection, local_dates: bool = False, learners: str = "TRUE") -> pd.DataFrame:
     """Every usable quiz attempt (marts.fct_learning_attempts) in learner and time order; with ``local_dates``,
-    the learner's local day too."""
+    the learner's local day too; ``learners``: a SQL predicate on user_id (a shard's, devmentor/shards.py)."""
     columns = ATTEMPT_COLUMNS + (", local_date" if local_dates else "")
-    df = con.execute(f"SELECT {columns} FROM marts.fct_learning_attempts ORDER BY user_id, event_at, event_id").df()
+    df = con.execute(f"SELECT {columns} FROM marts.fct_learning_attempts WHERE {learners} "
+                     "ORDER BY user_id, event_at, event_id").df()
     df["is_correct"] = df["is_correct"].astype(bool)
     return split_skills(df)
 
@@ -67,7 +68,8 @@ class Catalog:
     profiles: pd.DataFrame
 
     @classmethod
-    def load(cls, con: duckdb.DuckDBPyConnection) -> Catalog:
+    def load(cls, con: duckdb.DuckDBPyConnection, learners: str = "TRUE") -> Catalog:
+        """The catalog, with the enrolments and profiles of the learners ``learners`` (a SQL predicate) selects."""
         modules = con.execute(
             """SELECT module_id, course_id, module_position AS position, array_to_string(prerequisite_module_ids, ';') AS prerequisites
                FROM staging.stg_devmentor__modules""").df()
@@ -84,14 +86,9 @@ class Catalog:
         module_skills = pd.concat([primary[["module_id", "skill_id"]], content[["module_id", "skill_id"]]]).drop_duplicates()
         module_skills = module_skills.astype({"skill_id": object})
         enrolments = con.execute(
-            "SELECT DISTINCT user_id, course_id FROM staging.stg_devmentor__enrolments WHERE NOT is_withdrawn").df()
-        profiles = con.execute("SELECT user_id, format_preference FROM staging.stg_devmentor__profiles").df()
+            f"SELECT DISTINCT user_id, course_id FROM staging.stg_devmentor__enrolments WHERE NOT is_withdrawn AND {learners}").df()
+        profiles = con.execute(f"SELECT user_id, format_preference FROM staging.stg_devmentor__profiles WHERE {learners}").df()
         return cls(modules, questions, content, module_skills, enrolments, profiles)
-
-    def for_shard(self, shard: int, shards: int) -> Catalog:
-        """The same catalog with only the enrolments and profiles of one learner shard."""
-        return Catalog(self.modules, self.questions, self.content, self.module_skills,
-                       shard_rows(self.enrolments, shard, shards), shard_rows(self.profiles, shard, shards))
 
 
 def data_as_of(con: duckdb.DuckDBPyConnection, as_of=None) -> pd.Timestamp:
@@ -276,7 +273,7 @@ def memory_cards(attempts: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
 # The recommender's inputs, each from its mart, as of the run's instant (marts/learning/).
 MODULE_HISTORY_SQL = """
 SELECT user_id, module_id, max(visited_at) AS last_at FROM marts.fct_module_visits
-WHERE visited_at <= ? GROUP BY user_id, module_id
+WHERE visited_at <= ? AND {learners} GROUP BY user_id, module_id
 """
 # Every learner's consecutive module changes (the order learners really move through modules in).
 MODULE_MOVES_SQL = """
@@ -286,12 +283,19 @@ WHERE visited_at <= ? AND from_module IS NOT NULL AND from_module <> module_id G
 CURRENT_MODULE_SQL = """
 SELECT user_id, module_id, 1.0 / row_number() OVER (PARTITION BY user_id ORDER BY last_at DESC, module_id) AS recency
 FROM (SELECT user_id, arg_max(module_id, visited_at) AS module_id, max(visited_at) AS last_at
-      FROM marts.fct_module_visits WHERE visited_at <= ? GROUP BY user_id, course_id)
+      FROM marts.fct_module_visits WHERE visited_at <= ? AND {learners} GROUP BY user_id, course_id)
 """
 # Modules by the learners active in them in the 30 days before the as-of (any activity: views, answers).
 MODULE_POPULARITY_SQL = """
 SELECT module_id, count(DISTINCT user_id) AS learners FROM marts.fct_module_visits
 WHERE visited_at > ? - INTERVAL 30 DAY AND visited_at <= ? GROUP BY module_id
+"""
+# Answers per topic and skill (a multi-skill answer counts on each of its skills), for topic difficulty.
+TOPIC_ANSWERS_SQL = """
+SELECT topic_id, skill_id, count(*) AS answers, sum(CAST(is_correct AS INTEGER)) AS correct
+FROM (SELECT DISTINCT event_id, topic_id, trim(s.skill) AS skill_id, is_correct
+      FROM marts.fct_learning_attempts, unnest(string_split(CAST(skill_id AS VARCHAR), ';')) AS s(skill))
+WHERE skill_id <> '' GROUP BY topic_id, skill_id
 """
 POPULARITY_SQL = """
 SELECT content_id, count(*) AS views FROM marts.fct_content_views
@@ -299,23 +303,23 @@ WHERE viewed_at > ? - INTERVAL 30 DAY AND viewed_at <= ? GROUP BY content_id
 """
 
 
-def recommendations_for(con, catalog: Catalog, paths, mastery_rows, queue, attempts, as_of, k: int,
+def recommendations_for(con, catalog: Catalog, paths, mastery_rows, queue, as_of, k: int,
                         shard: int = 0, shards: int = 1) -> pd.DataFrame:
     """The recommender's inputs from the warehouse (format performance, recent popularity, where each learner
     works, the module moves learners make, the modules learners are active in), then ``recommender.recommend``.
-    Content and module popularity, module moves and topic difficulty (from ``attempts``: everyone's) are over
-    all learners; the rest only for the learner shard."""
-    def mine(frame):
-        return shard_rows(frame, shard, shards)
-
-    fmt_perf = mine(con.execute("SELECT user_id, format, attempts, accuracy FROM marts.fct_learner_format_accuracy").df())
+    Content and module popularity, module moves and topic difficulty are over all learners; the rest is read
+    for the learner shard only."""
+    mine = shard_sql(shard, shards)
+    fmt_perf = con.execute(
+        f"SELECT user_id, format, attempts, accuracy FROM marts.fct_learner_format_accuracy WHERE {mine}").df()
     popularity = con.execute(POPULARITY_SQL, [as_of, as_of]).df()
-    current = mine(con.execute(CURRENT_MODULE_SQL, [as_of]).df())
-    history = recommender.module_history(mine(con.execute(MODULE_HISTORY_SQL, [as_of]).df()))
+    current = con.execute(CURRENT_MODULE_SQL.format(learners=mine), [as_of]).df()
+    history = recommender.module_history(con.execute(MODULE_HISTORY_SQL.format(learners=mine), [as_of]).df())
     transitions = recommender.module_history_transitions(con.execute(MODULE_MOVES_SQL, [as_of]).df())
     return recommender.recommend(
         paths, catalog.content, mastery_rows, queue, recommender.format_fit(catalog.profiles, fmt_perf),
-        recommender.topic_difficulty(attempts), popularity, current, k=k, history=history, transitions=transitions,
+        recommender.difficulty_from_counts(con.execute(TOPIC_ANSWERS_SQL).df()), popularity, current, k=k,
+        history=history, transitions=transitions,
         module_popularity=con.execute(MODULE_POPULARITY_SQL, [as_of, as_of]).df())
 
 
@@ -353,10 +357,9 @@ def run_engine(
     unsharded ones."""
     timings = {}
     t = time.perf_counter()
-    catalog = Catalog.load(con).for_shard(shard, shards)
+    catalog = Catalog.load(con, shard_sql(shard, shards))
     as_of = data_as_of(con, as_of)
-    everyone = load_attempts(con)
-    attempts = shard_rows(everyone, shard, shards)
+    attempts = load_attempts(con, learners=shard_sql(shard, shards))
     if shards > 1:
         state_dir = Path(state_dir).with_name(f"{Path(state_dir).name}-shard_{shard}_of_{shards}")
     timings["load"] = time.perf_counter() - t
@@ -387,7 +390,7 @@ def run_engine(
     timings["learning_path"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    recs = recommendations_for(con, catalog, paths, mastery_rows, queue, everyone, as_of, recommendations, shard, shards)
+    recs = recommendations_for(con, catalog, paths, mastery_rows, queue, as_of, recommendations, shard, shards)
     timings["recommendations"] = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from devmentor.learning.engine import LEARNER_CLOCK_SQL, data_as_of, load_attempts, reviews_on_time
-from devmentor.shards import shard_rows
+from devmentor.shards import shard_rows, shard_sql
 from models import gamification as g
 
 # Local days come from dbt (models/marts/learning/), in each learner's resolved time zone.
@@ -51,11 +51,12 @@ def run_gamification(con: duckdb.DuckDBPyConnection, mastery: pd.DataFrame, ledg
     def mine(frame):
         return shard_rows(frame, shard, shards)
 
+    where = f" WHERE {shard_sql(shard, shards)}"  # each shard reads only its learners' rows
     as_of = data_as_of(con, as_of)
-    learners = mine(con.execute(LEARNER_CLOCK_SQL).df())
-    activity = mine(con.execute(ACTIVITY_SQL).df())
-    completions = mine(con.execute(COMPLETIONS_SQL).df())
-    attempts = mine(load_attempts(con, local_dates=True))
+    learners = con.execute(LEARNER_CLOCK_SQL + where).df()
+    activity = con.execute(ACTIVITY_SQL + where).df()
+    completions = con.execute(COMPLETIONS_SQL + where).df()
+    attempts = load_attempts(con, local_dates=True, learners=shard_sql(shard, shards))
     attempts["review_on_time"] = reviews_on_time(attempts)
     attempts = one_row_per_answer(attempts)
     for frame in (activity, completions):
