@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
-import pandas as pd
 
 
 def shard_of(user_ids, shards: int) -> np.ndarray:
@@ -54,8 +53,3 @@ def shard_rows(frame, shard: int, shards: int, column: str = "user_id"):
     ids = frame[column].dropna().unique()
     keep = set(ids[in_shard(ids, shard, shards)].tolist())
     return frame[frame[column].isin(keep)]
-
-
-def join_parts(frames) -> pd.DataFrame:
-    """Per-learner tables of several shards as one, in learner order (each learner's rows in their order)."""
-    return pd.concat(list(frames), ignore_index=True).sort_values("user_id", kind="stable").reset_index(drop=True)

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from devmentor.shards import join_parts, shard_sql
+from devmentor.shards import shard_sql
 from devmentor.storage.lake import replace_directory
 from models import calibration, learning_path, mastery, quiz, recommender, spaced_repetition
 
@@ -406,7 +406,8 @@ def combine_engine(parts: list[EngineOutputs]) -> EngineOutputs:
     """The shards' outputs as one: each table's rows in learner order (the order within a learner kept),
     the timings summed, the mastery mode 'full' when any shard traced in full."""
     def joined(name: str) -> pd.DataFrame:
-        return join_parts(getattr(p, name) for p in parts)
+        frames = [getattr(p, name) for p in parts]
+        return pd.concat(frames, ignore_index=True).sort_values("user_id", kind="stable").reset_index(drop=True)
 
     timings = {k: sum(p.timings.get(k, 0.0) for p in parts) for k in parts[0].timings}
     mode = "full" if any(p.mode == "full" for p in parts) else parts[0].mode

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from devmentor.learning.engine import LEARNER_CLOCK_SQL, data_as_of, load_attempts, reviews_on_time
-from devmentor.shards import join_parts, shard_rows, shard_sql
+from devmentor.shards import shard_rows, shard_sql
 from models import gamification as g
 
 # Local days come from dbt (models/marts/learning/), in each learner's resolved time zone.
@@ -51,13 +51,12 @@ def run_gamification(con: duckdb.DuckDBPyConnection, mastery: pd.DataFrame, ledg
     def mine(frame):
         return shard_rows(frame, shard, shards)
 
-    learners_sql = shard_sql(shard, shards)  # each shard reads only its learners' rows
-    where = f" WHERE {learners_sql}"
+    where = f" WHERE {shard_sql(shard, shards)}"  # each shard reads only its learners' rows
     as_of = data_as_of(con, as_of)
     learners = con.execute(LEARNER_CLOCK_SQL + where).df()
     activity = con.execute(ACTIVITY_SQL + where).df()
     completions = con.execute(COMPLETIONS_SQL + where).df()
-    attempts = load_attempts(con, local_dates=True, learners=learners_sql)
+    attempts = load_attempts(con, local_dates=True, learners=shard_sql(shard, shards))
     attempts["review_on_time"] = reviews_on_time(attempts)
     attempts = one_row_per_answer(attempts)
     for frame in (activity, completions):
@@ -102,7 +101,8 @@ def combine_gamification(parts: list[GamificationOutputs], ledger_path: Path) ->
     """The shards' outputs as one: per-learner tables joined in learner order, leaderboards ranked again over
     every shard's reward log, and the joined badge ledger written."""
     def joined(name: str) -> pd.DataFrame:
-        return join_parts(getattr(p, name) for p in parts)
+        frames = [getattr(p, name) for p in parts]
+        return pd.concat(frames, ignore_index=True).sort_values("user_id", kind="stable").reset_index(drop=True)
 
     log = pd.concat([p.reward_log for p in parts], ignore_index=True)
     excluded = frozenset().union(*(p.excluded for p in parts))
