@@ -6,17 +6,16 @@ import fcntl
 import os
 import shutil
 import sys
-from contextlib import contextmanager
 from itertools import dropwhile
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from devmentor.ingest.days import run_day_range, window_for_days
 from devmentor.quality import record_check, validate_behavior_mart
-from devmentor.settings import DBT_PROJECT_DIR, Settings
+from devmentor.settings import DBT_PROJECT_DIR, Settings, scoped_environ
 from devmentor.storage.lake import Lake
 from devmentor.storage.warehouse import Warehouse
 
@@ -32,22 +31,6 @@ def dbt_executable() -> str:
 def dbt_resource(target: str | None = None) -> DbtCliResource:
     return DbtCliResource(project_dir=DBT_PROJECT, profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=dbt_executable(),
                           target=target)
-
-
-@contextmanager
-def dbt_environment(env: Mapping[str, str]) -> Iterator[None]:
-    """The variables profiles.yml and the models read, for the one dbt invocation started inside (dagster-dbt
-    hands the process environment to dbt when the invocation starts); restored afterwards."""
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def prepare_manifest() -> Path:
@@ -81,7 +64,7 @@ def _manifest_is_current(manifest: Path) -> bool:
 
 def run_dbt(args: list[str], env: Mapping[str, str], target_path: Path, target: str | None = None):
     """A dbt command outside an asset run (the PostgreSQL scale-out build, tests); returns the finished invocation."""
-    with dbt_environment(env):
+    with scoped_environ(env):
         invocation = dbt_resource(target).cli(args, target_path=target_path, raise_on_error=False)
     return invocation.wait()
 
@@ -168,7 +151,7 @@ def dbt_feature_models(context: dg.AssetExecutionContext, config: DbtBuildConfig
     args = ["build", "--full-refresh"] if config.full_refresh else ["build"]
     if days and not config.full_refresh:
         context.log.info(f"incremental window for days {days[0]}..{days[1]}: {window}")
-    with dbt_environment(env):
+    with scoped_environ(env):
         invocation = dbt.cli(args, context=context)
     yield from invocation.stream()
     keep_partial_parse(Path(invocation.target_path))

@@ -75,16 +75,12 @@ class MemorySampler:
         return max((r for t, r in self.samples if start <= t <= end), default=0)
 
 
-def step_windows(result, dagster_home: Path) -> dict[str, tuple[float, float]]:
+def step_windows(result, settings) -> dict[str, tuple[float, float]]:
     """Start and end of every step, from the run's step stats in the Dagster instance."""
-    import dagster as dg
-    from dagster._core.instance.ref import InstanceRef
+    from orchestration.instance import project_instance
 
-    instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(dagster_home)))
-    try:
+    with project_instance(settings) as instance:
         stats = instance.get_run_step_stats(result.run_id)
-    finally:
-        instance.dispose()
     return {s.step_key: (s.start_time, s.end_time) for s in stats if s.start_time and s.end_time}
 
 
@@ -111,8 +107,8 @@ def hold_back(day_file: Path, held: Path, share: float, total_events: int) -> in
     return n
 
 
-def stage_table(result, sampler: MemorySampler, events: int, dagster_home: Path) -> list[dict]:
-    windows = step_windows(result, dagster_home)
+def stage_table(result, sampler: MemorySampler, events: int, settings) -> list[dict]:
+    windows = step_windows(result, settings)
     rows = rows_by_step(result)
     out = []
     for stage, pred in STAGES:
@@ -194,7 +190,7 @@ def main() -> None:
         full_s = time.perf_counter() - t
     assert full.success, "the full run failed"
     events_full = lake_events()
-    full_table = stage_table(full, sampler, events_full, settings.dagster_home)
+    full_table = stage_table(full, sampler, events_full, settings)
     full_peak = max((r for _, r in sampler.samples), default=0)
 
     for late in held.glob("*.parquet"):  # the late arrivals land in the inbox
@@ -213,7 +209,7 @@ def main() -> None:
         inc_s = time.perf_counter() - t
     assert inc.success, "the incremental run failed"
     events_all = lake_events()
-    inc_table = stage_table(inc, sampler2, events_all - events_full, settings.dagster_home)
+    inc_table = stage_table(inc, sampler2, events_all - events_full, settings)
     inc_peak = max((r for _, r in sampler2.samples), default=0)
 
     print_table(f"Full run: {args.learners:,} learners, {events_full:,} events", full_table, full_s, full_peak)
@@ -221,7 +217,7 @@ def main() -> None:
                 f"({(events_all - events_full) / events_full:.1%}), no model refit", inc_table, inc_s, inc_peak)
     if args.steps:
         for title, run in (("full", full), ("incremental", inc)):
-            windows = step_windows(run, settings.dagster_home)
+            windows = step_windows(run, settings)
             print(f"\n{title} run, slowest steps:")
             for step, (a, b) in sorted(windows.items(), key=lambda kv: kv[1][0] - kv[1][1])[:15]:
                 print(f"  {b - a:7.1f} s  {step}")

@@ -58,13 +58,12 @@ def lake_rows(ml: Path) -> dict[str, int]:
 def run_shards(settings, shards: int) -> tuple[float, dict[str, float]]:
     """One multiprocess run of the per-learner stages at ``shards``; (wall s, seconds per stage summed over steps)."""
     import dagster as dg
-    from dagster._core.instance.ref import InstanceRef
+
+    from orchestration.instance import project_instance
 
     for state in (settings.lake / "ml" / "mastery").glob("state*"):  # every run traces everyone in full
         state.unlink() if state.is_symlink() else shutil.rmtree(state)
-    os.environ["DEVMENTOR_SHARDS"] = str(shards)
-    instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(settings.dagster_home)))
-    try:
+    with project_instance(settings, {"DEVMENTOR_SHARDS": str(shards)}) as instance:
         t = time.perf_counter()
         run = dg.execute_job(dg.reconstructable(pipeline_job), instance=instance,
                              asset_selection=[dg.AssetKey(k) for k in PER_LEARNER])
@@ -72,9 +71,6 @@ def run_shards(settings, shards: int) -> tuple[float, dict[str, float]]:
         if not run.success:
             raise SystemExit(f"the {shards}-shard run failed: see {settings.dagster_home}")
         stats = instance.get_run_step_stats(run.run_id)
-    finally:
-        instance.dispose()
-        os.environ["DEVMENTOR_SHARDS"] = "1"
     stages = {}
     for s in stats:
         stage = s.step_key.split(".")[0].removeprefix("ml__")

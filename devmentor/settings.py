@@ -34,9 +34,11 @@ from __future__ import annotations
 
 import os
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import Iterator, Mapping
 
 ENVIRONMENTS = ("local", "test", "production")
 EXECUTOR_NAMES = ("default", "multiprocess", "in_process", "celery", "k8s", "celery-k8s", "docker")
@@ -182,6 +184,27 @@ TELEMETRY_ENV = {
     "MLFLOW_DISABLE_TELEMETRY": "true",
     "DAGSTER_DISABLE_TELEMETRY": "true",
 }
+
+
+@contextmanager
+def scoped_environ(values: Mapping[str, str | None]) -> Iterator[None]:
+    """``values`` in this process's environment for the block only (None: unset inside it), restored afterwards:
+    for what reads the environment at its start (a dbt invocation, an executor's step process rebuilding the
+    settings), without leaking a run's as-of or URLs into whatever this process does next."""
+    saved = {k: os.environ.get(k) for k in values}
+    try:
+        for k, v in values.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def apply_telemetry_off() -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator, Mapping
 
 import yaml
 
-from devmentor.settings import Settings
+from devmentor.settings import Settings, scoped_environ
 
 
 def write_instance_yaml(settings: Settings) -> Path:
@@ -33,6 +35,29 @@ def write_instance_yaml(settings: Settings) -> Path:
     if not path.exists() or path.read_text() != text:
         path.write_text(text)
     return path
+
+
+def run_environ(settings: Settings) -> dict[str, str | None]:
+    """What a run of these settings reads from the environment: dagster.yaml the storage URL, and a step that
+    the executor starts in another process the settings it rebuilds (the run's as-of: unset, the latest event)."""
+    return {"DEVMENTOR_DAGSTER_STORAGE_URL": settings.dagster_storage_url,
+            "DEVMENTOR_AS_OF": settings.as_of.isoformat() if settings.as_of else None}
+
+
+@contextmanager
+def project_instance(settings: Settings, environ: Mapping[str, str | None] | None = None) -> Iterator:
+    """The project's Dagster instance, with ``run_environ`` (and ``environ``) in the environment only while it
+    is open: a replay's as-of never outlives its run in this process (it once leaked into a later run's steps)."""
+    import dagster as dg
+    from dagster._core.instance.ref import InstanceRef
+
+    write_instance_yaml(settings)
+    with scoped_environ({**run_environ(settings), **(environ or {})}):
+        instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(settings.dagster_home)))
+        try:
+            yield instance
+        finally:
+            instance.dispose()
 
 
 # `dagster dev` warns on every start that it is superseded by `dg dev` (from the dagster-dg-cli package, which

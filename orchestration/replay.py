@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import time
 from pathlib import Path
 
@@ -42,8 +41,7 @@ def cmd_replay_assistments(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     _replay_home(settings, args.fresh)
     as_of = as_of_of(split_at_cut(rows, args.cut)[0])
-    os.environ["DEVMENTOR_AS_OF"] = as_of.isoformat()
-    settings = dataclasses.replace(settings, as_of=as_of)
+    settings = dataclasses.replace(settings, as_of=as_of)  # run_pipeline hands it to the run's steps
     say(f"[1/3] {path}: each test learner's first {args.cut} answers, every train learner's all → {settings.inbox}")
     counts = to_contract(path, settings.inbox, cut=args.cut, rows=rows)
     say("      " + ", ".join(f"{v:,} {k}" for k, v in counts.items()) + f"; as of {as_of.isoformat()}")
@@ -90,9 +88,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     as_of = replay_instant(term, args.day)
     started = time.perf_counter()
     _replay_home(settings, args.fresh)
-    # The run's as-of instant, for this process and for any step the executor starts in another process.
-    os.environ["DEVMENTOR_AS_OF"] = as_of.isoformat()
-    settings = dataclasses.replace(settings, as_of=as_of)
+    settings = dataclasses.replace(settings, as_of=as_of)  # run_pipeline hands it to the run's steps
     say(f"[1/3] {path} as known at {as_of.isoformat()} (day {args.day} of {term}) → {settings.inbox}")
     counts = to_contract(path, settings.inbox, as_of=as_of)
     say("      " + ", ".join(f"{v:,} {k}" for k, v in counts.items()))

@@ -13,7 +13,7 @@ from devmentor.ingest.contract import ENTITIES
 from devmentor.ingest.days import file_day, inbox_day_range
 from devmentor.ingest.validate import discover
 from devmentor.settings import Settings
-from orchestration.instance import write_instance_yaml
+from orchestration.instance import project_instance
 
 
 class RunError(Exception):
@@ -97,15 +97,9 @@ def _run_pipeline(settings: Settings, select: str | None, days, full_refresh: bo
     the dated files in the inbox and of the events inside its undated files (an importer's; see inbox_days),
     a (first, last) tuple names them, None runs no partitioned asset.
     """
-    from dagster._core.instance.ref import InstanceRef
-
     from orchestration.definitions import build_defs
 
-    write_instance_yaml(settings)
     defs = build_defs(settings)
-    if settings.database_url:
-        # dagster.yaml reads the URL from the environment (it is never written to disk).
-        os.environ["DEVMENTOR_DAGSTER_STORAGE_URL"] = settings.dagster_storage_url
     graph = defs.resolve_asset_graph()
     keys = _selected_keys(graph, select)
     partitioned = {k for k in keys if graph.get(k).partitions_def is not None}
@@ -122,10 +116,7 @@ def _run_pipeline(settings: Settings, select: str | None, days, full_refresh: bo
     run_config: dict = {"loggers": {"progress": {}}}
     if full_refresh:
         run_config["ops"] = {"dbt_feature_models": {"config": {"full_refresh": True}}}
-    instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(settings.dagster_home)))
-    try:
+    with project_instance(settings) as instance:
         return defs.resolve_job_def("devmentor_pipeline").execute_in_process(
             instance=instance, asset_selection=sorted(keys, key=lambda k: k.to_user_string()),
             run_config=run_config, raise_on_error=False, tags=run_tags)
-    finally:
-        instance.dispose()

@@ -9,6 +9,7 @@ PostgreSQL and the scorer; nothing is mocked.
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -166,6 +167,8 @@ def test_replay_runs_the_whole_dag_and_scores_what_it_published(responses, tmp_p
     monkeypatch.setenv("DEVMENTOR_ENV", "test")
     monkeypatch.delenv("DEVMENTOR_AS_OF", raising=False)
     assert main(["replay", "assistments", str(responses), "--cut", str(CUT), "--json"]) == 0
+    # the replay's as-of was the run's only: a later run in this process (a test's, a notebook's) reads none
+    assert "DEVMENTOR_AS_OF" not in os.environ
     out = capsys.readouterr().out.strip().splitlines()
     result = json.loads(out[-1])
     assert list(result)[:6] == ["mastery_auc", "benchmark_auc", "ndcg_at_10", "ndcg_at_10_popularity",

@@ -20,10 +20,10 @@ def test_four_shards_on_the_multiprocess_executor_publish_what_one_shard_does(tm
     import dagster as dg
     import pandas as pd
     import psycopg
-    from dagster._core.instance.ref import InstanceRef
 
     from devmentor.generator import generate
     from devmentor.settings import load_settings
+    from orchestration.instance import project_instance
     from orchestration.runner import run_pipeline
 
     env = {"DEVMENTOR_HOME": str(tmp_path / "home"), "DEVMENTOR_DATABASE_URL": pg_url, "DEVMENTOR_ENV": "test"}
@@ -60,8 +60,7 @@ def test_four_shards_on_the_multiprocess_executor_publish_what_one_shard_does(tm
     one_published = published()
     one_lake, one_served = learner_tables()
     monkeypatch.setenv("DEVMENTOR_SHARDS", "4")
-    instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(settings.dagster_home)))
-    try:
+    with project_instance(settings) as instance:
         run = dg.execute_job(dg.reconstructable(_pipeline_job), instance=instance, asset_selection=[
             dg.AssetKey(["ml", "learner_decisions_scored"]), dg.AssetKey(["serving", "learner_decisions"]),
             dg.AssetKey(["ml", "learning_engine"]), dg.AssetKey(["ml", "gamification"]),
@@ -70,8 +69,6 @@ def test_four_shards_on_the_multiprocess_executor_publish_what_one_shard_does(tm
         steps = {s.step_key for s in instance.get_run_step_stats(run.run_id)}
         engine = " ".join(e.message or "" for e in instance.all_logs(run.run_id) if e.dagster_event
                           and e.dagster_event.event_type_value == "ENGINE_EVENT")
-    finally:
-        instance.dispose()
     for stage, step in (("learner_decisions_scored", "score"), ("learning_engine", "engine"),
                         ("gamification", "gamification")):
         assert {f"ml__{stage}.{step}_shard[shard_{i}]" for i in range(4)} <= steps, steps
