@@ -321,30 +321,92 @@ def test_mastery_state_save_is_all_or_nothing(tmp_path, monkeypatch, crash_at):
     assert (loaded.watermark, int(loaded.trace.attempts[0, 1]), len(loaded.users)) in {("old", 2, 2), ("new", 7, 3)}
 
 
-def test_calibration_maps_predicted_success_onto_what_was_observed():
+def test_calibration_follows_the_learners_history_and_keeps_the_ranking():
+    """A raw figure that is too extreme for short histories and about right for long ones (what ASSISTments
+    shows) is recalibrated per history length; monotone in the raw figure; small groups and older maps kept."""
     from models import calibration
 
     rng = np.random.default_rng(3)
-    n = 20000
-    pred = rng.uniform(0.3, 0.8, n)
+    n = 60000
+    pred = rng.uniform(0.05, 0.95, n)
+    answers = np.exp(rng.uniform(0, np.log(400), n)).astype(int)
     first = rng.random(n) < 0.5
-    truth = np.where(first, pred - 0.2, pred)  # first answers on a skill over-predicted by 0.2, the rest honest
-    points = pd.DataFrame({"pred": pred, "first": first, "correct": (rng.random(n) < truth).astype(int), "weight": 1.0})
-    maps = calibration.fit(points)
-    assert set(maps) == {"first", "seen"}
-    out = calibration.apply(maps, pred, first)
+    lo = np.log(pred / (1 - pred))
+    # the true logit: shrunk toward 0 where the learner has answered little, first answers 0.5 lower as well
+    truth = 1 / (1 + np.exp(-(lo * np.minimum(1.0, 0.4 + 0.12 * np.log1p(answers)) - 0.5 * first)))
+    points = pd.DataFrame({"pred": pred, "first": first, "correct": (rng.random(n) < truth).astype(int),
+                           "weight": 1.0, "answers": answers})
+    maps = calibration.fit_history(points)
+    assert maps["kind"] == calibration.HISTORY and {"first", "seen"} <= set(maps)
+    out = calibration.apply(maps, pred, first, answers)
     for group in (first, ~first):
-        bins = np.minimum((out[group] * 10).astype(int), 9)
-        table = pd.DataFrame({"bin": bins, "e": out[group], "y": truth[group]}).groupby("bin").agg(
-            n=("e", "size"), e=("e", "mean"), y=("y", "mean"))
-        assert ((table["e"] - table["y"]).abs()[table["n"] >= 100] < 0.05).all()
-    raw_gap = np.abs(pred[first].mean() - truth[first].mean())
-    assert raw_gap > 0.15 and abs(out[first].mean() - truth[first].mean()) < 0.03
-    assert np.all(np.diff(out[first][np.argsort(pred[first])]) >= -1e-12)  # monotone: the ranking is kept
-    # a group with too few answers stays as it is
-    small = calibration.fit(points.iloc[:60])
+        for band in (answers < 8, (answers >= 8) & (answers < 40), answers >= 40):
+            sel = group & band
+            bins = np.minimum((out[sel] * 10).astype(int), 9)
+            table = pd.DataFrame({"bin": bins, "e": out[sel], "y": truth[sel]}).groupby("bin").agg(
+                n=("e", "size"), e=("e", "mean"), y=("y", "mean"))
+            assert ((table["e"] - table["y"]).abs()[table["n"] >= 100] < 0.03).all(), table
+    short = first & (answers < 8)
+    assert np.abs(pred[short] - truth[short]).mean() > 0.1  # the raw figure was off there
+    for k in (1, 30, 10_000):  # monotone in the raw figure at every history length: the ranking is kept
+        grid = np.linspace(0.01, 0.99, 99)
+        for g in (True, False):
+            assert np.all(np.diff(calibration.apply(maps, grid, np.full(99, g), np.full(99, k))) > 0)
+    with pytest.raises(ValueError, match="pass answers"):
+        calibration.apply(maps, pred, first)
+    # a group with too few answers stays as it is; no maps: identity
+    small = calibration.fit_history(points.iloc[:60])
     assert "first" not in small or "seen" not in small
     assert np.allclose(calibration.apply({}, pred, first), pred)
+    # isotonic maps of a model fitted by an earlier version still apply
+    old = {"first": {"x": [0.0, 1.0], "y": [0.0, 0.5]}, "seen": {"x": [0.0, 1.0], "y": [0.5, 1.0]}}
+    assert np.allclose(calibration.apply(old, [0.4, 0.4], [True, False]), [0.2, 0.7])
+
+
+def test_calibration_points_are_what_the_engine_publishes_at_a_cut_and_the_next_answer_on_each_skill():
+    """points_at_cuts: the raw figure of a point is the engine's uncalibrated predicted success for the learner
+    × skill after the history before the cut (devmentor.learning.engine.mastery_table, the same code path), its
+    outcome the first later answer on that skill; a multi-skill answer only where it is first on all its skills."""
+    from devmentor.learning import engine
+    from models import calibration, mastery
+
+    skills = ["A", "B", "C"]
+    params = mastery.BKTParams(skills=skills, prior=np.array([0.3, 0.5, 0.2]), learn=np.array([0.2, 0.1, 0.3]),
+                               forget=np.zeros(3), guess=np.array([0.2, 0.25, 0.15]), slip=np.array([0.1, 0.05, 0.1]),
+                               ability_weight=4.0)
+    # u1: A, B, A, (B+C one answer), C, A ; u2: C, C, A
+    rows = [("u1", "A", 1, 0), ("u1", "B", 0, 1), ("u1", "A", 1, 2), ("u1", "B", 1, 3), ("u1", "C", 1, 3),
+            ("u1", "C", 0, 4), ("u1", "A", 1, 5), ("u2", "C", 1, 10), ("u2", "C", 1, 11), ("u2", "A", 0, 12)]
+    frame = pd.DataFrame(rows, columns=["user_id", "skill_id", "correct", "response_id"])
+    frame["seq"], frame["problem_id"] = np.arange(len(frame)), "q-" + frame["skill_id"]
+    points = calibration.points_at_cuts(params, frame, cuts=40, seed=1)
+    answers = frame.groupby("user_id")["response_id"].nunique()
+    assert set(points["answers"]) <= set(range(1, 6)) and points["answers"].nunique() > 2
+    assert ((points["weight"] == 1.0) | (points["weight"] == 0.5)).all()
+    catalog = engine.Catalog(None, pd.DataFrame({"course_id": "c", "skill_id": skills}),
+                             pd.DataFrame({"course_id": [], "skill_id": []}), None,
+                             pd.DataFrame({"user_id": ["u1", "u2"], "course_id": "c"}), None)
+    seen_cuts = points[["user_id", "answers"]].drop_duplicates()
+    assert len(seen_cuts) >= 5
+    for user, cut in seen_cuts.itertuples(index=False):
+        mine = frame[frame["user_id"] == user]
+        answer_no = pd.factorize(mine["response_id"])[0]
+        before, later = mine[answer_no < cut], mine[answer_no >= cut]
+        attempts = before.rename(columns={"problem_id": "question_id", "correct": "is_correct",
+                                          "response_id": "event_id"})
+        attempts["event_at"] = pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(attempts["seq"], unit="min")
+        state, _ = engine.trace_mastery(params, "v", attempts, None, None)  # no maps: the raw figure
+        published = engine.mastery_table(params, state, catalog).query("user_id == @user").set_index("skill_id")
+        first_later = later.drop_duplicates("skill_id")
+        firsts = first_later.groupby("response_id").size()
+        on_all = firsts == later.groupby("response_id").size().reindex(firsts.index)  # first on all its skills
+        expected = first_later[first_later["response_id"].map(on_all).fillna(False).astype(bool)]
+        expected = sorted((r.skill_id, round(float(published.loc[r.skill_id, "predicted_success"]), 4), bool(
+            published.loc[r.skill_id, "attempts"] == 0), int(r.correct)) for r in expected.itertuples())
+        got = points[(points["user_id"] == user) & (points["answers"] == cut)].drop_duplicates(["skill_id"])
+        assert sorted((r.skill_id, round(r.pred, 4), bool(r.first), int(r.correct))
+                      for r in got.itertuples()) == expected, (user, cut)
+    assert answers.max() == 6
 
 
 def test_quiz_publishes_the_skill_level_prediction_and_chooses_on_the_question():

@@ -204,8 +204,10 @@ def trace_mastery(params: mastery.BKTParams, params_version: str, attempts: pd.D
     return new_state, "incremental" if usable else "full"
 
 
-def mastery_table(params: mastery.BKTParams, state: MasteryState, catalog: Catalog) -> pd.DataFrame:
-    """One row per enrolled learner × skill of their courses (unattempted skills at the individual prior)."""
+def mastery_table(params: mastery.BKTParams, state: MasteryState, catalog: Catalog,
+                  answers: pd.Series | None = None) -> pd.DataFrame:
+    """One row per enrolled learner × skill of their courses (unattempted skills at the individual prior);
+    ``answers``: each learner's answers so far (by user_id; the calibration reads it, none: 0)."""
     p = params.with_default()
     current = mastery.current_mastery(p, state.trace)
     skills_of_course = pd.concat([catalog.questions[["course_id", "skill_id"]], catalog.content[["course_id", "skill_id"]]]).drop_duplicates()
@@ -230,7 +232,8 @@ def mastery_table(params: mastery.BKTParams, state: MasteryState, catalog: Catal
     out["attempts"] = attempts.astype(np.int32)
     raw = p_next * (1 - p.slip[s_arr]) + (1 - p_next) * p.guess[s_arr]
     # the learner's next answer on the skill (any question), calibrated: first answers apart from practised skills
-    out["predicted_success"] = np.round(calibration.apply(p.calibration, raw, attempts == 0), 4)
+    so_far = grid["user_id"].map(answers).fillna(0).to_numpy() if answers is not None else np.zeros(len(grid))
+    out["predicted_success"] = np.round(calibration.apply(p.calibration, raw, attempts == 0, so_far), 4)
     out["p_next"] = np.round(p_next, 4)  # P(known) at the next attempt (after learning/forgetting); lake only
     out["last_attempt_at"] = pd.to_datetime(pd.Series(last_us, index=out.index).where(last_us > 0), unit="us", utc=True)
     return out.reset_index(drop=True)
@@ -376,7 +379,7 @@ def run_engine(
     else:
         state, mode = trace_mastery(params, params_version, attempts, None, None)
     state.save(state_dir)
-    mastery_rows = mastery_table(params, state, catalog)
+    mastery_rows = mastery_table(params, state, catalog, attempts.groupby("user_id")["event_id"].nunique())
     timings["mastery"] = time.perf_counter() - t
     progress(f"mastery ({mode}): {len(mastery_rows):,} learner × skill rows")
 

@@ -57,9 +57,9 @@ def fit_mastery(attempts: pd.DataFrame, holdout_share: float = 0.2, seed: int = 
     held_out_params = fit_assistments(frame[~is_test])
     evaluation = evaluate_next_response(held_out_params, frame[is_test])
     params = fit_assistments(frame)
-    # the published skill-level predicted success goes through isotonic maps fitted on every answer the fit
-    # has, each predicted from the trace state before it, in each learner's order (models/calibration.py)
-    params.calibration = calibration.fit_on(params, frame)
+    # the published skill-level predicted success is recalibrated on the answers the fit has, each learner's
+    # history cut at random points, as the engine publishes it at an as-of (models/calibration.py)
+    params.calibration = calibration.fit_history(calibration.points_at_cuts(params, frame))
     return params, evaluation
 
 
