@@ -55,11 +55,23 @@ def prepare_manifest() -> Path:
 def _manifest_is_current(manifest: Path) -> bool:
     if not manifest.exists():
         return False
-    # Directories too: moving or deleting a model changes its folder's mtime, not the file's.
-    sources = [p for p in DBT_PROJECT_DIR.rglob("*")
-               if (p.suffix in {".sql", ".yml", ".yaml"} or p.is_dir()) and "target" not in p.parts
-               and "logs" not in p.parts and "dbt_packages" not in p.parts]
-    return manifest.stat().st_mtime >= max((p.stat().st_mtime for p in sources), default=0)
+    return manifest.stat().st_mtime >= _newest_source_mtime(DBT_PROJECT_DIR)
+
+
+def _newest_source_mtime(root: Path) -> float:
+    """The newest mtime of the project's .sql/.yml files and folders (moving or deleting a model changes its
+    folder's mtime, not a file's). dbt's own output folders are not walked at all: target/ gains a folder per
+    invocation, and walking it made every process that loads the definitions slower with each run (36,713
+    paths, 1.9 s per step process after one test session)."""
+    newest = 0.0
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in {"target", "logs", "dbt_packages"}]
+        if folder != str(root):  # the root's own mtime moves when dbt creates target/ or logs/
+            newest = max(newest, os.stat(folder).st_mtime)
+        for name in files:
+            if name.endswith((".sql", ".yml", ".yaml")):
+                newest = max(newest, os.stat(os.path.join(folder, name)).st_mtime)
+    return newest
 
 
 def run_dbt(args: list[str], env: Mapping[str, str], target_path: Path, target: str | None = None):

@@ -272,3 +272,31 @@ def test_processes_loading_the_definitions_at_once_parse_the_project_once(tmp_pa
     target = clone / "dbt_project" / "target"
     json.loads((target / "manifest.json").read_text())
     assert (target / "dbt.log").read_text().count("Running with dbt") == 1
+
+
+def test_the_manifest_goes_stale_on_a_model_change_and_dbt_output_folders_are_never_walked(tmp_path):
+    """What decides whether the definitions re-parse the dbt project: the newest .sql/.yml file or folder, never
+    dbt's target/ or logs/ (a folder per invocation there once made every step process slower with each run)."""
+    import os
+
+    from assets.features import _newest_source_mtime
+
+    (tmp_path / "models" / "marts").mkdir(parents=True)
+    model = tmp_path / "models" / "marts" / "m.sql"
+    model.write_text("select 1")
+    (tmp_path / "README.md").write_text("not a source")
+    for folder in ("target/run-1", "logs"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "compiled.sql").write_text("select 1")
+    os.utime(model, (1_000, 1_000))
+    for p in (tmp_path / "models", tmp_path / "models" / "marts"):
+        os.utime(p, (900, 900))
+    os.utime(tmp_path / "README.md", (5_000, 5_000))
+    for folder in ("target", "target/run-1", "target/run-1/compiled.sql", "logs", "logs/compiled.sql"):
+        os.utime(tmp_path / folder, (9_000, 9_000))
+    assert _newest_source_mtime(tmp_path) == 1_000  # dbt's outputs and non-source files do not count
+    os.utime(model, (2_000, 2_000))
+    assert _newest_source_mtime(tmp_path) == 2_000  # an edited model
+    (tmp_path / "models" / "marts" / "gone.sql").write_text("select 2")
+    (tmp_path / "models" / "marts" / "gone.sql").unlink()
+    assert _newest_source_mtime(tmp_path) > 2_000  # a deleted model moves its folder's mtime
