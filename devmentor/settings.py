@@ -193,18 +193,18 @@ def scoped_environ(values: Mapping[str, str | None]) -> Iterator[None]:
     settings), without leaking a run's as-of or URLs into whatever this process does next."""
     saved = {k: os.environ.get(k) for k in values}
     try:
-        for k, v in values.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        _put_environ(values)
         yield
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        _put_environ(saved)
+
+
+def _put_environ(values: Mapping[str, str | None]) -> None:
+    for k, v in values.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
 
 
 def apply_telemetry_off() -> None:
