@@ -157,3 +157,20 @@ def test_executor_is_chosen_by_configuration(monkeypatch):
         executor_for(load_settings({"DEVMENTOR_EXECUTOR": "k8s"}).executor)
     with pytest.raises(ConfigurationError, match="not known"):
         load_settings({"DEVMENTOR_EXECUTOR": "spark"})
+
+
+def test_scoped_environ_sets_and_unsets_for_the_block_only(monkeypatch):
+    """A run's as-of and storage URL live in the environment only while the run does (a replay's once leaked)."""
+    import os
+
+    from devmentor.settings import scoped_environ
+
+    monkeypatch.setenv("DEVMENTOR_AS_OF", "2014-01-01T00:00:00Z")
+    monkeypatch.delenv("DEVMENTOR_DAGSTER_STORAGE_URL", raising=False)
+    with pytest.raises(RuntimeError):
+        with scoped_environ({"DEVMENTOR_AS_OF": None, "DEVMENTOR_DAGSTER_STORAGE_URL": "postgresql+psycopg2://x/y"}):
+            assert "DEVMENTOR_AS_OF" not in os.environ
+            assert os.environ["DEVMENTOR_DAGSTER_STORAGE_URL"] == "postgresql+psycopg2://x/y"
+            raise RuntimeError("the run failed")
+    assert os.environ["DEVMENTOR_AS_OF"] == "2014-01-01T00:00:00Z"  # restored even after a failure
+    assert "DEVMENTOR_DAGSTER_STORAGE_URL" not in os.environ
