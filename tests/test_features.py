@@ -300,3 +300,22 @@ def test_the_manifest_goes_stale_on_a_model_change_and_dbt_output_folders_are_ne
     (tmp_path / "models" / "marts" / "gone.sql").write_text("select 2")
     (tmp_path / "models" / "marts" / "gone.sql").unlink()
     assert _newest_source_mtime(tmp_path) > 2_000  # a deleted model moves its folder's mtime
+
+
+def test_a_dbt_command_starts_dbt_once_and_opens_no_adapter_in_process(tmp_path, monkeypatch):
+    """dagster-dbt's resource ran ``dbt --version`` (a second dbt start and a PyPI lookup, 4.8 s) and opened a dbt
+    adapter in-process (4.4 s) before every dbt command; the project's resource does neither, and dbt still runs."""
+    import dagster_dbt.core.resource as resource
+
+    from assets.features import run_dbt as dbt
+
+    def no_second_dbt(args, *a, **k):
+        raise AssertionError(f"a second dbt process was started: {args}")
+
+    monkeypatch.setattr(resource, "check_output", no_second_dbt)
+    env = {**TELEMETRY_ENV, "DEVMENTOR_LAKE": str(tmp_path / "lake"), "DEVMENTOR_WAREHOUSE": str(tmp_path / "w.duckdb")}
+    invocation = dbt(["ls", "--resource-type", "source", "--output", "name", "--quiet"], env, tmp_path / "target")
+    assert invocation.is_successful(), invocation.get_error()
+    assert invocation.adapter is None
+    sources = {s["name"] for s in invocation.get_artifact("manifest.json")["sources"].values()}
+    assert {"events", "profiles"} <= sources
