@@ -50,6 +50,26 @@ def test_gate_promotes_a_good_model_and_refuses_a_worse_one(mlflow_in_tmp):
     assert third.promoted and str(client.get_model_version_by_alias("primary_classification", CHAMPION).version) == "3"
 
 
+def test_a_logged_tree_names_what_loading_it_needs_pinned_to_this_environment(mlflow_in_tmp):
+    """The model's requirements are the packages that load it, at the installed versions, not what MLflow infers
+    by loading the model in a fresh process (9-12 s a model; it listed pytest, polars and rich from the caller)."""
+    from importlib.metadata import version
+
+    from devmentor.training.registry import MODEL_PACKAGES
+
+    ml = mlflow_in_tmp
+    frame = _frame(300, seed=2)
+    X, y = feature_matrix(frame), rule_based_segment(frame)
+    tree = train_tree("primary_classification", X, y, "rule_based", max_depth=3)
+    registered = log_and_register(ml, tree, X.loc[tree.holdout_index], y.loc[tree.holdout_index])
+    path = ml.artifacts.download_artifacts(f"{registered.model_uri}/requirements.txt")
+    with open(path) as f:
+        lines = {line.strip() for line in f if line.strip()}
+    assert lines == {f"{p}=={version(p)}" for p in MODEL_PACKAGES}
+    model = ml.sklearn.load_model(registered.model_uri)  # loads from what was logged
+    assert list(model.predict(X.head(5))) == list(tree.model.predict(X.head(5)))
+
+
 def test_no_champion_yet_is_none_but_a_registry_outage_fails_closed(mlflow_in_tmp, monkeypatch):
     from mlflow.exceptions import MlflowException
     from mlflow.protos.databricks_pb2 import TEMPORARILY_UNAVAILABLE

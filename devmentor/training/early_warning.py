@@ -24,7 +24,7 @@ import pyarrow as pa
 from devmentor.storage.lake import Lake
 from devmentor.storage.warehouse import Warehouse
 from devmentor.training.mlflow_store import MlflowStore
-from devmentor.training.registry import CHAMPION, SKOPS_TRUSTED, champion_version
+from devmentor.training.registry import CHAMPION, SKOPS_TRUSTED, champion_version, model_requirements
 from models import early_warning as ew
 from models.trees import decide_leaves, describe_rule, rule_table
 
@@ -134,7 +134,8 @@ def train_early_warning(warehouse: Warehouse, mlflow: MlflowStore, lake: Lake,
         ml.log_text(rules_text, "rules.txt")
         ml.log_text(rules.to_csv(index=False), "rule_table.csv")
         info = ml.sklearn.log_model(fit.model, name="model", registered_model_name=ew.TREE_ID,
-                                    skops_trusted_types=SKOPS_TRUSTED, input_example=X[holdout].head(3))
+                                    skops_trusted_types=SKOPS_TRUSTED, pip_requirements=model_requirements(),
+                                    input_example=X[holdout].head(3))
     version = str(info.registered_model_version)
     client = ml.MlflowClient()
     client.set_model_version_tag(ew.TREE_ID, version, "gate_reason", reason)

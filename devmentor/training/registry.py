@@ -22,6 +22,17 @@ from models.trees import TrainedTree, rule_table
 CHAMPION = "champion"
 GATE_TOLERANCE = 0.005
 SKOPS_TRUSTED = ["sklearn.tree._tree.Tree"]
+# What loading a logged tree needs. Named, not inferred: MLflow's inference loads the model in a fresh Python
+# process (9-12 s per model, three models a run) and lists whatever the calling process had imported (pytest,
+# polars, rich in a test run).
+MODEL_PACKAGES = ("mlflow", "scikit-learn", "skops", "numpy", "scipy", "pandas")
+
+
+def model_requirements() -> list[str]:
+    """MODEL_PACKAGES pinned to the versions installed here (the versions the tree was trained and saved with)."""
+    from importlib.metadata import version
+
+    return [f"{package}=={version(package)}" for package in MODEL_PACKAGES]
 
 
 @dataclass
@@ -147,6 +158,7 @@ def log_and_register(
             name="model",
             registered_model_name=trained.tree_id,
             skops_trusted_types=SKOPS_TRUSTED,
+            pip_requirements=model_requirements(),
             input_example=X_holdout.head(3),
         )
     version = str(info.registered_model_version)
