@@ -146,9 +146,17 @@ def test_executor_is_chosen_by_configuration(monkeypatch):
     from orchestration.definitions import build_defs
     from orchestration.executors import executor_for
 
-    assert executor_for(load_settings({}).executor) is None  # Dagster's default: a process per step
+    from orchestration.executors import DEFAULT_EXECUTOR
+
+    assert executor_for(load_settings({}).executor) is DEFAULT_EXECUTOR
     default_jobs = {job.name: job.executor_def.name for job in build_defs().resolve_all_job_defs()}
-    assert set(default_jobs.values()) == {"multi_or_in_process_executor"}  # a process per step
+    assert set(default_jobs.values()) == {"multiprocess"}  # a process per step
+    # ... forked from a server that imported the definitions once, unless the run config says otherwise
+    resolve = DEFAULT_EXECUTOR.config_schema.resolve_config
+    assert resolve({}).value["config"]["start_method"] == {"forkserver": {"preload_modules": ["orchestration.definitions"]}}
+    told = resolve({"config": {"start_method": {"spawn": {}}, "max_concurrent": 3}}).value["config"]
+    assert told["start_method"] == {"spawn": {}} and told["max_concurrent"] == 3
+    assert not resolve({"config": {"max_concurent": 3}}).success  # a misspelt setting is refused, not ignored
     monkeypatch.setenv("DEVMENTOR_EXECUTOR", "in_process")
     jobs = build_defs().resolve_all_job_defs()
     assert {job.name for job in jobs} == set(default_jobs) and "devmentor_pipeline" in default_jobs
