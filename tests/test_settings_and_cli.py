@@ -144,9 +144,7 @@ def test_executor_is_chosen_by_configuration(monkeypatch):
 
     from devmentor.settings import ConfigurationError, load_settings
     from orchestration.definitions import build_defs
-    from orchestration.executors import executor_for
-
-    from orchestration.executors import DEFAULT_EXECUTOR
+    from orchestration.executors import DEFAULT_EXECUTOR, executor_for
 
     assert executor_for(load_settings({}).executor) is DEFAULT_EXECUTOR
     default_jobs = {job.name: job.executor_def.name for job in build_defs().resolve_all_job_defs()}
