@@ -97,15 +97,20 @@ def _quarantine_check(entity: Entity, meta: dict, limit: float) -> tuple[dg.Asse
     ), figures
 
 
+def raw_key(name: str) -> dg.AssetKey:
+    """The asset key of a contract entity's landed table (lake/raw/<name>)."""
+    return dg.AssetKey(["raw", name])
+
+
 def _raw_asset(entity: Entity, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
-    key = dg.AssetKey(["raw", entity.name])
+    key = raw_key(entity.name)
     partitioned = entity.partition_by_date_of is not None
 
     @dg.asset(
         key=key,
         group_name="ingest",
         kinds={"parquet", "duckdb"},
-        deps=sorted({dg.AssetKey(["raw", fk.entity]) for fk in entity.foreign_keys if fk.entity != entity.name}),
+        deps=sorted({raw_key(fk.entity) for fk in entity.foreign_keys if fk.entity != entity.name}),
         description=f"{entity.description} Validated from inbox/{entity.folder}/ into lake/raw/{entity.name}/; "
                     f"bad rows to lake/quarantine/{entity.name}/.",
         owners=["team:data-platform"],
@@ -147,7 +152,7 @@ def _raw_asset(entity: Entity, partitions: dg.PartitionsDefinition) -> dg.Assets
 
 
 @dg.asset_check(
-    asset=dg.AssetKey(["raw", "events"]),
+    asset=raw_key("events"),
     blocking=True,
     description="Great Expectations on the events landed for this run's days, with the suite derived from the "
                 "input contract: required fields present, ids unique, known values, numbers within range.",

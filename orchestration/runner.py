@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 import dagster as dg
 
-from assets.ingest import undated_day_range
+from assets.ingest import raw_key, undated_day_range
 from devmentor.ingest.contract import ENTITIES
 from devmentor.ingest.days import file_day, inbox_day_range
 from devmentor.ingest.validate import discover
@@ -31,7 +31,7 @@ def _sources_without_files(settings: Settings, keys: set) -> set:
     materialized: about 25 ms each on its local storage), and an import brings years of days: OULAD has no chat,
     and its 882 empty chat days cost 22 s of a 100 s ingest. Days named explicitly (``days=(first, last)``)
     still run every selected asset."""
-    return {dg.AssetKey(["raw", e.name]) for e in ENTITIES
+    return {raw_key(e.name) for e in ENTITIES
             if e.partition_by_date_of and not discover(settings.inbox, e)} & keys
 
 
