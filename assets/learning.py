@@ -17,15 +17,13 @@ from devmentor.storage.warehouse import Warehouse
 from devmentor.training.mlflow_store import MlflowStore
 from models import gamification as gm
 
-# The dbt models each stage reads (dbt_project/models/marts/learning/ and the catalog's staging views).
+# The dbt marts each stage reads (dbt_project/models/marts/learning/, catalog/ and learner/): never staging.
 ATTEMPT_MODELS = [dg.AssetKey(["marts", "fct_learning_attempts"])]
 ENGINE_MODELS = ATTEMPT_MODELS + [dg.AssetKey(["marts", n]) for n in (
-    "fct_module_visits", "fct_content_views", "fct_learner_format_accuracy")] + [
-    dg.AssetKey(["staging", f"stg_devmentor__{n}"])
-    for n in ("modules", "questions", "content_items", "enrolments", "profiles", "events")]
+    "fct_module_visits", "fct_content_views", "fct_learner_format_accuracy", "dim_modules", "dim_questions",
+    "dim_content_items", "fct_learner_enrolments", "dim_learner", "dim_as_of")]
 GAMIFICATION_MODELS = ATTEMPT_MODELS + [dg.AssetKey(["marts", n]) for n in (
-    "dim_learner_clock", "fct_learner_active_days", "fct_module_completions")] + [
-    dg.AssetKey(["staging", "stg_devmentor__events"])]
+    "dim_learner_clock", "fct_learner_active_days", "fct_module_completions", "dim_as_of")]
 
 
 MASTERY_KEY = dg.AssetKey(["ml", "mastery_model"])

@@ -183,7 +183,9 @@ def _training_asset(spec: TreeSpec) -> dg.AssetsDefinition:
 
 
 SCORED_KEY = dg.AssetKey(["ml", "learner_decisions_scored"])
-SCORING_DEPS = TRAINING_KEYS + FEATURE_MARTS + [EARLY_WARNING_KEY]
+# The tutor prompt also names the course it is about (the learner's latest enrolment, the course catalog).
+PROMPT_MARTS = [dg.AssetKey(["marts", name]) for name in ("fct_learner_enrolments", "dim_courses")]
+SCORING_DEPS = TRAINING_KEYS + FEATURE_MARTS + PROMPT_MARTS + [EARLY_WARNING_KEY]
 SCORED_DESCRIPTION = ("Every learner decided by both champion trees with instructor overrides applied: label, path, "
                       "thresholds, tutor prompt.")
 

@@ -72,35 +72,39 @@ class Catalog:
         """The catalog, with the enrolments and profiles of the learners ``learners`` (a SQL predicate) selects."""
         modules = con.execute(
             """SELECT module_id, course_id, module_position AS position, array_to_string(prerequisite_module_ids, ';') AS prerequisites
-               FROM staging.stg_devmentor__modules""").df()
+               FROM marts.dim_modules""").df()
         questions = con.execute(
-            """SELECT question_id, module_id, course_id, topic_id, skill_tag AS skill_id, cast(difficulty AS double) AS difficulty
-               FROM staging.stg_devmentor__questions""").df()
+            "SELECT question_id, module_id, course_id, topic_id, skill_tag AS skill_id, difficulty FROM marts.dim_questions").df()
         # A module teaches its content's skills and its questions' first skill; a multi-skill question
         # ('7;9') is one row per skill here (it tests each), so mastery covers every tagged skill.
         primary = questions.assign(skill_id=questions["skill_id"].astype("string").str.split(";").str[0].str.strip())
         questions = split_skills(questions, key="question_id")
         content = con.execute(
             """SELECT content_id, module_id, course_id, topic_id, skill_tag AS skill_id, format, difficulty, content_position AS position
-               FROM staging.stg_devmentor__content_items""").df()
+               FROM marts.dim_content_items""").df()
         module_skills = pd.concat([primary[["module_id", "skill_id"]], content[["module_id", "skill_id"]]]).drop_duplicates()
         module_skills = module_skills.astype({"skill_id": object})
         enrolments = con.execute(
-            f"SELECT DISTINCT user_id, course_id FROM staging.stg_devmentor__enrolments WHERE NOT is_withdrawn AND {learners}").df()
-        profiles = con.execute(f"SELECT user_id, format_preference FROM staging.stg_devmentor__profiles WHERE {learners}").df()
+            f"SELECT DISTINCT user_id, course_id FROM marts.fct_learner_enrolments WHERE NOT is_withdrawn AND {learners}").df()
+        profiles = con.execute(f"SELECT user_id, format_preference FROM marts.dim_learner WHERE {learners}").df()
         return cls(modules, questions, content, module_skills, enrolments, profiles)
 
 
 def data_as_of(con: duckdb.DuckDBPyConnection, as_of=None) -> pd.Timestamp:
-    """The run's 'now': the stated as-of instant (settings.as_of: a replay or partition day), else the latest
-    event (reviews are due relative to the data, never the wall clock)."""
-    if as_of is not None:
-        ts = pd.Timestamp(as_of)
-        return ts.tz_convert("UTC") if ts.tzinfo else ts.tz_localize("UTC")
-    value = con.execute("SELECT max(event_at) FROM staging.stg_devmentor__events").fetchone()[0]
-    if value is None:
-        raise ValueError("no events in staging.stg_devmentor__events: ingest data before running the learning engine")
-    return pd.Timestamp(value).tz_convert("UTC") if pd.Timestamp(value).tzinfo else pd.Timestamp(value, tz="UTC")
+    """The run's 'now': the stated as-of instant (settings.as_of: a replay or partition day), else the instant the
+    marts were built as of (the latest event; reviews are due relative to the data, never the wall clock)."""
+    if as_of is None:
+        row = con.execute("SELECT as_of_at FROM marts.dim_as_of").fetchone()
+        as_of = row[0] if row else None
+        if as_of is None or _utc(as_of) == pd.Timestamp(0, tz="UTC"):  # dim_as_of says 1970 when there are no events
+            raise ValueError("no events in the warehouse (marts.dim_as_of): ingest data and build the marts before "
+                             "running the learning engine")
+    return _utc(as_of)
+
+
+def _utc(value) -> pd.Timestamp:
+    ts = pd.Timestamp(value)
+    return ts.tz_convert("UTC") if ts.tzinfo else ts.tz_localize("UTC")
 
 
 # ---------------------------------------------------------------------------------------------- trace state

@@ -99,7 +99,7 @@ def _decide_tree(ml, tree_id: str, frame: pd.DataFrame, overrides, decided_at) -
 # learner's latest enrolment not withdrawn (else the latest one); its title and subject from the catalog.
 PROMPT_COURSES_SQL = """
 SELECT e.user_id, e.course_id
-FROM staging.stg_devmentor__enrolments AS e
+FROM marts.fct_learner_enrolments AS e
 QUALIFY row_number() OVER (PARTITION BY e.user_id ORDER BY e.is_withdrawn, e.enrolled_at DESC NULLS LAST, e.course_id) = 1
 """
 
@@ -109,7 +109,7 @@ def prompt_courses(warehouse: Warehouse, frame: pd.DataFrame) -> list[dict | Non
     with warehouse.connect() as con:
         latest = dict(con.execute(PROMPT_COURSES_SQL).fetchall())
         catalog = {r[0]: {"course_id": r[0], "title": r[1], "subject": r[2]} for r in con.execute(
-            "SELECT course_id, course_title, subject FROM staging.stg_devmentor__courses").fetchall()}
+            "SELECT course_id, course_title, subject FROM marts.dim_courses").fetchall()}
     current = frame["current_course_id"] if "current_course_id" in frame else pd.Series([None] * len(frame))
     return [catalog.get(c if isinstance(c, str) else latest.get(u)) for u, c in zip(frame["user_id"], current)]
 
