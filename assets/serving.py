@@ -89,7 +89,7 @@ def _group_asset(name: str, upstream: str, group: str, tables, description: str)
 GROUP_ASSETS = [_group_asset(name, *spec) for name, spec in PUBLISHED_GROUPS.items()]
 
 
-CATALOG_MODELS = [dg.AssetKey(["staging", f"stg_devmentor__{n}"]) for n in ("courses", "modules", "enrolments")]
+CATALOG_MODELS = [dg.AssetKey(["marts", n]) for n in ("dim_courses", "dim_modules", "fct_learner_enrolments")]
 
 
 @dg.asset(key=["serving", "courses"], group_name="serving", retry_policy=PUBLISH_RETRY, kinds={"postgres"},

@@ -151,7 +151,7 @@ def _training_asset(spec: TreeSpec) -> dg.AssetsDefinition:
         key=["ml", spec.tree_id],
         group_name="ml",
         kinds={"scikitlearn", "mlflow"},
-        deps=FEATURE_MARTS + [dg.AssetKey(["staging", "stg_devmentor__learner_labels"]), EARLY_WARNING_KEY],
+        deps=FEATURE_MARTS + [dg.AssetKey(["marts", "fct_learner_annotations"]), EARLY_WARNING_KEY],
         owners=["team:data-science"],
         description=f"Decision tree {spec.tree_id}: {spec.description} Trained, logged and registered in MLflow "
                     "behind the champion gate.",

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -87,3 +88,18 @@ def test_every_module_under_assets_defines_assets_or_checks():
             continue
         text = path.read_text()
         assert any(d in text for d in ("@dg.asset", "@dbt_assets", "@dg.asset_check", "@dg.multi_asset", "dg.graph_asset(")), path.name
+
+
+# The code that computes what a model or a decision uses: it reads dbt marts (dbt_project/models/marts/), never the
+# staging or intermediate layers, so each feature and input is defined once, in dbt.
+MART_READERS = ("models", "devmentor/learning", "devmentor/training", "devmentor/serving")
+
+
+@pytest.mark.parametrize("package", MART_READERS)
+def test_learning_and_training_code_reads_marts_not_staging_or_intermediate(package):
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()[:100]}"
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(r"\b(staging|intermediate)\.(stg|int)_\w+", line)]
+    assert not offenders, "read a mart instead (add one under dbt_project/models/marts/):\n" + "\n".join(offenders)

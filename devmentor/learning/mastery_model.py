@@ -97,7 +97,7 @@ def fit_and_log(warehouse: Warehouse, lake: Lake, mlflow: MlflowStore, run_tags:
     with warehouse.connect() as con:
         attempts = load_attempts(con)
     if attempts.empty:
-        raise NoMasteryModel("no quiz attempts in intermediate.int_quiz_attempts_enriched: nothing to fit mastery on")
+        raise NoMasteryModel("no quiz attempts in marts.fct_learning_attempts: nothing to fit mastery on")
     params, evaluation = fit_mastery(attempts)
     learners = int(attempts["user_id"].nunique())
     ml = mlflow.setup(MASTERY_EXPERIMENT)

@@ -30,17 +30,17 @@ COURSES = TableSpec(
 
 CATALOG_SQL = """
 WITH modules AS (
-    SELECT course_id, count(*) AS modules FROM staging.stg_devmentor__modules GROUP BY course_id
+    SELECT course_id, count(*) AS modules FROM marts.dim_modules GROUP BY course_id
 ), enrolments AS (
     SELECT course_id, count(DISTINCT user_id) FILTER (WHERE NOT is_withdrawn) AS enrolled_learners,
            count(DISTINCT user_id) FILTER (WHERE is_withdrawn) AS withdrawn_learners
-    FROM staging.stg_devmentor__enrolments GROUP BY course_id
+    FROM marts.fct_learner_enrolments GROUP BY course_id
 )
 SELECT c.course_id, coalesce(nullif(trim(c.course_title), ''), c.course_id) AS title, nullif(trim(c.subject), '') AS subject,
        c.starts_at, c.ends_at, coalesce(m.modules, 0)::INTEGER AS modules,
        coalesce(e.enrolled_learners, 0)::INTEGER AS enrolled_learners,
        coalesce(e.withdrawn_learners, 0)::INTEGER AS withdrawn_learners
-FROM staging.stg_devmentor__courses AS c
+FROM marts.dim_courses AS c
 LEFT JOIN modules AS m USING (course_id)
 LEFT JOIN enrolments AS e USING (course_id)
 ORDER BY c.course_id

@@ -25,7 +25,7 @@ def load_weak_topics(warehouse) -> pd.DataFrame:
 
 def load_annotations(warehouse) -> pd.DataFrame:
     with warehouse.connect() as con:
-        return con.execute("SELECT user_id, segment FROM staging.stg_devmentor__learner_labels").df()
+        return con.execute("SELECT user_id, segment FROM marts.fct_learner_annotations").df()
 
 
 def load_decision_frame(warehouse, lake) -> pd.DataFrame:
