@@ -148,6 +148,37 @@ def stage_seconds(table: list[dict], stage: str) -> float:
     return next((r["seconds"] for r in table if r["stage"] == stage), 0.0)
 
 
+def lake_events(settings) -> int:
+    import duckdb
+
+    return duckdb.connect().execute(
+        f"SELECT count(*) FROM read_parquet('{settings.lake}/raw/events/**/*.parquet', union_by_name=true)").fetchone()[0]
+
+
+def daily_selection(settings) -> str:
+    """The daily job's selection: every materializable asset except the model refits."""
+    from orchestration.definitions import build_defs
+    from orchestration.jobs import MODEL_KEYS
+
+    graph = build_defs(settings).resolve_asset_graph()
+    keys = [k for k in graph.get_all_asset_keys() if graph.get(k).is_materializable and k not in MODEL_KEYS]
+    return " or ".join(f'key:"{k.to_user_string()}"' for k in keys)
+
+
+def timed_run(settings, days, select=None, events_before=0):
+    """One pipeline run, timed and sampled: (run, seconds, stage table, peak RSS, events in the lake after it)."""
+    from orchestration.runner import run_pipeline
+
+    with MemorySampler() as sampler:
+        t = time.perf_counter()
+        run = run_pipeline(settings, select=select, days=days) if select else run_pipeline(settings, days=days)
+        seconds = time.perf_counter() - t
+    assert run.success, f"the run over {days} failed"
+    events = lake_events(settings)
+    table = stage_table(run, sampler, events - events_before, settings)
+    return run, seconds, table, max((r for _, r in sampler.samples), default=0), events
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--learners", type=int, default=10_000)
@@ -166,8 +197,6 @@ def main() -> None:
     from devmentor.generator import generate
     from devmentor.settings import load_settings
     from devmentor.storage import postgres
-    from orchestration.runner import run_pipeline
-
     settings = load_settings()
     settings.ensure_dirs()
     print(f"generating {args.learners:,} learners × {args.days} days in {work}", flush=True)
@@ -176,41 +205,14 @@ def main() -> None:
     held = work / "held"
     held.mkdir(exist_ok=True)
     hold_back(settings.inbox / "events" / f"{days[-1]}.parquet", held, args.new_share, summary.events)
-    import duckdb
-
-    def lake_events() -> int:
-        return duckdb.connect().execute(
-            f"SELECT count(*) FROM read_parquet('{settings.lake}/raw/events/**/*.parquet', union_by_name=true)").fetchone()[0]
-
     peer = run_peer(args.peer, settings.inbox, work / "peer") if args.peer else None
     postgres.embedded_url(settings.pg_data_dir)  # start the embedded server outside the timed run
-    with MemorySampler() as sampler:
-        t = time.perf_counter()
-        full = run_pipeline(settings, days=(days[0], days[-1]))
-        full_s = time.perf_counter() - t
-    assert full.success, "the full run failed"
-    events_full = lake_events()
-    full_table = stage_table(full, sampler, events_full, settings)
-    full_peak = max((r for _, r in sampler.samples), default=0)
-
+    full, full_s, full_table, full_peak, events_full = timed_run(settings, days=(days[0], days[-1]))
     for late in held.glob("*.parquet"):  # the late arrivals land in the inbox
         late.rename(settings.inbox / "events" / late.name)
-    from orchestration.jobs import MODEL_KEYS
-
-    with MemorySampler() as sampler2:
-        t = time.perf_counter()
-        # the daily job: everything except model refits, for the new day only
-        from orchestration.definitions import build_defs
-
-        graph = build_defs(settings).resolve_asset_graph()
-        keys = [k for k in graph.get_all_asset_keys() if graph.get(k).is_materializable and k not in MODEL_KEYS]
-        select = " or ".join(f'key:"{k.to_user_string()}"' for k in keys)
-        inc = run_pipeline(settings, select=select, days=(days[-1], days[-1]))
-        inc_s = time.perf_counter() - t
-    assert inc.success, "the incremental run failed"
-    events_all = lake_events()
-    inc_table = stage_table(inc, sampler2, events_all - events_full, settings)
-    inc_peak = max((r for _, r in sampler2.samples), default=0)
+    # the daily job: everything except model refits, for the new day only
+    inc, inc_s, inc_table, inc_peak, events_all = timed_run(settings, days=(days[-1], days[-1]), select=daily_selection(settings),
+                                                            events_before=events_full)
 
     print_table(f"Full run: {args.learners:,} learners, {events_full:,} events", full_table, full_s, full_peak)
     print_table(f"Incremental daily run: {events_all - events_full:,} new events "
