@@ -16,6 +16,21 @@ CUTS_PER_LEARNER random answers (log-uniform, so short histories count as much a
 at the cut as the engine computes it, and for each skill the learner's first answer on it after the cut;
 each copy of a multi-skill answer weighs 1 / copies, so an answer counts once.
 
+A skill the learner has never answered is also read through how learners did on their first answer on that
+skill (``first_answer_rates``: the share correct of every learner's first answer on it, shrunk toward the
+share over all skills by RATE_PRIOR_ANSWERS pseudo-answers). BKT's prior, guess and slip are fitted on every
+answer and shrunk toward the other skills' values, so its first-answer figure is too kind to the skills
+learners find hardest at first sight, which are the ones the next quiz picks for a learner new to them
+(ASSISTments, 10 answers per learner: the quiz's first-time skills were published at 0.42 and answered
+correctly 0.23 of the time; with the skill's rate 0.30, the other skills unchanged). In the fit each point's
+own answer is left out of its skill's rate, so the rate never holds the outcome it predicts.
+
+And a skill new to the learner that is among the learner's WEAKEST weakest skills (unmastered first, lowest
+P(known) first: the skills the next quiz draws on, ``models/quiz.py``) has its own map ("weak_first"): being
+the learner's weakest relative to their other skills says more than the raw figure and the rate do (the same
+ASSISTments learners: the quiz's first-time skills 0.30 with the rate alone, 0.26 with this map, answered 0.23).
+The flag is a function of the state only (``weakest``), computed the same way at the cuts and in the engine.
+
 The isotonic maps of earlier versions (``{"first": {"x": [...], "y": [...]}, ...}``: one map per group,
 fitted on each answer predicted from the state just before it) are still read by ``apply``, so a model
 fitted before stays usable.
@@ -26,13 +41,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from models import mastery
+from models import mastery, quiz
 
-GROUPS = ("first", "seen")
+GROUPS = ("first", "weak_first", "seen")
 MIN_POINTS = 50  # fewer answers in a group: that group stays uncalibrated (identity)
 CUTS_PER_LEARNER = 8
 HISTORY = "logistic_history"  # the kind of maps fit_history makes
-MAX_ANSWERS = 100_000  # the history lengths a map must keep monotone in the raw figure (0..MAX_ANSWERS)
+WEAKEST = quiz.SIZE  # a learner's this many weakest skills form the "weak" groups (the next quiz's skills)
+RATE_PRIOR_ANSWERS = 10.0  # pseudo-answers at the all-skills share that shrink a skill's first-answer rate
+MAX_ANSWERS = 100_000  # a map reads at most this long a history (and at most the longest it was fitted on)
 
 
 def _logit(p) -> np.ndarray:
@@ -55,6 +72,61 @@ def _slope(coef, h) -> np.ndarray:
     return coef[0] + coef[2] * h + coef[4] * h * h
 
 
+def first_answer_rates(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per skill (index): ``correct`` and ``answers`` over every learner's first answer on it (``frame`` as
+    ``points_at_cuts`` takes it; a copy of a multi-skill answer weighs 1 / copies)."""
+    f = frame.sort_values(["user_id", "seq"], kind="stable")
+    weight = 1.0 / f["response_id"].map(f["response_id"].value_counts())
+    firsts = ~f.duplicated(["user_id", "skill_id"])
+    w = weight[firsts]
+    out = pd.DataFrame({"skill_id": f.loc[firsts, "skill_id"].astype(str), "correct": f.loc[firsts, "correct"] * w, "answers": w})
+    return out.groupby("skill_id")[["correct", "answers"]].sum()
+
+
+def skill_rate(rates: dict, skills, leave_out_correct=None, leave_out_answers=None) -> np.ndarray:
+    """The shrunk first-answer share of each skill (``rates`` as stored in the maps: skills, correct, answers,
+    overall); an unknown skill gets the overall share. ``leave_out_*`` take a point's own answer out first."""
+    index = pd.Index(rates["skills"])
+    pos = index.get_indexer(pd.Index(np.asarray(skills, dtype=object).astype(str)))
+    known = pos >= 0
+    correct = np.where(known, np.asarray(rates["correct"], dtype=float)[pos], 0.0)
+    answers = np.where(known, np.asarray(rates["answers"], dtype=float)[pos], 0.0)
+    if leave_out_correct is not None:
+        correct, answers = correct - leave_out_correct, answers - leave_out_answers
+    return (correct + RATE_PRIOR_ANSWERS * rates["overall"]) / (np.maximum(answers, 0.0) + RATE_PRIOR_ANSWERS)
+
+
+def _rates_dict(table: pd.DataFrame) -> dict:
+    total = float(table["answers"].sum())
+    return {"skills": table.index.astype(str).tolist(), "correct": np.round(table["correct"].to_numpy(), 6).tolist(),
+            "answers": np.round(table["answers"].to_numpy(), 6).tolist(),
+            "overall": float(table["correct"].sum()) / total if total else 0.5}
+
+
+def weakest(user_id, skill_id, p_known, mastered, n: int | None = None) -> np.ndarray:
+    """Per learner × skill row: is the skill among the learner's ``n`` weakest (unmastered before mastered, then
+    lowest P(known), then skill id), the order the next quiz picks its skills in; ``n`` default WEAKEST."""
+    n = WEAKEST if n is None else n
+    order = np.lexsort((np.asarray(skill_id, dtype=object).astype(str), np.asarray(p_known, dtype=float),
+                        np.asarray(mastered, dtype=bool), pd.factorize(np.asarray(user_id))[0]))
+    users = np.asarray(user_id)[order]
+    start = np.r_[True, users[1:] != users[:-1]]
+    group_start = np.maximum.accumulate(np.where(start, np.arange(len(users)), 0))
+    flags = np.zeros(len(order), dtype=bool)
+    flags[order] = (np.arange(len(users)) - group_start) < n
+    return flags
+
+
+def _weakest_at_cut(p: mastery.BKTParams, state: mastery.TraceState) -> np.ndarray:
+    """``weakest`` of every learner × skill of a traced state (the fallback skill row left out), as a matrix."""
+    n_learners, n_skills = state.p_known.shape[0], len(p.skills) - 1
+    p_known = mastery.current_mastery(p, state)[:, :n_skills]
+    mastered = mastery.is_mastered(p_known, state.attempts[:, :n_skills])
+    flags = weakest(np.repeat(np.arange(n_learners), n_skills), np.tile(np.asarray(p.skills[:n_skills], dtype=object), n_learners),
+                    p_known.ravel(), mastered.ravel())
+    return np.column_stack([flags.reshape(n_learners, n_skills), np.zeros(n_learners, dtype=bool)])
+
+
 def points_at_cuts(params: mastery.BKTParams, frame: pd.DataFrame, cuts: int = CUTS_PER_LEARNER,
                    seed: int = 0) -> pd.DataFrame:
     """Calibration points in the situation the figure is published in. ``frame``: user_id, seq, problem_id,
@@ -63,7 +135,8 @@ def points_at_cuts(params: mastery.BKTParams, frame: pd.DataFrame, cuts: int = C
     the history, read as the engine publishes it (P(known) carried to the next attempt, the skill's guess and
     slip), predicts the learner's first later answer on each skill (a multi-skill answer only where it is
     the first later answer on all its skills). Columns: user_id, skill_id, pred, first (skill never answered
-    before the cut), correct, weight (1 / copies of the answer), answers (the learner's answers before the cut)."""
+    before the cut), weak (among the learner's WEAKEST weakest at the cut), correct, weight (1 / copies of the
+    answer), answers (the learner's answers before the cut)."""
     p = params.with_default()
     rng = np.random.default_rng(seed)
     f = frame.sort_values(["user_id", "seq"], kind="stable").reset_index(drop=True)
@@ -89,52 +162,88 @@ def points_at_cuts(params: mastery.BKTParams, frame: pd.DataFrame, cuts: int = C
         rows = later[whole]
         li, si = learner[rows], sidx[rows]
         p_known = mastery.current_mastery(p, state)[li, si]
+        weak = _weakest_at_cut(p, state)[li, si]
         p_next = state.p_next[li, si]
         p_next = np.where(np.isnan(p_next), p_known, p_next)
         out.append(pd.DataFrame({
             "user_id": users[li], "skill_id": f["skill_id"].to_numpy()[rows], "pred": p_next * (1 - p.slip[si]) + (1 - p_next) * p.guess[si], "first": state.attempts[li, si] == 0,
-            "correct": f["correct"].to_numpy()[rows], "weight": 1.0 / copies[rows], "answers": cut[li]}))
+            "weak": weak, "correct": f["correct"].to_numpy()[rows], "weight": 1.0 / copies[rows], "answers": cut[li]}))
     return pd.concat(out, ignore_index=True)
 
 
-def fit_history(points: pd.DataFrame) -> dict:
-    """``{"kind": HISTORY, "first": {"coef": [...], "intercept": b, "answers": n}, "seen": ...}``: a logistic
-    recalibration per group on ``history_features`` (``points`` as ``points_at_cuts`` returns). A group with
-    fewer than MIN_POINTS answers, one outcome only, or a fit that is not increasing in the raw figure over
-    0..MAX_ANSWERS answers (it would reorder learners) is left out (identity)."""
+def _fit_group(rows: pd.DataFrame, rates: dict | None, with_rate: bool) -> dict | None:
+    """One group's logistic map, or None (too few answers, one outcome only, or not increasing in the raw figure).
+    Histories longer than the group's longest (``max_answers``) read as that long: the map does not extrapolate
+    its quadratic in the history's length beyond the data, and stays increasing in the raw figure there."""
     from sklearn.linear_model import LogisticRegression
 
+    if rows["weight"].sum() < MIN_POINTS or rows["correct"].nunique() < 2:
+        return None
+    cap = int(min(rows["answers"].max(), MAX_ANSWERS))
+    x = history_features(rows["pred"], rows["answers"])
+    if with_rate and rates is not None:
+        own = rows["weight"].to_numpy()  # a first-answer point is its learner's first answer on the skill: left out
+        x = np.column_stack([x, _logit(skill_rate(rates, rows["skill_id"], rows["correct"].to_numpy() * own, own))])
+    model = LogisticRegression(C=1e4, max_iter=2000).fit(x, rows["correct"].to_numpy(dtype=int),
+                                                         sample_weight=rows["weight"].to_numpy())
+    coef = model.coef_[0]
+    if (_slope(coef, np.linspace(0, np.log1p(cap), 200)) <= 0).any():
+        return None
+    return {"coef": np.round(coef, 6).tolist(), "intercept": round(float(model.intercept_[0]), 6),
+            "answers": int(round(rows["weight"].sum())), "max_answers": cap}
+
+
+def fit_history(points: pd.DataFrame, first_rates: pd.DataFrame | None = None) -> dict:
+    """``{"kind": HISTORY, "first": {"coef": [...], "intercept": b, "answers": n}, "weak_first": ..., "seen": ...,
+    "first_rates": ..., "weakest": n}``: a logistic recalibration per group (GROUPS) on ``history_features``
+    (``points`` as ``points_at_cuts`` returns). The first-answer groups also read the logit of the skill's
+    first-answer rate (with ``first_rates``, what ``first_answer_rates`` returns on the frame the points come
+    from), each point's own answer left out of it; "weak_first" (with a ``weak`` column) holds the first
+    answers on the learner's WEAKEST weakest skills, "first" the others. A group with fewer than MIN_POINTS
+    answers, one outcome only, or a fit that is not increasing in the raw figure up to its longest history
+    (it would reorder learners) is left out: "weak_first" then falls to "first" (fitted on every first answer),
+    the others to identity."""
     maps: dict = {"kind": HISTORY}
-    h = np.linspace(0, np.log1p(MAX_ANSWERS), 200)
-    for name, rows in (("first", points[points["first"]]), ("seen", points[~points["first"]])):
-        if rows["weight"].sum() < MIN_POINTS or rows["correct"].nunique() < 2:
-            continue
-        model = LogisticRegression(C=1e4, max_iter=2000).fit(
-            history_features(rows["pred"], rows["answers"]), rows["correct"].to_numpy(dtype=int),
-            sample_weight=rows["weight"].to_numpy())
-        coef = model.coef_[0]
-        if (_slope(coef, h) <= 0).any():
-            continue
-        maps[name] = {"coef": np.round(coef, 6).tolist(), "intercept": round(float(model.intercept_[0]), 6),
-                      "answers": int(round(rows["weight"].sum()))}
+    rates = _rates_dict(first_rates) if first_rates is not None and len(first_rates) else None
+    first = points["first"].to_numpy(dtype=bool)
+    weak = points["weak"].to_numpy(dtype=bool) if "weak" in points.columns else np.zeros(len(points), dtype=bool)
+    weak_map = _fit_group(points[first & weak], rates, True) if weak.any() else None
+    first_map = _fit_group(points[first & ~weak], rates, True) if weak_map else None
+    fits = {"weak_first": weak_map, "first": first_map or _fit_group(points[first], rates, True),
+            "seen": _fit_group(points[~first], rates, False)}
+    maps |= {name: m for name, m in fits.items() if m is not None}
+    if weak_map:
+        maps["weakest"] = WEAKEST
+    if rates is not None and any(len(maps.get(g, {}).get("coef", ())) > len(HISTORY_FEATURES) for g in ("first", "weak_first")):
+        maps["first_rates"] = rates
     return maps
 
 
-def apply(maps: dict, pred, first, answers=None) -> np.ndarray:
+def apply(maps: dict, pred, first, answers=None, skills=None, weak=None) -> np.ndarray:
     """The calibrated predicted success: each value through its group's map (identity where a map is missing).
-    Maps of ``fit_history`` need ``answers``, the learner's answers so far, per value."""
+    Maps of ``fit_history`` need ``answers``, the learner's answers so far, per value; maps with first-answer
+    rates also ``skills``, each value's skill; maps with a "weak_first" group also ``weak`` (``weakest`` of
+    each value's learner × skill, with ``maps["weakest"]``)."""
     pred = np.asarray(pred, dtype=float)
     first = np.asarray(first, dtype=bool)
     out = pred.copy()
     history = bool(maps) and maps.get("kind") == HISTORY
     if history and answers is None:
         raise ValueError("these calibration maps depend on the learner's answers so far: pass answers")
-    for name, mask in (("first", first), ("seen", ~first)):
+    if history and "first_rates" in maps and skills is None and first.any():
+        raise ValueError("these calibration maps read each skill's first-answer rate: pass skills")
+    if history and "weak_first" in maps and weak is None and first.any():
+        raise ValueError("these calibration maps tell the learner's weakest skills apart: pass weak")
+    weak_first = first & np.asarray(weak, dtype=bool) if history and "weak_first" in maps else np.zeros(len(first), bool)
+    for name, mask in (("first", first & ~weak_first), ("weak_first", weak_first), ("seen", ~first)):
         m = maps.get(name) if maps else None
         if not m or not mask.any():
             continue
         if history:
-            z = history_features(pred[mask], np.asarray(answers)[mask]) @ np.asarray(m["coef"]) + m["intercept"]
+            x = history_features(pred[mask], np.minimum(np.asarray(answers, dtype=float)[mask], m.get("max_answers", np.inf)))
+            if len(m["coef"]) > x.shape[1]:
+                x = np.column_stack([x, _logit(skill_rate(maps["first_rates"], np.asarray(skills, dtype=object)[mask]))])
+            z = x @ np.asarray(m["coef"]) + m["intercept"]
             out[mask] = 1 / (1 + np.exp(-z))
         else:
             out[mask] = np.interp(pred[mask], m["x"], m["y"])

@@ -23,6 +23,7 @@ import pandas as pd
 
 ALGORITHM = "quiz-2"
 TARGET_SUCCESS = 0.7
+SIZE = 5  # questions in a quiz unless told otherwise (settings.quiz_size)
 
 
 def _weakest_skills(usable: pd.DataFrame, questions: pd.DataFrame, mastery: pd.DataFrame, seen: pd.DataFrame,
@@ -51,7 +52,7 @@ def assemble(
     mastery: pd.DataFrame,
     item_params: pd.DataFrame,
     recent: pd.DataFrame,
-    n: int = 5,
+    n: int = SIZE,
 ) -> pd.DataFrame:
     """The next quiz per learner with a path.
 

@@ -363,7 +363,96 @@ def test_calibration_follows_the_learners_history_and_keeps_the_ranking():
     assert np.allclose(calibration.apply(old, [0.4, 0.4], [True, False]), [0.2, 0.7])
 
 
-def test_calibration_points_are_what_the_engine_publishes_at_a_cut_and_the_next_answer_on_each_skill():
+def test_a_skill_new_to_the_learner_is_read_through_how_learners_did_on_it_at_first_sight():
+    """Two skills with the same raw first-answer figure, one answered correctly at first sight far less often:
+    with the skills' first-answer rates the first-answer map tells them apart (without, it cannot); a point's
+    own answer is left out of its skill's rate; practised skills and the ranking within a skill are unchanged."""
+    from models import calibration
+
+    rng = np.random.default_rng(5)
+    n = 40000
+    skill = np.where(rng.random(n) < 0.5, "hard", "easy")
+    pred = rng.uniform(0.3, 0.7, n)
+    answers = np.exp(rng.uniform(0, np.log(200), n)).astype(int)
+    first = rng.random(n) < 0.6
+    lo = np.log(pred / (1 - pred))
+    truth = 1 / (1 + np.exp(-(lo + np.where(first & (skill == "hard"), -1.2, 0.0) + np.where(first & (skill == "easy"), 0.4, 0.0))))
+    correct = (rng.random(n) < truth).astype(int)
+    points = pd.DataFrame({"user_id": np.arange(n), "skill_id": skill, "pred": pred, "first": first,
+                           "correct": correct, "weight": 1.0, "answers": answers})
+    # every first-answer point is its learner's first answer on the skill, so the rates are theirs
+    firsts = points[first]
+    rates = firsts.groupby("skill_id").agg(correct=("correct", "sum"), answers=("correct", "size"))
+    maps = calibration.fit_history(points, rates)
+    plain = calibration.fit_history(points)
+    assert "first_rates" in maps and "first_rates" not in plain
+    with pytest.raises(ValueError, match="pass skills"):
+        calibration.apply(maps, pred, first, answers)
+    out = calibration.apply(maps, pred, first, answers, skill)
+    before = calibration.apply(plain, pred, first, answers)
+    for name in ("hard", "easy"):
+        sel = first & (skill == name)
+        assert abs(out[sel].mean() - truth[sel].mean()) < 0.02
+        assert abs(before[sel].mean() - truth[sel].mean()) > 0.08  # one map for both skills is off on each
+    assert np.allclose(out[~first], before[~first])  # practised skills: the same map as before
+    grid = np.linspace(0.05, 0.95, 50)
+    assert np.all(np.diff(calibration.apply(maps, grid, np.full(50, True), np.full(50, 10), np.full(50, "hard"))) > 0)
+    # an unknown skill reads the share over all skills; leaving a point's own answer out moves its skill's rate
+    table = maps["first_rates"]
+    overall = calibration.skill_rate(table, ["unknown"])[0]
+    assert overall == pytest.approx(table["overall"])
+    assert calibration.skill_rate(table, ["hard"], np.array([1.0]), np.array([1.0]))[0] < calibration.skill_rate(table, ["hard"])[0]
+
+
+def test_the_learners_weakest_skills_have_their_own_first_answer_map():
+    """weakest: unmastered before mastered, then lowest P(known), then skill id, n per learner. First answers on a
+    learner's weakest skills, answered worse than the same raw figure elsewhere, get their own map ("weak_first");
+    without the flags such maps are refused; with too few weak points the first-answer map covers them."""
+    from models import calibration
+
+    flags = calibration.weakest(["u"] * 5 + ["v"] * 2, ["a", "b", "c", "d", "e", "a", "b"],
+                                [0.9, 0.2, 0.3, 0.2, 0.1, 0.5, 0.5], [True, False, False, False, False, False, False], n=3)
+    assert flags.tolist() == [False, True, False, True, True, True, True]  # u: e, then b before d (id); v: both
+    rng = np.random.default_rng(9)
+    n = 40000
+    pred = rng.uniform(0.2, 0.8, n)
+    answers = np.exp(rng.uniform(0, np.log(100), n)).astype(int)
+    first, weak = rng.random(n) < 0.6, rng.random(n) < 0.2
+    lo = np.log(pred / (1 - pred))
+    truth = 1 / (1 + np.exp(-(lo - 1.0 * (first & weak))))
+    points = pd.DataFrame({"skill_id": "s", "pred": pred, "first": first, "weak": weak,
+                           "correct": (rng.random(n) < truth).astype(int), "weight": 1.0, "answers": answers})
+    maps = calibration.fit_history(points)
+    assert {"first", "weak_first", "seen"} <= set(maps) and maps["weakest"] == calibration.WEAKEST
+    out = calibration.apply(maps, pred, first, answers, weak=weak)
+    for sel in (first & weak, first & ~weak, ~first):
+        assert abs(out[sel].mean() - truth[sel].mean()) < 0.015
+    with pytest.raises(ValueError, match="pass weak"):
+        calibration.apply(maps, pred, first, answers)
+    # a history longer than any the map was fitted on reads as the longest (no extrapolation)
+    longest = maps["seen"]["max_answers"]
+    assert longest == answers[~first].max()
+    assert np.allclose(calibration.apply(maps, pred, first, np.full(n, 10 * longest), weak=weak),
+                       calibration.apply(maps, pred, first, np.full(n, longest), weak=weak))
+    few = calibration.fit_history(points.assign(weak=np.arange(n) < 10))
+    assert "weak_first" not in few and "weakest" not in few
+    assert np.allclose(calibration.apply(few, pred, first, answers, weak=weak), calibration.apply(few, pred, first, answers))
+
+
+def test_first_answer_rates_count_each_learners_first_answer_on_a_skill_once():
+    from models import calibration
+
+    frame = pd.DataFrame({"user_id": ["u1", "u1", "u1", "u2", "u2"], "seq": [0, 1, 2, 0, 1],
+                          "skill_id": ["A", "A", "B", "A", "B"], "correct": [0, 1, 0, 1, 1],
+                          "response_id": [1, 2, 3, 4, 4]})  # u2's first answer is one answer on A and B
+    rates = calibration.first_answer_rates(frame)
+    # A: u1's first (wrong) and u2's (right, half an answer: a copy of a two-skill answer); u1's second A is not a first
+    assert rates.loc["A", "answers"] == pytest.approx(1.5) and rates.loc["A", "correct"] == pytest.approx(0.5)
+    # B: u1's first (wrong) and u2's (right, half)
+    assert rates.loc["B", "answers"] == pytest.approx(1.5) and rates.loc["B", "correct"] == pytest.approx(0.5)
+
+
+def test_calibration_points_are_what_the_engine_publishes_at_a_cut_and_the_next_answer_on_each_skill(monkeypatch):
     """points_at_cuts: the raw figure of a point is the engine's uncalibrated predicted success for the learner
     × skill after the history before the cut (devmentor.learning.engine.mastery_table, the same code path), its
     outcome the first later answer on that skill; a multi-skill answer only where it is first on all its skills."""
@@ -379,6 +468,7 @@ def test_calibration_points_are_what_the_engine_publishes_at_a_cut_and_the_next_
             ("u1", "C", 0, 4), ("u1", "A", 1, 5), ("u2", "C", 1, 10), ("u2", "C", 1, 11), ("u2", "A", 0, 12)]
     frame = pd.DataFrame(rows, columns=["user_id", "skill_id", "correct", "response_id"])
     frame["seq"], frame["problem_id"] = np.arange(len(frame)), "q-" + frame["skill_id"]
+    monkeypatch.setattr(calibration, "WEAKEST", 1)  # of three skills, the weakest one is "weak"
     points = calibration.points_at_cuts(params, frame, cuts=40, seed=1)
     answers = frame.groupby("user_id")["response_id"].nunique()
     assert set(points["answers"]) <= set(range(1, 6)) and points["answers"].nunique() > 2
@@ -406,6 +496,10 @@ def test_calibration_points_are_what_the_engine_publishes_at_a_cut_and_the_next_
         got = points[(points["user_id"] == user) & (points["answers"] == cut)].drop_duplicates(["skill_id"])
         assert sorted((r.skill_id, round(r.pred, 4), bool(r.first), int(r.correct))
                       for r in got.itertuples()) == expected, (user, cut)
+        # "weak" at the cut is the learner's weakest skill as the engine's table ranks it
+        weak = published.index[calibration.weakest(np.full(len(published), user), published.index, published["p_known"],
+                                                   published["mastered"])]
+        assert {r.skill_id for r in got.itertuples() if r.weak} == set(got["skill_id"]) & set(weak), (user, cut)
     assert answers.max() == 6
 
 

@@ -237,7 +237,10 @@ def mastery_table(params: mastery.BKTParams, state: MasteryState, catalog: Catal
     raw = p_next * (1 - p.slip[s_arr]) + (1 - p_next) * p.guess[s_arr]
     # the learner's next answer on the skill (any question), calibrated: first answers apart from practised skills
     so_far = grid["user_id"].map(answers).fillna(0).to_numpy() if answers is not None else np.zeros(len(grid))
-    out["predicted_success"] = np.round(calibration.apply(p.calibration, raw, attempts == 0, so_far), 4)
+    weak = calibration.weakest(out["user_id"].to_numpy(), out["skill_id"].to_numpy(), out["p_known"].to_numpy(), out["mastered"].to_numpy(),
+                               p.calibration.get("weakest", calibration.WEAKEST))
+    out["predicted_success"] = np.round(calibration.apply(p.calibration, raw, attempts == 0, so_far,
+                                                          out["skill_id"].to_numpy(), weak), 4)
     out["p_next"] = np.round(p_next, 4)  # P(known) at the next attempt (after learning/forgetting); lake only
     out["last_attempt_at"] = pd.to_datetime(pd.Series(last_us, index=out.index).where(last_us > 0), unit="us", utc=True)
     return out.reset_index(drop=True)

@@ -59,7 +59,8 @@ def fit_mastery(attempts: pd.DataFrame, holdout_share: float = 0.2, seed: int = 
     params = fit_assistments(frame)
     # the published skill-level predicted success is recalibrated on the answers the fit has, each learner's
     # history cut at random points, as the engine publishes it at an as-of (models/calibration.py)
-    params.calibration = calibration.fit_history(calibration.points_at_cuts(params, frame))
+    params.calibration = calibration.fit_history(calibration.points_at_cuts(params, frame),
+                                                 calibration.first_answer_rates(frame))
     return params, evaluation
 
 
