@@ -151,7 +151,8 @@ def _training_asset(spec: TreeSpec) -> dg.AssetsDefinition:
         key=["ml", spec.tree_id],
         group_name="ml",
         kinds={"scikitlearn", "mlflow"},
-        deps=FEATURE_MARTS + [dg.AssetKey(["marts", "fct_learner_annotations"]), EARLY_WARNING_KEY],
+        # the decision frame joins each learner's current enrolment from the early-warning marts
+        deps=FEATURE_MARTS + EARLY_WARNING_MARTS + [dg.AssetKey(["marts", "fct_learner_annotations"]), EARLY_WARNING_KEY],
         owners=["team:data-science"],
         description=f"Decision tree {spec.tree_id}: {spec.description} Trained, logged and registered in MLflow "
                     "behind the champion gate.",
@@ -185,7 +186,7 @@ def _training_asset(spec: TreeSpec) -> dg.AssetsDefinition:
 SCORED_KEY = dg.AssetKey(["ml", "learner_decisions_scored"])
 # The tutor prompt also names the course it is about (the learner's latest enrolment, the course catalog).
 PROMPT_MARTS = [dg.AssetKey(["marts", name]) for name in ("fct_learner_enrolments", "dim_courses")]
-SCORING_DEPS = TRAINING_KEYS + FEATURE_MARTS + PROMPT_MARTS + [EARLY_WARNING_KEY]
+SCORING_DEPS = TRAINING_KEYS + FEATURE_MARTS + EARLY_WARNING_MARTS + PROMPT_MARTS + [EARLY_WARNING_KEY]
 SCORED_DESCRIPTION = ("Every learner decided by both champion trees with instructor overrides applied: label, path, "
                       "thresholds, tutor prompt.")
 

@@ -117,20 +117,38 @@ def weakest(user_id, skill_id, p_known, mastered, n: int | None = None) -> np.nd
     return flags
 
 
-def _weakest_at_cut(p: mastery.BKTParams, state: mastery.TraceState) -> np.ndarray:
-    """``weakest`` of every learner × skill of a traced state (the fallback skill row left out), as a matrix."""
+def _weakest_at_cut(p: mastery.BKTParams, state: mastery.TraceState, eligible: np.ndarray | None) -> np.ndarray:
+    """``weakest`` of every learner × skill of a traced state, as a matrix, ranking each learner's ``eligible``
+    skills only (a learner × skill matrix; None: every skill the model knows; the fallback row never)."""
     n_learners, n_skills = state.p_known.shape[0], len(p.skills) - 1
     p_known = mastery.current_mastery(p, state)[:, :n_skills]
     mastered = mastery.is_mastered(p_known, state.attempts[:, :n_skills])
-    flags = weakest(np.repeat(np.arange(n_learners), n_skills), np.tile(np.asarray(p.skills[:n_skills], dtype=object), n_learners),
-                    p_known.ravel(), mastered.ravel())
-    return np.column_stack([flags.reshape(n_learners, n_skills), np.zeros(n_learners, dtype=bool)])
+    li, si = np.nonzero(np.ones((n_learners, n_skills), bool) if eligible is None else eligible[:, :n_skills])
+    flags = np.zeros((n_learners, n_skills + 1), dtype=bool)
+    flags[li, si] = weakest(li, np.asarray(p.skills, dtype=object)[si], p_known[li, si], mastered[li, si])
+    return flags
+
+
+def _course_skills(p: mastery.BKTParams, frame: pd.DataFrame, learner: np.ndarray, sidx: np.ndarray,
+                   n_learners: int) -> np.ndarray | None:
+    """Learner × skill: the skill is taught in a course the learner answers in (the engine ranks a learner's
+    course skills); None without a ``course_id`` column."""
+    if "course_id" not in frame.columns:
+        return None
+    courses = pd.factorize(frame["course_id"].astype(str))[0]
+    in_course = np.zeros((courses.max() + 1, len(p.skills)), dtype=bool)
+    in_course[courses, sidx] = True
+    of_learner = np.zeros((n_learners, courses.max() + 1), dtype=bool)
+    of_learner[learner, courses] = True
+    return (of_learner.astype(np.int32) @ in_course.astype(np.int32)) > 0
 
 
 def points_at_cuts(params: mastery.BKTParams, frame: pd.DataFrame, cuts: int = CUTS_PER_LEARNER,
                    seed: int = 0) -> pd.DataFrame:
     """Calibration points in the situation the figure is published in. ``frame``: user_id, seq, problem_id,
-    skill_id, correct, response_id (one id per answer), in each learner's order. Each learner's history is cut
+    skill_id, correct, response_id (one id per answer), in each learner's order, optionally course_id (then
+    "weak" ranks each learner's skills of the courses they answer in, as the engine ranks their course skills).
+    Each learner's history is cut
     ``cuts`` times after a log-uniform random number of answers (1 .. all but one); at each cut the state after
     the history, read as the engine publishes it (P(known) carried to the next attempt, the skill's guess and
     slip), predicts the learner's first later answer on each skill (a multi-skill answer only where it is
@@ -148,6 +166,7 @@ def points_at_cuts(params: mastery.BKTParams, frame: pd.DataFrame, cuts: int = C
     sidx = np.where(sidx < 0, len(p.skills) - 1, sidx)
     iidx = p.item_index(f["problem_id"].to_numpy())
     copies = f["response_id"].map(f["response_id"].value_counts()).to_numpy()
+    eligible = _course_skills(p, f, learner, sidx, len(users))
     out = []
     for _ in range(cuts):
         cut = np.floor(np.exp(rng.uniform(0, np.log(np.maximum(total, 2))))).astype(np.int64)  # 1 .. total-1
@@ -162,7 +181,7 @@ def points_at_cuts(params: mastery.BKTParams, frame: pd.DataFrame, cuts: int = C
         rows = later[whole]
         li, si = learner[rows], sidx[rows]
         p_known = mastery.current_mastery(p, state)[li, si]
-        weak = _weakest_at_cut(p, state)[li, si]
+        weak = _weakest_at_cut(p, state, eligible)[li, si]
         p_next = state.p_next[li, si]
         p_next = np.where(np.isnan(p_next), p_known, p_next)
         out.append(pd.DataFrame({

@@ -439,6 +439,28 @@ def test_the_learners_weakest_skills_have_their_own_first_answer_map():
     assert np.allclose(calibration.apply(few, pred, first, answers, weak=weak), calibration.apply(few, pred, first, answers))
 
 
+def test_weak_at_a_cut_ranks_only_the_skills_of_the_learners_courses(monkeypatch):
+    """With course_id, a learner's weakest skills at a cut come from the courses the learner answers in (the engine
+    ranks a learner's course skills), not from another course's hard skills the learner never meets."""
+    from models import calibration, mastery
+
+    skills = ["a1", "a2", "b1", "b2"]
+    params = mastery.BKTParams(skills=skills, prior=np.array([0.5, 0.6, 0.05, 0.05]), learn=np.full(4, 0.1),
+                               forget=np.zeros(4), guess=np.full(4, 0.2), slip=np.full(4, 0.1))
+    rows = [("u", "a1", "A"), ("u", "a1", "A"), ("u", "a2", "A"), ("u", "a2", "A"),
+            ("v", "b1", "B"), ("v", "b2", "B"), ("v", "b1", "B"), ("v", "a1", "A")]
+    frame = pd.DataFrame(rows, columns=["user_id", "skill_id", "course_id"])
+    frame["correct"], frame["seq"] = [1, 0, 1, 0, 1, 0, 0, 1], np.arange(len(frame))
+    frame["problem_id"], frame["response_id"] = "q-" + frame["skill_id"], np.arange(len(frame))
+    monkeypatch.setattr(calibration, "WEAKEST", 1)
+    with_courses = calibration.points_at_cuts(params, frame, cuts=20, seed=2)
+    without = calibration.points_at_cuts(params, frame.drop(columns="course_id"), cuts=20, seed=2)
+    u_with, u_without = with_courses[with_courses["user_id"] == "u"], without[without["user_id"] == "u"]
+    # u's only course is A: its weakest skill is an A skill, so u's next A answers can be "weak"; ranked over every
+    # skill, course B's hard skills (prior 0.05) are u's weakest and no A answer ever is
+    assert u_with["weak"].any() and not u_without["weak"].any()
+
+
 def test_first_answer_rates_count_each_learners_first_answer_on_a_skill_once():
     from models import calibration
 

@@ -237,8 +237,13 @@ def mastery_table(params: mastery.BKTParams, state: MasteryState, catalog: Catal
     raw = p_next * (1 - p.slip[s_arr]) + (1 - p_next) * p.guess[s_arr]
     # the learner's next answer on the skill (any question), calibrated: first answers apart from practised skills
     so_far = grid["user_id"].map(answers).fillna(0).to_numpy() if answers is not None else np.zeros(len(grid))
-    weak = calibration.weakest(out["user_id"].to_numpy(), out["skill_id"].to_numpy(), out["p_known"].to_numpy(), out["mastered"].to_numpy(),
-                               p.calibration.get("weakest", calibration.WEAKEST))
+    # the learner's weakest course skills as the quiz ranks them (rounded P(known)); a skill the model does not know
+    # is never among them (the fit's cuts rank known skills only)
+    known = si.to_numpy() < len(p.skills) - 1
+    weak = np.zeros(len(out), dtype=bool)
+    weak[known] = calibration.weakest(out["user_id"].to_numpy()[known], out["skill_id"].to_numpy()[known],
+                                      out["p_known"].to_numpy()[known], out["mastered"].to_numpy()[known],
+                                      (p.calibration or {}).get("weakest", calibration.WEAKEST))
     out["predicted_success"] = np.round(calibration.apply(p.calibration, raw, attempts == 0, so_far,
                                                           out["skill_id"].to_numpy(), weak), 4)
     out["p_next"] = np.round(p_next, 4)  # P(known) at the next attempt (after learning/forgetting); lake only

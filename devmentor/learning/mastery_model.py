@@ -46,7 +46,7 @@ def fit_mastery(attempts: pd.DataFrame, holdout_share: float = 0.2, seed: int = 
     frame = pd.DataFrame({
         "user_id": attempts["user_id"].to_numpy(), "seq": np.arange(len(attempts)),
         "problem_id": attempts["question_id"].to_numpy(), "skill_id": attempts["skill_id"].to_numpy(),
-        "correct": attempts["is_correct"].astype(int).to_numpy(),
+        "correct": attempts["is_correct"].astype(int).to_numpy(), "course_id": attempts["course_id"].to_numpy(),
     })
     frame["response_id"] = response_of(attempts)  # a multi-skill answer's rows: one answer, scored once
     frame = fit_sample(frame, max_learners, seed)

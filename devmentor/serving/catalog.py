@@ -1,7 +1,7 @@
 """``serving.courses``: the course catalog as the read API lists it (``GET /api/learning/courses``).
 
 The learner-facing serving tables carry course ids only; this table gives each course its title,
-subject, calendar and size, built from the warehouse's staging models and published atomically like
+subject, calendar and size (enrolments known by the run's as-of), built from the catalog marts and published atomically like
 every serving table. It holds no learner data (counts only), so forgetting a learner never touches it.
 """
 
