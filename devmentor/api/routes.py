@@ -113,6 +113,16 @@ async def paths(user_id: str = USER_ID, course_id: str | None = Query(None, max_
                                    for r in rows])
     return await srv.cached(f"paths:{user_id}:{course_id}:{limit}:{offset}", compute)
 
+async def _learner_page(srv: Serving, key: str, user_id: str, limit: int, offset: int, page, item, sql: str):
+    """One page of a learner's rows of a serving table (``sql`` takes user_id, limit, offset and selects ``total``
+    as ``count(*) OVER ()``), as ``page`` of ``item``s, cached under ``key``."""
+    async def compute():
+        await srv.require_learner(user_id)
+        rows = await srv.fetch(sql, user_id, limit, offset)
+        return page(user_id=user_id, total=rows[0]["total"] if rows else 0, limit=limit, offset=offset,
+                    items=[item(**{k: r[k] for k in item.model_fields}) for r in rows])
+    return await srv.cached(key, compute)
+
 @learning.get("/api/learning/quiz/{user_id}/next", response_model=NextQuiz, tags=["learning"], responses=LEARNER_ERRORS,
               summary="A learner's next quiz")
 async def next_quiz(user_id: str = USER_ID, srv: Serving = Depends(serving)) -> NextQuiz:
@@ -132,14 +142,10 @@ async def next_quiz(user_id: str = USER_ID, srv: Serving = Depends(serving)) -> 
 async def reviews(user_id: str = USER_ID, limit: int = LIMIT, offset: int = OFFSET, srv: Serving = Depends(serving)) -> ReviewQueue:
     """Today's review queue (FSRS) in priority order: when each skill was due, how overdue, and the modelled
     probability of recall (``retrievability``)."""
-    async def compute():
-        await srv.require_learner(user_id)
-        rows = await srv.fetch(
-            """SELECT priority, skill_id, due_at, overdue, overdue_days, retrievability, stability_days, count(*) OVER () AS total
-               FROM serving.review_queue WHERE user_id = %s ORDER BY priority LIMIT %s OFFSET %s""", user_id, limit, offset)
-        return ReviewQueue(user_id=user_id, total=rows[0]["total"] if rows else 0, limit=limit, offset=offset,
-                           items=[Review(**{k: r[k] for k in Review.model_fields}) for r in rows])
-    return await srv.cached(f"reviews:{user_id}:{limit}:{offset}", compute)
+    return await _learner_page(
+        srv, f"reviews:{user_id}:{limit}:{offset}", user_id, limit, offset, ReviewQueue, Review,
+        """SELECT priority, skill_id, due_at, overdue, overdue_days, retrievability, stability_days, count(*) OVER () AS total
+           FROM serving.review_queue WHERE user_id = %s ORDER BY priority LIMIT %s OFFSET %s""")
 
 @learning.get("/api/learning/progress/{user_id}", response_model=Progress, tags=["learning"], responses=LEARNER_ERRORS,
               summary="A learner's mastery per skill")
@@ -182,14 +188,10 @@ async def xp(user_id: str = USER_ID, srv: Serving = Depends(serving)) -> XP:
 async def recommendations(user_id: str = USER_ID, limit: int = LIMIT, offset: int = OFFSET, srv: Serving = Depends(serving)) -> Recommendations:
     """Ranked next content, each with a reason code (``reason``) and a sentence for the learner
     (``reason_detail``)."""
-    async def compute():
-        await srv.require_learner(user_id)
-        rows = await srv.fetch(
-            """SELECT rank, content_id, module_id, skill_id, format, score, reason, reason_detail, count(*) OVER () AS total
-               FROM serving.recommendations WHERE user_id = %s ORDER BY rank LIMIT %s OFFSET %s""", user_id, limit, offset)
-        return Recommendations(user_id=user_id, total=rows[0]["total"] if rows else 0, limit=limit, offset=offset,
-                               items=[Recommendation(**{k: r[k] for k in Recommendation.model_fields}) for r in rows])
-    return await srv.cached(f"recs:{user_id}:{limit}:{offset}", compute)
+    return await _learner_page(
+        srv, f"recs:{user_id}:{limit}:{offset}", user_id, limit, offset, Recommendations, Recommendation,
+        """SELECT rank, content_id, module_id, skill_id, format, score, reason, reason_detail, count(*) OVER () AS total
+           FROM serving.recommendations WHERE user_id = %s ORDER BY rank LIMIT %s OFFSET %s""")
 
 @learning.get("/api/learning/leaderboards", response_model=Leaderboard, tags=["gamification"], responses=COURSE_ERRORS,
               summary="An XP leaderboard")
