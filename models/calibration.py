@@ -104,25 +104,18 @@ def _rates_dict(table: pd.DataFrame) -> dict:
 
 
 def weakest(user_id, skill_id, p_known, mastered, n: int | None = None) -> np.ndarray:
-    """Per learner × skill row: is the skill among the learner's ``n`` weakest (unmastered before mastered, then
-    lowest P(known), then skill id), the order the next quiz picks its skills in; ``n`` default WEAKEST."""
-    n = WEAKEST if n is None else n
-    order = np.lexsort((np.asarray(skill_id, dtype=object).astype(str), np.asarray(p_known, dtype=float),
-                        np.asarray(mastered, dtype=bool), pd.factorize(np.asarray(user_id))[0]))
-    users = np.asarray(user_id)[order]
-    start = np.r_[True, users[1:] != users[:-1]]
-    group_start = np.maximum.accumulate(np.where(start, np.arange(len(users)), 0))
-    flags = np.zeros(len(order), dtype=bool)
-    flags[order] = (np.arange(len(users)) - group_start) < n
-    return flags
+    """Per learner × skill row: is the skill among the learner's ``n`` weakest (``quiz.weakness_rank``, the order
+    the next quiz picks its skills in); ``n`` default WEAKEST."""
+    return quiz.weakness_rank(user_id, skill_id, p_known, mastered) < (WEAKEST if n is None else n)
 
 
-def _weakest_at_cut(p: mastery.BKTParams, state: mastery.TraceState, eligible: np.ndarray | None) -> np.ndarray:
-    """``weakest`` of every learner × skill of a traced state, as a matrix, ranking each learner's ``eligible``
-    skills only (a learner × skill matrix; None: every skill the model knows; the fallback row never)."""
-    n_learners, n_skills = state.p_known.shape[0], len(p.skills) - 1
-    p_known = mastery.current_mastery(p, state)[:, :n_skills]
-    mastered = mastery.is_mastered(p_known, state.attempts[:, :n_skills])
+def _weakest_at_cut(p: mastery.BKTParams, state: mastery.TraceState, p_known: np.ndarray,
+                    eligible: np.ndarray | None) -> np.ndarray:
+    """``weakest`` of every learner × skill of a traced state (``p_known``: its current mastery), as a matrix,
+    ranking each learner's ``eligible`` skills only (a learner × skill matrix; None: every skill the model
+    knows; the fallback row never)."""
+    n_learners, n_skills = p_known.shape[0], len(p.skills) - 1
+    mastered = mastery.is_mastered(p_known[:, :n_skills], state.attempts[:, :n_skills])
     li, si = np.nonzero(np.ones((n_learners, n_skills), bool) if eligible is None else eligible[:, :n_skills])
     flags = np.zeros((n_learners, n_skills + 1), dtype=bool)
     flags[li, si] = weakest(li, np.asarray(p.skills, dtype=object)[si], p_known[li, si], mastered[li, si])
@@ -180,8 +173,9 @@ def points_at_cuts(params: mastery.BKTParams, frame: pd.DataFrame, cuts: int = C
         whole = first_on_skill.groupby(nxt["response_id"]).transform("all").to_numpy()
         rows = later[whole]
         li, si = learner[rows], sidx[rows]
-        p_known = mastery.current_mastery(p, state)[li, si]
-        weak = _weakest_at_cut(p, state, eligible)[li, si]
+        known_now = mastery.current_mastery(p, state)
+        p_known = known_now[li, si]
+        weak = _weakest_at_cut(p, state, known_now, eligible)[li, si]
         p_next = state.p_next[li, si]
         p_next = np.where(np.isnan(p_next), p_known, p_next)
         out.append(pd.DataFrame({
@@ -233,7 +227,7 @@ def fit_history(points: pd.DataFrame, first_rates: pd.DataFrame | None = None) -
     maps |= {name: m for name, m in fits.items() if m is not None}
     if weak_map:
         maps["weakest"] = WEAKEST
-    if rates is not None and any(len(maps.get(g, {}).get("coef", ())) > len(HISTORY_FEATURES) for g in ("first", "weak_first")):
+    if rates is not None and ("first" in maps or "weak_first" in maps):  # their maps read the rate
         maps["first_rates"] = rates
     return maps
 

@@ -41,9 +41,24 @@ def _weakest_skills(usable: pd.DataFrame, questions: pd.DataFrame, mastery: pd.D
     pairs = pairs.merge(mastery[["user_id", "skill_id", "p_known", "mastered"]], on=["user_id", "skill_id"], how="left")
     pairs["p_known"] = pairs["p_known"].fillna(0.0)
     pairs["mastered"] = pairs["mastered"].fillna(False).astype(bool)
-    pairs = pairs.sort_values(["user_id", "mastered", "p_known", "skill_id"])
-    pairs["s_rank"] = pairs.groupby("user_id").cumcount()
+    pairs["s_rank"] = weakness_rank(pairs["user_id"], pairs["skill_id"], pairs["p_known"], pairs["mastered"])
+    pairs = pairs.sort_values(["user_id", "s_rank"])
     return pairs[pairs["s_rank"] < n][["user_id", "skill_id", "p_known", "mastered", "s_rank"]]
+
+
+def weakness_rank(user_id, skill_id, p_known, mastered) -> np.ndarray:
+    """Each learner × skill row's place among the learner's skills, weakest first (0): unmastered before
+    mastered, then lowest P(known), then skill id. The quiz draws on each learner's weakest skills in this
+    order; the calibration of a learner's weakest skills (``models/calibration.weakest``) ranks the same way."""
+    users = pd.factorize(np.asarray(user_id))[0]
+    order = np.lexsort((np.asarray(skill_id, dtype=object).astype(str), np.asarray(p_known, dtype=float),
+                        np.asarray(mastered, dtype=bool), users))
+    sorted_users = users[order]
+    start = np.r_[True, sorted_users[1:] != sorted_users[:-1]] if len(order) else np.zeros(0, bool)
+    first_of_group = np.maximum.accumulate(np.where(start, np.arange(len(order)), 0))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order)) - first_of_group
+    return rank
 
 
 def assemble(
