@@ -158,6 +158,27 @@ def test_calibration_scores_each_next_answer_once_per_tenth_and_ignores_thin_ten
     assert study.calibration(predicted, held)[1] is None  # no tenth with enough answers: no headline gap
 
 
+def test_calibration_interval_resamples_learners_and_flags_only_gaps_beyond_noise():
+    from devmentor.studies import assistments as study
+
+    def scored(learners: int, skills: int, predicted_success: float):
+        # learner i answers each of its skills next once; a learner is right on all of them or on none (3 in 10 are)
+        held = pd.DataFrame([(str(i), f"s{k}", i * skills + k, k, int(i % 10 < 3)) for i in range(learners) for k in range(skills)],
+                            columns=["user_id", "skill_id", "answer", "answer_no", "correct"])
+        predicted = held[["user_id", "skill_id"]].assign(user_id="assist-" + held["user_id"], predicted_success=predicted_success)
+        return study.calibration(predicted, held)[0].set_index("range")
+
+    near = scored(1000, 1, 0.35).loc["0.3-0.4"]
+    assert near["answers"] == 1000 and near["gap_low"] < near["gap"] < near["gap_high"]
+    # the same 1,000 answers from 200 learners of 5 answers each, alike within a learner: a wider interval
+    clustered = scored(200, 5, 0.35).loc["0.3-0.4"]
+    assert clustered["answers"] == 1000 and round(clustered["gap"], 6) == round(near["gap"], 6)
+    assert clustered["gap_high"] - clustered["gap_low"] > 1.8 * (near["gap_high"] - near["gap_low"])
+    assert study.tenths_off_beyond_noise(scored(200, 5, 0.35).reset_index()) == 0  # 0.05 off: within what it can tell
+    far = scored(200, 5, 0.65)
+    assert far.loc["0.6-0.7", "gap_low"] > 0.05 and study.tenths_off_beyond_noise(far.reset_index()) == 1
+
+
 def test_replay_runs_the_whole_dag_and_scores_what_it_published(responses, tmp_path, pg_url, monkeypatch, capsys):
     from devmentor.storage import postgres
     from orchestration.cli import main

@@ -538,3 +538,19 @@ def test_quiz_publishes_the_skill_level_prediction_and_chooses_on_the_question()
     items = ITEMS.set_index("question_id").loc[qz_item["question_id"]]
     assert np.allclose(qz_item["predicted_success"], (p * (1 - items["slip"]) + (1 - p) * items["guess"]).round(4))
     assert sorted(qz_item["question_id"]) == sorted(qz["question_id"])
+
+
+def test_a_multi_skill_question_is_predicted_by_its_weakest_skill_and_listed_once():
+    # q10 is tagged s1 and s2 (one question, two rows); the learner is weak on s1 and strong on s2
+    questions = pd.concat([QUESTIONS, pd.DataFrame({"question_id": ["q10"], "module_id": ["M1"], "skill_id": ["s2"],
+                                                    "difficulty": [0.2]})], ignore_index=True)
+    modules = MODULE_SKILLS.assign(module_id=["M1", "M1", "M3", "M4"])  # s2 is taught in M1 too, so it is usable
+    m = mastery_rows({"b": {"s1": 0.3, "s2": 0.9}})
+    paths = learning_path.learning_paths(MODULES, modules, ENROL[ENROL.user_id == "b"], m)
+    qz = quiz.assemble(questions, paths, m, ITEMS, pd.DataFrame(columns=["user_id", "question_id"]), n=12)
+    assert qz["question_id"].is_unique
+    row = qz.set_index("question_id").loc["q10"]
+    ps = m.set_index("skill_id")["predicted_success"]
+    assert row["skill_id"] == "s1"
+    # answered right only when both skills hold: the lower of the two figures, not their mean
+    assert row["predicted_success"] == pytest.approx(ps["s1"]) and ps["s1"] < ps[["s1", "s2"]].mean()

@@ -124,7 +124,7 @@ class QuizQuestion(BaseModel):
 
 
 class NextQuiz(BaseModel):
-    model_config = example(user_id="u000001", algorithm_version="quiz-2", questions=[
+    model_config = example(user_id="u000001", algorithm_version="quiz-3", questions=[
         {"position": 1, "question_id": "C01-M02-Q03", "module_id": "C01-M02", "skill_id": "C01-S1", "difficulty": 0.45,
          "predicted_success": 0.71, "reason": "weak skill C01-S1 (P(known) 0.41), about 70% predicted success"}])
     user_id: str

@@ -117,7 +117,10 @@ def mastery_scores(published: pd.DataFrame, params: mastery.BKTParams, held: pd.
 def calibration(predicted: pd.DataFrame, held: pd.DataFrame) -> tuple[pd.DataFrame, float | None]:
     """Published ``predicted_success`` per learner and skill (the next quiz's questions, or every mastery row)
     vs the learner's next real answer on that skill, per tenth of prediction: one point per answer (a
-    multi-skill answer's predictions averaged); the largest gap in a tenth with MIN_BIN+ answers."""
+    multi-skill answer's predictions averaged); the largest gap in a tenth with MIN_BIN+ answers. Each tenth
+    also carries ``gap_low`` .. ``gap_high``, the 95% interval of expected − observed over learners resampled
+    with replacement (``learner_interval``): a few hundred answers from a few hundred learners leave a tenth's
+    observed share a few hundredths uncertain."""
     h = _contract_ids(held).sort_values(["user_id", "answer_no"])
     first = h.drop_duplicates(["user_id", "skill_id"])[["user_id", "skill_id", "answer", "correct"]]
     q = predicted.merge(first, on=["user_id", "skill_id"], how="inner")
@@ -127,8 +130,33 @@ def calibration(predicted: pd.DataFrame, held: pd.DataFrame) -> tuple[pd.DataFra
                                       observed=("observed", "mean")).reset_index()
     table["range"] = table["bin"].map(lambda b: f"{b / 10:.1f}-{(b + 1) / 10:.1f}")
     table["gap"] = (table["expected"] - table["observed"]).abs()
+    low, high = learner_interval(points.reset_index(), table["bin"].to_numpy())
+    table["gap_low"], table["gap_high"] = low, high
     big = table[table["answers"] >= MIN_BIN]
-    return table[["range", "answers", "expected", "observed", "gap"]], (round(float(big["gap"].max()), 4) if len(big) else None)
+    cols = ["range", "answers", "expected", "observed", "gap", "gap_low", "gap_high"]
+    return table[cols], (round(float(big["gap"].max()), 4) if len(big) else None)
+
+
+def learner_interval(points: pd.DataFrame, bins: np.ndarray, resamples: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Per tenth in ``bins``: the 2.5% and 97.5% points of expected − observed when the learners are drawn
+    again with replacement (a learner's points stay together: their answers are not independent)."""
+    learner = pd.factorize(points["user_id"])[0]
+    col = pd.Index(bins).get_indexer(points["bin"])
+    n_l, n_b = learner.max() + 1 if len(learner) else 0, len(bins)
+    count, gap = np.zeros((n_l, n_b)), np.zeros((n_l, n_b))
+    np.add.at(count, (learner, col), 1.0)
+    np.add.at(gap, (learner, col), points["expected"].to_numpy() - points["observed"].to_numpy())
+    draws = np.random.default_rng(seed).multinomial(n_l, np.full(n_l, 1.0 / n_l), size=resamples) if n_l else np.zeros((resamples, 0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        boot = (draws @ gap) / (draws @ count)
+    return np.nanpercentile(boot, 2.5, axis=0).round(4), np.nanpercentile(boot, 97.5, axis=0).round(4)
+
+
+def tenths_off_beyond_noise(table: pd.DataFrame, tolerance: float = 0.05) -> int:
+    """Tenths with MIN_BIN+ answers whose whole 95% interval of expected − observed lies outside ± ``tolerance``:
+    off by more than it beyond what the sample can tell."""
+    big = table[table["answers"] >= MIN_BIN]
+    return int(((big["gap_low"] > tolerance) | (big["gap_high"] < -tolerance)).sum())
 
 
 def popularity_lists(kept: pd.DataFrame, learners, k: int = K) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -182,7 +210,8 @@ def evaluate(published: dict[str, pd.DataFrame], params: mastery.BKTParams, rows
     result |= mastery_scores(published["mastery"], params, held, benchmark_predictions(bench, rows),
                              benchmark_at_cut(bench, kept, next_answers_on_skill(held)))
     table, gap = calibration(published["next_quiz"], held)
-    result |= {"calibration_max_gap": gap, "calibration": table}
+    result |= {"calibration_max_gap": gap, "calibration": table,
+               "calibration_tenths_off_beyond_noise": tenths_off_beyond_noise(table)}
     # the same predictor (every quiz question carries its skill's published predicted_success) on every skill's
     # next real answer: the quiz's own skills meet too few next answers (a few hundred) to fill a tenth
     table, gap = calibration(published["mastery"], held)
@@ -221,10 +250,14 @@ def report(result: dict) -> str:
     for key, title in (("calibration", "next quiz: predicted success vs the next real answer on the question's skill"),
                        ("calibration_all_skills", "the same published predicted success on every skill (serving.mastery) "
                                                   "vs the next real answer on it")):
-        lines += [title, "| predicted | answers | expected | observed | gap |", "|---|---|---|---|---|"]
+        lines += [title, "| predicted | answers | expected | observed | gap | expected − observed, 95% over learners |",
+                  "|---|---|---|---|---|---|"]
         for row in r[key].itertuples(index=False):
-            lines.append(f"| {row.range} | {row.answers:,} | {row.expected:.3f} | {row.observed:.3f} | {row.gap:.3f} |")
+            lines.append(f"| {row.range} | {row.answers:,} | {row.expected:.3f} | {row.observed:.3f} | {row.gap:.3f} "
+                         f"| {row.gap_low:+.3f} .. {row.gap_high:+.3f} |")
         lines.append(f"largest gap in a tenth with {MIN_BIN}+ answers: {r[f'{key}_max_gap']}")
+    lines.append(f"next quiz: tenths with {MIN_BIN}+ answers off by more than 0.05 beyond the 95% interval over learners: "
+                 f"{r['calibration_tenths_off_beyond_noise']}")
     lines += [f"recommendations vs the skills practised after the cut ({r['recommendation_learners']:,} learners):",
               "| ranking | NDCG@10 | hit rate@10 |", "|---|---|---|",
               f"| engine (serving.recommendations) | {r['ndcg_at_10']:.4f} | {r['hit_rate_at_10']:.4f} |",
