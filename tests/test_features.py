@@ -155,6 +155,12 @@ MARTS = {
     "marts.fct_course_engagement": "user_id, course_id",
     "marts.fct_module_engagement": "user_id, course_id, module_id",
     "marts.dim_learner": "user_id",
+    "marts.fct_chat_features": "user_id",
+    "marts.fct_module_visits": "event_id",
+    "marts.fct_content_views": "event_id",
+    "marts.fct_module_completions": "event_id",
+    "marts.fct_learner_active_days": "user_id, local_date",
+    "marts.fct_learning_attempts": "event_id",
     "intermediate.int_sessions_summarized": "session_id",
     "intermediate.int_quiz_attempts_enriched": "event_id",
 }
@@ -215,6 +221,46 @@ def test_incremental_build_equals_a_full_build(partitions):
     root, last, window, before, after = partitions
     run_dbt(root / "lake", root / "full.duckdb")
     assert snapshot(root / "full.duckdb") == snapshot(root / "incr.duckdb")
+
+
+def test_learner_marts_recompute_only_the_learners_whose_input_changed(partitions):
+    """An incremental build of a learner-grain mart (macros/learner_incremental.sql) replaces the rows of the
+    learners with input that reached the lake after the mart's mark, and leaves everyone else's rows as they
+    were: a sentinel written into an unchanged learner's row survives the build, a changed learner's is replaced."""
+    root, last, window, before, after = partitions
+    wh = root / "marked.duckdb"
+    run_dbt(root / "lake", wh)  # full build: every learner, and each mart's mark
+    con = duckdb.connect(str(wh))
+    mark = con.execute("SELECT ingested_through FROM learner_marks.marts__fct_module_engagement").fetchone()[0]
+    newest = [con.execute(f"SELECT max(ingested_at) FROM staging.stg_devmentor__{t}").fetchone()[0]
+              for t in ("events", "chat_messages", "profiles", "enrolments", "courses", "modules", "content_items", "questions")]
+    assert mark == max(newest)  # the newest input row the build read
+    # move the mark back to before the last day's file reached the lake: its learners are the changed ones
+    first_ingest = con.execute(f"SELECT min(ingested_at) - INTERVAL 1 MICROSECOND FROM staging.stg_devmentor__events "
+                               f"WHERE source_file LIKE '%{last}.parquet'").fetchone()[0]
+    changed = {r[0] for t in ("events", "chat_messages") for r in con.execute(
+        f"SELECT DISTINCT user_id FROM staging.stg_devmentor__{t} WHERE ingested_at > ?", [first_ingest]).fetchall()}
+    users = [r[0] for r in con.execute("SELECT DISTINCT user_id FROM marts.fct_module_engagement ORDER BY 1").fetchall()]
+    kept, redone = next(u for u in users if u not in changed), next(u for u in users if u in changed)
+    for table in ("fct_module_engagement", "fct_module_visits"):
+        con.execute(f"UPDATE learner_marks.marts__{table} SET ingested_through = ?", [first_ingest])
+    con.execute("UPDATE marts.fct_module_engagement SET quiz_attempts = -1 WHERE user_id IN (?, ?)", [kept, redone])
+    con.execute("UPDATE marts.fct_module_visits SET from_module = 'sentinel' WHERE user_id IN (?, ?)", [kept, redone])
+    con.close()
+    run_dbt(root / "lake", wh)
+    sentinels = dict(query(wh, "SELECT user_id, min(quiz_attempts) FROM marts.fct_module_engagement GROUP BY user_id"))
+    assert sentinels[kept] == -1, "an unchanged learner's rows are carried forward, not recomputed"
+    assert sentinels[redone] >= 0, "a changed learner's rows are recomputed"
+    visits = dict(query(wh, "SELECT user_id, count(*) FILTER (WHERE from_module = 'sentinel') FROM marts.fct_module_visits GROUP BY 1"))
+    assert visits[kept] > 0 and visits[redone] == 0
+    assert query(wh, "SELECT ingested_through FROM learner_marks.marts__fct_module_engagement") == [(mark,)]
+    # a mark made by other SQL (the mart's SQL file changed since) is no mark: every learner is recomputed
+    con = duckdb.connect(str(wh))
+    con.execute("UPDATE learner_marks.marts__fct_module_engagement SET sql_checksum = 'older sql'")
+    con.execute("UPDATE marts.fct_module_engagement SET quiz_attempts = -1 WHERE user_id = ?", [kept])
+    con.close()
+    run_dbt(root / "lake", wh)
+    assert dict(query(wh, "SELECT user_id, min(quiz_attempts) FROM marts.fct_module_engagement GROUP BY 1"))[kept] >= 0
 
 
 def test_chat_search_ranks_by_bm25_and_filters_by_learner(tiny):

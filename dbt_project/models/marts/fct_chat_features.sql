@@ -1,6 +1,7 @@
 -- Learner Chat Manager features: one row per learner with chat activity signals and writing metrics from the learner's own messages.
+{{ learner_incremental() }}
 with messages as (
-    select * from {{ ref('stg_devmentor__chat_messages') }}
+    select * from {{ ref('stg_devmentor__chat_messages') }} where {{ for_changed_learners('user_id') }}
 ),
 
 user_messages as (

@@ -1,18 +1,19 @@
 -- Course Engagement Tracker: one row per learner × course (enrolled, or active in the course).
+{{ learner_incremental() }}
 with attempts as (
-    select * from {{ ref('int_quiz_attempts_enriched') }}
+    select * from {{ ref('int_quiz_attempts_enriched') }} where {{ for_changed_learners('user_id') }}
 ),
 
 sessions as (
-    select * from {{ ref('int_sessions_summarized') }}
+    select * from {{ ref('int_sessions_summarized') }} where {{ for_changed_learners('user_id') }}
 ),
 
 modules as (
-    select * from {{ ref('fct_module_engagement') }}
+    select * from {{ ref('fct_module_engagement') }} where {{ for_changed_learners('user_id') }}
 ),
 
 enrolments as (
-    select * from {{ ref('stg_devmentor__enrolments') }}
+    select * from {{ ref('stg_devmentor__enrolments') }} where {{ for_changed_learners('user_id') }}
 ),
 
 course_modules as (

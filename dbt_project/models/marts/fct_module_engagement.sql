@@ -1,14 +1,15 @@
 -- Course Engagement Tracker at its finest grain: one row per learner × course × module.
+{{ learner_incremental() }}
 with attempts as (
-    select * from {{ ref('int_quiz_attempts_enriched') }}
+    select * from {{ ref('int_quiz_attempts_enriched') }} where {{ for_changed_learners('user_id') }}
 ),
 
 views as (
-    select * from {{ ref('int_content_views_sequenced') }}
+    select * from {{ ref('int_content_views_sequenced') }} where {{ for_changed_learners('user_id') }}
 ),
 
 milestones as (
-    select * from {{ ref('int_events_milestones') }}
+    select * from {{ ref('int_events_milestones') }} where {{ for_changed_learners('user_id') }}
 ),
 
 keys as (

@@ -23,7 +23,8 @@ renamed as (
         case
             when searchable_tags is null or trim(searchable_tags) = '' then {{ empty_list() }}
             else {{ split_list('searchable_tags', ';') }}
-        end as searchable_tags
+        end as searchable_tags,
+        _ingested_at as ingested_at
     from source
 )
 

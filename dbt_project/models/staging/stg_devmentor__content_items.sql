@@ -12,7 +12,8 @@ renamed as (
         topic_id,
         skill_tag,
         difficulty,
-        position as content_position
+        position as content_position,
+        _ingested_at as ingested_at
     from source
 )
 

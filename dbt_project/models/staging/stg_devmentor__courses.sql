@@ -3,7 +3,7 @@ with source as (
 ),
 
 renamed as (
-    select course_id, title as course_title, subject, starts_at, ends_at
+    select course_id, title as course_title, subject, starts_at, ends_at, _ingested_at as ingested_at
     from source
 )
 

@@ -10,7 +10,8 @@ renamed as (
         withdrawn_at,
         withdrawn_at is not null as is_withdrawn,
         prior_attempts,
-        credits
+        credits,
+        _ingested_at as ingested_at
     from source
 )
 

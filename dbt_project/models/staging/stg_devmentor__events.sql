@@ -28,7 +28,8 @@ renamed as (
         cast(confidence as decimal(9, 6)) as confidence,
         topic_id,
         flag_reason,
-        _source_file as source_file
+        _source_file as source_file,
+        _ingested_at as ingested_at
     from source
 )
 

@@ -11,7 +11,8 @@ renamed as (
         case
             when prerequisites is null or trim(prerequisites) = '' then {{ empty_list() }}
             else {{ split_trimmed('prerequisites', ';') }}
-        end as prerequisite_module_ids
+        end as prerequisite_module_ids,
+        _ingested_at as ingested_at
     from source
 )
 

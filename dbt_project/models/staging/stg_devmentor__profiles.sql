@@ -26,7 +26,8 @@ renamed as (
         coalesce(leaderboard_opt_out, false) as leaderboard_opt_out,
         coalesce(analytics_opt_out, false) as analytics_opt_out,
         signed_up_at,
-        _source_file as source_file
+        _source_file as source_file,
+        _ingested_at as ingested_at
     from source
 )
 

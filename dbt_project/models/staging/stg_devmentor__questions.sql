@@ -5,7 +5,7 @@ with source as (
 renamed as (
     select
         question_id, module_id, course_id, topic_id, skill_tag, objective_tag, cast(difficulty as decimal(9, 6)) as difficulty,
-        due_at, cast(weight as {{ type_double() }}) as weight
+        due_at, cast(weight as {{ type_double() }}) as weight, _ingested_at as ingested_at
     from source
 )
 

@@ -1,9 +1,10 @@
 -- One row per usable quiz answer (a question and a skill tag): what the mastery trace, the review queue, XP
 -- and badges read, with the learner's local day. A multi-skill answer is one row here; its tag ('7;9') is
 -- split in Python into one row per skill sharing the event.
+{{ learner_incremental() }}
 with attempts as (
     select * from {{ ref('int_quiz_attempts_enriched') }}
-    where skill_tag is not null and question_id is not null
+    where skill_tag is not null and question_id is not null and {{ for_changed_learners('user_id') }}
 ),
 
 clock as (

@@ -2,6 +2,7 @@
 -- for a stay): the recommender's where-the-learner-works and the moves learners really make between modules.
 -- The previous module looks only backwards, so filtering on visited_at <= an as-of gives the moves of the
 -- data known at that as-of.
+{{ learner_incremental() }}
 select
     user_id,
     course_id,
@@ -10,4 +11,4 @@ select
     event_at as visited_at,
     lag(module_id) over (partition by user_id order by event_at, event_id) as from_module
 from {{ ref('stg_devmentor__events') }}
-where module_id is not null
+where module_id is not null and {{ for_changed_learners('user_id') }}
