@@ -92,9 +92,11 @@ def _engine_publish(context, resources, out: EngineOutputs) -> dict:
     _, params_version = load_params(resources.lake)
     counts = write_outputs(resources.lake, "learning", out.tables(), lambda name: engine_version(name, params_version))
     reasons = out.recommendations["reason"].value_counts().to_dict()
-    context.log.info(f"learning engine ({out.mode} mastery): {counts}; recommendation reasons {reasons}")
+    seconds = {k: round(v, 1) for k, v in out.timings.items()}
+    context.log.info(f"learning engine ({out.mode} mastery): {counts}; recommendation reasons {reasons}; seconds by part {seconds}")
     return {
         **{f"rows_{k}": v for k, v in counts.items()},
+        **{f"seconds_{k}": v for k, v in seconds.items()},
         "mastery_mode": out.mode,
         "mastery_model_version": params_version,
         "mastered_share": round(float(out.mastery["mastered"].mean()), 4) if len(out.mastery) else 0.0,
