@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from models.frames import sort_rows
+
 ALGORITHM = "gamification-1"
 
 
@@ -76,7 +78,7 @@ LOG_COLUMNS = ["reward_id", "user_id", "kind", "rule", "xp", "source_event_id", 
 
 def streak_days(activity: pd.DataFrame) -> pd.DataFrame:
     """Per learner × active local day: the streak length that day. ``activity``: user_id, local_date, first_event_id, first_event_at, course_id."""
-    a = activity.sort_values(["user_id", "local_date"]).reset_index(drop=True)
+    a = sort_rows(activity, ["user_id", "local_date"]).reset_index(drop=True)
     d = pd.to_datetime(a["local_date"])
     gap = d.groupby(a["user_id"]).diff().dt.days
     new_run = gap.isna() | (gap != 1)
@@ -94,16 +96,16 @@ def reward_log(attempts: pd.DataFrame, completions: pd.DataFrame, activity: pd.D
     - ``activity``: user_id, local_date, first_event_id, first_event_at, course_id
     """
     parts = []
-    correct = attempts[attempts["is_correct"]].sort_values(["event_at", "event_id"])
+    correct = sort_rows(attempts[attempts["is_correct"]], ["event_at", "event_id"])
     nth = correct.groupby(["user_id", "question_id"]).cumcount()
     quiz = correct[nth < rules.quiz_awards_per_question]
     parts.append(quiz.assign(rule="quiz_correct", xp=rules.quiz_correct,
                              reason="correct answer to " + quiz["question_id"].astype(str)))
-    on_time = attempts[attempts["review_on_time"].fillna(False).astype(bool)].sort_values(["event_at", "event_id"])
+    on_time = sort_rows(attempts[attempts["review_on_time"].fillna(False).astype(bool)], ["event_at", "event_id"])
     on_time = on_time.drop_duplicates(["user_id", "skill_id", "local_date"])  # one on-time review per skill and day
     parts.append(on_time.assign(rule="review_on_time", xp=rules.review_on_time,
                                 reason="review of " + on_time["skill_id"].astype(str) + " done on time"))
-    first_done = completions.sort_values(["event_at", "event_id"]).drop_duplicates(["user_id", "module_id"])
+    first_done = sort_rows(completions, ["event_at", "event_id"]).drop_duplicates(["user_id", "module_id"])
     parts.append(first_done.assign(rule="module_completed", xp=rules.module_completed,
                                    reason="completed module " + first_done["module_id"].astype(str)))
     streaks = streak_days(activity)
@@ -117,7 +119,7 @@ def reward_log(attempts: pd.DataFrame, completions: pd.DataFrame, activity: pd.D
                     ignore_index=True)
     if log.empty:
         return pd.DataFrame(columns=LOG_COLUMNS)
-    log = log.sort_values(["user_id", "event_at", "rule", "event_id"]).reset_index(drop=True)
+    log = sort_rows(log, ["user_id", "event_at", "rule", "event_id"]).reset_index(drop=True)
     before = log.groupby(["user_id", "local_date"])["xp"].cumsum() - log["xp"]
     log["xp"] = np.clip(rules.daily_cap - before, 0, log["xp"])
     log = log[log["xp"] > 0]
@@ -130,17 +132,17 @@ def reward_log(attempts: pd.DataFrame, completions: pd.DataFrame, activity: pd.D
 def earned_badges(attempts, completions, activity, mastered: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     """Badges earned by the data: user_id, badge_id, earned_at, source_event_id (the first qualifying moment)."""
     out = []
-    c = completions.sort_values(["event_at", "event_id"]).drop_duplicates("user_id")
+    c = sort_rows(completions, ["event_at", "event_id"]).drop_duplicates("user_id")
     out.append(pd.DataFrame({"user_id": c["user_id"], "badge_id": "first_module", "earned_at": c["event_at"], "source_event_id": c["event_id"]}))
     s = streak_days(activity)
     s7 = s[s["streak"] >= 7].drop_duplicates("user_id")
     out.append(pd.DataFrame({"user_id": s7["user_id"], "badge_id": "streak_7", "earned_at": s7["first_event_at"], "source_event_id": s7["first_event_id"]}))
     back = s[s["gap_days"] >= 8].drop_duplicates("user_id")  # 7 or more whole days without activity in between
     out.append(pd.DataFrame({"user_id": back["user_id"], "badge_id": "comeback", "earned_at": back["first_event_at"], "source_event_id": back["first_event_id"]}))
-    correct = attempts[attempts["is_correct"]].sort_values(["event_at", "event_id"])
+    correct = sort_rows(attempts[attempts["is_correct"]], ["event_at", "event_id"])
     fifty = correct[correct.groupby("user_id").cumcount() == 49]
     out.append(pd.DataFrame({"user_id": fifty["user_id"], "badge_id": "quiz_whiz_50", "earned_at": fifty["event_at"], "source_event_id": fifty["event_id"]}))
-    m = mastered.sort_values(["user_id", "skill_id"]).drop_duplicates("user_id")
+    m = sort_rows(mastered, ["user_id", "skill_id"]).drop_duplicates("user_id")
     out.append(pd.DataFrame({"user_id": m["user_id"], "badge_id": "skill_mastered", "earned_at": as_of,
                              "source_event_id": "mastery:" + m["skill_id"].astype(str)}))
     return pd.concat([o for o in out if len(o)], ignore_index=True) if any(len(o) for o in out) else \
@@ -170,7 +172,7 @@ def streak_table(activity: pd.DataFrame, today_local: pd.DataFrame) -> pd.DataFr
     """Current and longest streak per learner; ``today_local``: user_id, timezone, today (local date at as_of)."""
     s = streak_days(activity)
     last = s.groupby("user_id").agg(longest_streak=("streak", "max"), last_active_date=("local_date", "max"))
-    tail = s.sort_values(["user_id", "local_date"]).groupby("user_id").tail(1).set_index("user_id")["streak"]
+    tail = sort_rows(s, ["user_id", "local_date"]).groupby("user_id").tail(1).set_index("user_id")["streak"]
     out = today_local.merge(last.reset_index(), on="user_id", how="left")
     out["last_streak"] = out["user_id"].map(tail)
     days_since = (pd.to_datetime(out["today"]) - pd.to_datetime(out["last_active_date"])).dt.days
@@ -238,6 +240,6 @@ def leaderboards(log: pd.DataFrame, excluded: set, week_start: pd.Timestamp) -> 
     if not boards:
         return pd.DataFrame(columns=["scope", "period", "position", "user_id", "xp", "reached_at"])
     b = pd.concat(boards, ignore_index=True)
-    b = b.sort_values(["scope", "period", "xp", "reached_at", "user_id"], ascending=[True, True, False, True, True])
+    b = sort_rows(b, ["scope", "period", "xp", "reached_at", "user_id"], ascending=[True, True, False, True, True])
     b["position"] = b.groupby(["scope", "period"]).cumcount() + 1
     return b[["scope", "period", "position", "user_id", "xp", "reached_at"]].reset_index(drop=True)

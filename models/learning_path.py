@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from models.frames import sort_rows
+
 ALGORITHM = "mastery-path-1"
 
 
@@ -110,7 +112,7 @@ def learning_paths(
     grid = grid.merge(missing, on=["user_id", "module_id"], how="left")
     grid["status"] = np.where(grid["module_mastered"], "mastered",
                               np.where(grid["missing_prerequisites"].isna(), "open", "locked"))
-    grid = grid.sort_values(["user_id", "course_id", "topo_rank"])
+    grid = sort_rows(grid, ["user_id", "course_id", "topo_rank"])
     todo = grid["status"] != "mastered"
     grid["step"] = pd.Series(pd.NA, index=grid.index, dtype="Int64")
     grid.loc[todo, "step"] = grid[todo].groupby(["user_id", "course_id"]).cumcount() + 1

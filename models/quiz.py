@@ -23,6 +23,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from models.frames import sort_rows
+
 ALGORITHM = "quiz-3"
 TARGET_SUCCESS = 0.7
 SIZE = 5  # questions in a quiz unless told otherwise (settings.quiz_size)
@@ -44,7 +46,7 @@ def _weakest_skills(usable: pd.DataFrame, questions: pd.DataFrame, mastery: pd.D
     pairs["p_known"] = pairs["p_known"].fillna(0.0)
     pairs["mastered"] = pairs["mastered"].fillna(False).astype(bool)
     pairs["s_rank"] = weakness_rank(pairs["user_id"], pairs["skill_id"], pairs["p_known"], pairs["mastered"])
-    pairs = pairs.sort_values(["user_id", "s_rank"])
+    pairs = sort_rows(pairs, ["user_id", "s_rank"])
     return pairs[pairs["s_rank"] < n][["user_id", "skill_id", "p_known", "mastered", "s_rank"]]
 
 
@@ -89,16 +91,16 @@ def assemble(
     cand = cand.merge(seen.assign(seen=True), on=["user_id", "question_id"], how="left")
     cand = cand[cand["seen"].isna()].drop(columns="seen")
     # a question of several kept skills appears once, under the weakest
-    cand = cand.sort_values(["user_id", "question_id", "s_rank"]).drop_duplicates(["user_id", "question_id"])
+    cand = sort_rows(cand, ["user_id", "question_id", "s_rank"]).drop_duplicates(["user_id", "question_id"])
     cand = cand.merge(item_params[["question_id", "guess", "slip"]], on="question_id", how="left")
     cand["guess"] = cand["guess"].fillna(0.2)
     cand["slip"] = cand["slip"].fillna(0.1)
     item_level, skill_level = _predicted_success(cand, qs, mastery)
     cand["fit"] = (item_level - TARGET_SUCCESS).abs()
     cand["predicted_success"] = skill_level if "predicted_success" in mastery.columns else item_level
-    cand = cand.sort_values(["user_id", "skill_id", "fit", "question_id"])
+    cand = sort_rows(cand, ["user_id", "skill_id", "fit", "question_id"])
     cand["q_rank"] = cand.groupby(["user_id", "skill_id"]).cumcount()
-    cand = cand.sort_values(["user_id", "mastered", "q_rank", "s_rank"])
+    cand = sort_rows(cand, ["user_id", "mastered", "q_rank", "s_rank"])
     cand["position"] = cand.groupby("user_id").cumcount() + 1
     quiz = cand[cand["position"] <= n].copy()
     quiz["reason"] = np.where(quiz["mastered"], "keep_sharp", "weak_skill")

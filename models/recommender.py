@@ -25,6 +25,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from models.frames import sort_rows
+
 ALGORITHM = "reco-3"
 TARGET_SUCCESS = 0.7
 MAX_REVIEWS = 3
@@ -70,7 +72,7 @@ def difficulty_from_counts(counts: pd.DataFrame, prior_weight: float = 10.0) -> 
 def format_fit(profiles: pd.DataFrame, format_performance: pd.DataFrame, min_attempts: int = 5) -> pd.DataFrame:
     """Per learner: the preferred format and the best-performing one (with at least ``min_attempts`` attempts)."""
     fp = format_performance[format_performance["attempts"] >= min_attempts]
-    best = fp.sort_values(["user_id", "accuracy", "format"], ascending=[True, False, True]).drop_duplicates("user_id")
+    best = sort_rows(fp, ["user_id", "accuracy", "format"], ascending=[True, False, True]).drop_duplicates("user_id")
     out = profiles[["user_id", "format_preference"]].merge(
         best[["user_id", "format", "accuracy"]].rename(columns={"format": "best_format", "accuracy": "best_accuracy"}),
         on="user_id", how="left")
@@ -139,7 +141,7 @@ def recommend(
         ["review_due", "format_match", "mastery_gap", "review_due", "desirable_difficulty"],
         default="continue_path",
     )
-    cand = cand.sort_values(["user_id", "score", "content_id"], ascending=[True, False, True])
+    cand = sort_rows(cand, ["user_id", "score", "content_id"], ascending=[True, False, True])
     # Review items off the path: the best one per due skill, at most MAX_REVIEWS, so the list stays varied.
     extra = cand["from_review"]
     cand = cand[~extra | ~cand.duplicated(["user_id", "skill_id", "from_review"])]
@@ -192,7 +194,7 @@ def module_history(events: pd.DataFrame) -> pd.DataFrame:
     """Per learner, every module worked in with ``resume`` = 1 / (rank of its last activity, most recent first).
 
     ``events``: user_id, module_id, last_at (the learner's last event in the module)."""
-    h = events.sort_values(["user_id", "last_at", "module_id"], ascending=[True, False, True])
+    h = sort_rows(events, ["user_id", "last_at", "module_id"], ascending=[True, False, True])
     return h.assign(resume=1.0 / (h.groupby("user_id").cumcount() + 1))[["user_id", "module_id", "resume"]]
 
 
@@ -235,7 +237,7 @@ def _cold_start(paths, content, popularity, served: set, k: int) -> pd.DataFrame
         return pd.DataFrame()
     c = first.merge(content, on="module_id").merge(popularity, on="content_id", how="left")
     c["views"] = c["views"].fillna(0)
-    c = c.sort_values(["user_id", "views", "content_id"], ascending=[True, False, True])
+    c = sort_rows(c, ["user_id", "views", "content_id"], ascending=[True, False, True])
     c["rank"] = c.groupby("user_id").cumcount() + 1
     c = c[c["rank"] <= k]
     total = max(float(popularity["views"].max()), 1.0) if len(popularity) else 1.0

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from fsrs.scheduler import DEFAULT_PARAMETERS
 
+from models.frames import sort_rows
 from models.sequences import pack
 
 ALGORITHM = "fsrs-6"
@@ -176,6 +177,6 @@ def review_queue(cards: pd.DataFrame, now: pd.Timestamp, daily_limit: int = 20) 
     due = cards[cards["due_at"] < day_end].copy()
     due["overdue"] = due["due_at"] < day_start
     due["overdue_days"] = ((day_start - due["due_at"]).dt.total_seconds() / 86400).clip(lower=0).round(2)
-    due = due.sort_values(["user_id", "overdue", "retrievability", "skill_id"], ascending=[True, False, True, True])
+    due = sort_rows(due, ["user_id", "overdue", "retrievability", "skill_id"], ascending=[True, False, True, True])
     due["priority"] = due.groupby("user_id").cumcount() + 1
     return due[due["priority"] <= daily_limit].reset_index(drop=True)

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from devmentor.shards import shard_sql
 from devmentor.storage.lake import replace_directory
+from devmentor.storage.warehouse import query_frame
 from models import calibration, learning_path, mastery, quiz, recommender, spaced_repetition
 
 # The learner-time and learning-feature logic lives in dbt (models/marts/learning/): time zones are resolved
@@ -32,8 +33,8 @@ def load_attempts(con: duckdb.DuckDBPyConnection, local_dates: bool = False, lea
     """Every usable quiz attempt (marts.fct_learning_attempts) in learner and time order; with ``local_dates``,
     the learner's local day too; ``learners``: a SQL predicate on user_id (a shard's, devmentor/shards.py)."""
     columns = ATTEMPT_COLUMNS + (", local_date" if local_dates else "")
-    df = con.execute(f"SELECT {columns} FROM marts.fct_learning_attempts WHERE {learners} "
-                     "ORDER BY user_id, event_at, event_id").df()
+    df = query_frame(con, f"SELECT {columns} FROM marts.fct_learning_attempts WHERE {learners} "
+                     "ORDER BY user_id, event_at, event_id")
     df["is_correct"] = df["is_correct"].astype(bool)
     return split_skills(df)
 
@@ -70,23 +71,23 @@ class Catalog:
     @classmethod
     def load(cls, con: duckdb.DuckDBPyConnection, learners: str = "TRUE") -> Catalog:
         """The catalog, with the enrolments and profiles of the learners ``learners`` (a SQL predicate) selects."""
-        modules = con.execute(
+        modules = query_frame(con,
             """SELECT module_id, course_id, module_position AS position, array_to_string(prerequisite_module_ids, ';') AS prerequisites
-               FROM marts.dim_modules""").df()
-        questions = con.execute(
-            "SELECT question_id, module_id, course_id, topic_id, skill_tag AS skill_id, difficulty FROM marts.dim_questions").df()
+               FROM marts.dim_modules""")
+        questions = query_frame(con,
+            "SELECT question_id, module_id, course_id, topic_id, skill_tag AS skill_id, difficulty FROM marts.dim_questions")
         # A module teaches its content's skills and its questions' first skill; a multi-skill question
         # ('7;9') is one row per skill here (it tests each), so mastery covers every tagged skill.
         primary = questions.assign(skill_id=questions["skill_id"].astype("string").str.split(";").str[0].str.strip())
         questions = split_skills(questions, key="question_id")
-        content = con.execute(
+        content = query_frame(con,
             """SELECT content_id, module_id, course_id, topic_id, skill_tag AS skill_id, format, difficulty, content_position AS position
-               FROM marts.dim_content_items""").df()
+               FROM marts.dim_content_items""")
         module_skills = pd.concat([primary[["module_id", "skill_id"]], content[["module_id", "skill_id"]]]).drop_duplicates()
         module_skills = module_skills.astype({"skill_id": object})
-        enrolments = con.execute(
-            f"SELECT DISTINCT user_id, course_id FROM marts.fct_learner_enrolments WHERE NOT is_withdrawn AND {learners}").df()
-        profiles = con.execute(f"SELECT user_id, format_preference FROM marts.dim_learner WHERE {learners}").df()
+        enrolments = query_frame(con,
+            f"SELECT DISTINCT user_id, course_id FROM marts.fct_learner_enrolments WHERE NOT is_withdrawn AND {learners}")
+        profiles = query_frame(con, f"SELECT user_id, format_preference FROM marts.dim_learner WHERE {learners}")
         return cls(modules, questions, content, module_skills, enrolments, profiles)
 
 
@@ -325,17 +326,17 @@ def recommendations_for(con, catalog: Catalog, paths, mastery_rows, queue, as_of
     Content and module popularity, module moves and topic difficulty are over all learners; the rest is read
     for the learner shard only."""
     mine = shard_sql(shard, shards)
-    fmt_perf = con.execute(
-        f"SELECT user_id, format, attempts, accuracy FROM marts.fct_learner_format_accuracy WHERE {mine}").df()
-    popularity = con.execute(POPULARITY_SQL, [as_of, as_of]).df()
-    current = con.execute(CURRENT_MODULE_SQL.format(learners=mine), [as_of]).df()
-    history = recommender.module_history(con.execute(MODULE_HISTORY_SQL.format(learners=mine), [as_of]).df())
-    transitions = recommender.module_history_transitions(con.execute(MODULE_MOVES_SQL, [as_of]).df())
+    fmt_perf = query_frame(
+        con, f"SELECT user_id, format, attempts, accuracy FROM marts.fct_learner_format_accuracy WHERE {mine}")
+    popularity = query_frame(con, POPULARITY_SQL, [as_of, as_of])
+    current = query_frame(con, CURRENT_MODULE_SQL.format(learners=mine), [as_of])
+    history = recommender.module_history(query_frame(con, MODULE_HISTORY_SQL.format(learners=mine), [as_of]))
+    transitions = recommender.module_history_transitions(query_frame(con, MODULE_MOVES_SQL, [as_of]))
     return recommender.recommend(
         paths, catalog.content, mastery_rows, queue, recommender.format_fit(catalog.profiles, fmt_perf),
-        recommender.difficulty_from_counts(con.execute(TOPIC_ANSWERS_SQL).df()), popularity, current, k=k,
+        recommender.difficulty_from_counts(query_frame(con, TOPIC_ANSWERS_SQL)), popularity, current, k=k,
         history=history, transitions=transitions,
-        module_popularity=con.execute(MODULE_POPULARITY_SQL, [as_of, as_of]).df())
+        module_popularity=query_frame(con, MODULE_POPULARITY_SQL, [as_of, as_of]))
 
 
 @dataclass

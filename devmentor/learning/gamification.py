@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 
 from devmentor.learning.engine import LEARNER_CLOCK_SQL, data_as_of, load_attempts, reviews_on_time
 from devmentor.shards import shard_rows, shard_sql
+from devmentor.storage.warehouse import query_frame
 from models import gamification as g
 
 # Local days come from dbt (models/marts/learning/), in each learner's resolved time zone.
@@ -53,9 +54,9 @@ def run_gamification(con: duckdb.DuckDBPyConnection, mastery: pd.DataFrame, ledg
 
     where = f" WHERE {shard_sql(shard, shards)}"  # each shard reads only its learners' rows
     as_of = data_as_of(con, as_of)
-    learners = con.execute(LEARNER_CLOCK_SQL + where).df()
-    activity = con.execute(ACTIVITY_SQL + where).df()
-    completions = con.execute(COMPLETIONS_SQL + where).df()
+    learners = query_frame(con, LEARNER_CLOCK_SQL + where)
+    activity = query_frame(con, ACTIVITY_SQL + where)
+    completions = query_frame(con, COMPLETIONS_SQL + where)
     attempts = load_attempts(con, local_dates=True, learners=shard_sql(shard, shards))
     attempts["review_on_time"] = reviews_on_time(attempts)
     attempts = one_row_per_answer(attempts)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Iterator
 
 import duckdb
+import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -22,3 +23,39 @@ class Warehouse:
             yield con
         finally:
             con.close()
+
+
+def query_frame(con: duckdb.DuckDBPyConnection, sql: str, params=None):
+    """``con.execute(sql).df()`` with the same dtypes, through Arrow: DuckDB's ``.df()`` makes a Python object per
+    string and pandas then turns them into Arrow strings again (the attempts of 100,000 learners: 13 s against 6 s
+    this way). DECIMAL columns come back as float64, DATE as datetime64[us], integers and booleans with missing
+    values as pandas' nullable dtypes, as ``.df()`` gives them; for flat columns (MAP and STRUCT differ)."""
+    import warnings
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    with warnings.catch_warnings():
+        # DuckDB suggests con.sql(...) to spare a copy; that refuses to run while an earlier result on the
+        # connection is unfinished (a fetchone()), which execute() discards as .df() did
+        warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
+        table = con.execute(sql, params if params is not None else []).to_arrow_table()
+    for i, field in enumerate(table.schema):
+        if pa.types.is_decimal(field.type):
+            # through its decimal text: the double nearest the exact value, as .df() gives (Arrow's direct
+            # decimal-to-double cast is not correctly rounded: 0.450000 became 0.44999999999999996)
+            column = pc.cast(pc.cast(table.column(i), pa.string()), pa.float64())
+        elif pa.types.is_date(field.type):
+            column = pc.cast(table.column(i), pa.timestamp("us"))
+        else:
+            continue
+        table = table.set_column(i, pa.field(field.name, column.type), column)
+    frame = table.to_pandas()
+    # integers and booleans with missing values: pandas' nullable dtypes, as .df() gives them (not float/object)
+    nullable = {pa.bool_(): pd.BooleanDtype(), pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(),
+                pa.int32(): pd.Int32Dtype(), pa.int64(): pd.Int64Dtype()}
+    for i, field in enumerate(table.schema):
+        if field.type in nullable and table.column(i).null_count:
+            frame[field.name] = table.column(i).to_pandas(types_mapper=nullable.get).to_numpy(dtype=object)
+            frame[field.name] = frame[field.name].astype(nullable[field.type])
+    return frame
