@@ -263,6 +263,31 @@ def test_learner_marts_recompute_only_the_learners_whose_input_changed(partition
     assert dict(query(wh, "SELECT user_id, min(quiz_attempts) FROM marts.fct_module_engagement GROUP BY 1"))[kept] >= 0
 
 
+def test_a_learner_mart_whose_sql_changed_gains_the_column_for_every_learner(partitions, tmp_path):
+    """Changed SQL (here a new column) on an incremental build: the table gains the column (sync_all_columns) and,
+    the mark's checksum being another SQL's, every learner is recomputed, so no row keeps it empty."""
+    import os
+    import subprocess
+    import sys
+
+    from devmentor.settings import DBT_PROJECT_DIR
+
+    root, last, window, before, after = partitions
+    wh = tmp_path / "changed.duckdb"
+    run_dbt(root / "lake", wh)
+    project = tmp_path / "project"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    model = project / "models" / "marts" / "fct_chat_features.sql"
+    model.write_text(model.read_text().replace("select * from final", "select *, 1 as probe_column from final"))
+    env = {**os.environ, **TELEMETRY_ENV, "DEVMENTOR_LAKE": str(root / "lake"), "DEVMENTOR_WAREHOUSE": str(wh)}
+    dbt = Path(sys.executable).with_name("dbt")
+    done = subprocess.run([str(dbt), "run", "--select", "fct_chat_features", "--project-dir", str(project),
+                           "--profiles-dir", str(project)], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:]
+    rows = query(wh, "SELECT count(*), count(*) FILTER (WHERE probe_column = 1) FROM marts.fct_chat_features")
+    assert rows[0][0] > 0 and rows[0][0] == rows[0][1]
+
+
 def test_chat_search_ranks_by_bm25_and_filters_by_learner(tiny):
     from devmentor.features.chat_search import search
 

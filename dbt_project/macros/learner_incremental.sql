@@ -15,6 +15,8 @@
   - ``--full-refresh`` (and the first build) computes every learner, and so does a build whose SQL file differs
     from the one that made the mark (the mark keeps dbt's checksum of it). A change to a macro the mart calls is
     not seen: run one ``--full-refresh`` after one.
+  - A column added to or dropped from such a mart is added to or dropped from its table (``sync_all_columns``);
+    the SQL change then recomputes every learner, so the new column is filled for all.
   - On Spark (Parquet tables, no DELETE) these marts are plain tables, rebuilt whole.
 
   Use: ``{{ learner_incremental() }}`` (it sets the model's config) and ``where {{ for_changed_learners('user_id') }}`` on each input
@@ -29,6 +31,7 @@
             materialized='incremental',
             incremental_strategy='delete+insert',
             unique_key='user_id',
+            on_schema_change='sync_all_columns',
             pre_hook=["{{ drop_learner_mark('_next') }}", "{{ learner_mark_begin() }}"],
             post_hook=["{{ drop_learner_mark('') }}", "{{ learner_mark_commit() }}"],
         ) -%}
