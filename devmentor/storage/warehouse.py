@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,6 +10,12 @@ from typing import Iterator
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+# integers and booleans with missing values come back as pandas' nullable dtypes, as DuckDB's .df() gives them
+_NULLABLE = {pa.bool_(): pd.BooleanDtype(), pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(),
+             pa.int32(): pd.Int32Dtype(), pa.int64(): pd.Int64Dtype()}
 
 
 @dataclass(frozen=True)
@@ -30,11 +37,6 @@ def query_frame(con: duckdb.DuckDBPyConnection, sql: str, params=None):
     string and pandas then turns them into Arrow strings again (the attempts of 100,000 learners: 13 s against 6 s
     this way). DECIMAL columns come back as float64, DATE as datetime64[us], integers and booleans with missing
     values as pandas' nullable dtypes, as ``.df()`` gives them; for flat columns (MAP and STRUCT differ)."""
-    import warnings
-
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     with warnings.catch_warnings():
         # DuckDB suggests con.sql(...) to spare a copy; that refuses to run while an earlier result on the
         # connection is unfinished (a fetchone()), which execute() discards as .df() did
@@ -51,11 +53,7 @@ def query_frame(con: duckdb.DuckDBPyConnection, sql: str, params=None):
             continue
         table = table.set_column(i, pa.field(field.name, column.type), column)
     frame = table.to_pandas()
-    # integers and booleans with missing values: pandas' nullable dtypes, as .df() gives them (not float/object)
-    nullable = {pa.bool_(): pd.BooleanDtype(), pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(),
-                pa.int32(): pd.Int32Dtype(), pa.int64(): pd.Int64Dtype()}
     for i, field in enumerate(table.schema):
-        if field.type in nullable and table.column(i).null_count:
-            frame[field.name] = table.column(i).to_pandas(types_mapper=nullable.get).to_numpy(dtype=object)
-            frame[field.name] = frame[field.name].astype(nullable[field.type])
+        if field.type in _NULLABLE and table.column(i).null_count:  # not float64 / object as Arrow would give
+            frame[field.name] = table.column(i).to_pandas(types_mapper=_NULLABLE.get).array
     return frame
