@@ -105,23 +105,30 @@
             else 0 end), e -> e.v), array())
 {%- endmacro %}
 
-{# The value of the row with the largest / smallest key in the group (rows with a null key ignored). #}
+{# The value of the row with the largest / smallest key in the group (rows with a null key ignored). Rows that tie on
+   the key are told apart by the value itself (the largest / smallest), so the result never depends on the order
+   the engine reads the rows in (OULAD's events share their day's instant: without it the first event of a day
+   differed between two builds of the same data). #}
 {% macro arg_max(value, key) -%}{{ return(adapter.dispatch('arg_max')(value, key)) }}{%- endmacro %}
-{% macro default__arg_max(value, key) -%}arg_max({{ value }}, {{ key }}){%- endmacro %}
+{% macro default__arg_max(value, key) -%}
+    arg_max({{ value }}, ({{ key }}, {{ value }})) filter (where {{ key }} is not null and {{ value }} is not null)
+{%- endmacro %}
 {% macro postgres__arg_max(value, key) -%}
-    (array_agg({{ value }} order by {{ key }} desc) filter (where {{ key }} is not null))[1]
+    (array_agg({{ value }} order by {{ key }} desc, {{ value }} desc) filter (where {{ key }} is not null))[1]
 {%- endmacro %}
 {# Spark's max_by keeps a null value; DuckDB's arg_max skips rows with a null value or key. #}
 {% macro spark__arg_max(value, key) -%}
-    max_by({{ value }}, {{ key }}) filter (where {{ key }} is not null and {{ value }} is not null)
+    max_by({{ value }}, struct({{ key }}, {{ value }})) filter (where {{ key }} is not null and {{ value }} is not null)
 {%- endmacro %}
 {% macro arg_min(value, key) -%}{{ return(adapter.dispatch('arg_min')(value, key)) }}{%- endmacro %}
-{% macro default__arg_min(value, key) -%}arg_min({{ value }}, {{ key }}){%- endmacro %}
+{% macro default__arg_min(value, key) -%}
+    arg_min({{ value }}, ({{ key }}, {{ value }})) filter (where {{ key }} is not null and {{ value }} is not null)
+{%- endmacro %}
 {% macro postgres__arg_min(value, key) -%}
-    (array_agg({{ value }} order by {{ key }}) filter (where {{ key }} is not null))[1]
+    (array_agg({{ value }} order by {{ key }}, {{ value }}) filter (where {{ key }} is not null))[1]
 {%- endmacro %}
 {% macro spark__arg_min(value, key) -%}
-    min_by({{ value }}, {{ key }}) filter (where {{ key }} is not null and {{ value }} is not null)
+    min_by({{ value }}, struct({{ key }}, {{ value }})) filter (where {{ key }} is not null and {{ value }} is not null)
 {%- endmacro %}
 
 {# A record from (name, expression) pairs: a struct on DuckDB, a jsonb object on PostgreSQL. #}
