@@ -50,11 +50,15 @@ def serving_learner_decisions(context: dg.AssetExecutionContext, lake: dg.Resour
 def _group_result(context, serving_db: ServingDatabase, results) -> dg.MaterializeResult:
     rows = {r.table: r.rows for r in results}
     copy_seconds = sum(r.copy_seconds for r in results)
-    copy_rate = sum(rows.values()) / copy_seconds if copy_seconds > 0 else 0.0
+    copy_rate = sum(r.rows_written for r in results) / copy_seconds if copy_seconds > 0 else 0.0
+    changes = {r.table: {"mode": r.mode, "rows_written": r.rows_written, "rows_deleted": r.rows_deleted}
+               for r in results}
+    written = ", ".join(f"{r.table} {r.mode} {r.rows_written:,} written / {r.rows_deleted:,} deleted" for r in results)
     context.log.info(f"published {rows} in {results[0].seconds:.2f}s ({copy_rate:,.0f} rows/s COPY over "
-                     "two connections), one swap transaction")
+                     f"two connections), one transaction: {written}")
     return dg.MaterializeResult(metadata={
         **{f"rows_{k}": v for k, v in rows.items()},
+        "changes": dg.MetadataValue.json(changes),
         "publish_id": results[0].publish_id,
         "seconds": round(results[0].seconds, 3),
         "copy_rows_per_second": round(copy_rate),

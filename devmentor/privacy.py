@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from devmentor.settings import Settings
-from devmentor.storage.lake import remove_directory
+from devmentor.storage.lake import PUBLISHED_FINGERPRINTS, remove_directory
 
 TOMBSTONES = "_privacy/tombstones.parquet"
 
@@ -184,6 +184,11 @@ def _forget_in_lake(con, lake: Path, user_id: str, report: dict[str, int]) -> No
     from devmentor.ingest.validate import recover_interrupted
 
     recover_interrupted(lake)  # an interrupted ingest swap is finished first, so its files are scanned too
+    # fingerprints of the published tables (keys of the learner's rows): dropped, the next publish is a whole one
+    published = lake / "ml" / PUBLISHED_FINGERPRINTS
+    if published.exists():
+        shutil.rmtree(published)
+        report["lake/ml/_published (fingerprints dropped, next publish is whole)"] = 1
     # raw data, ML outputs, analytics: any Parquet file with a user_id column
     for folder in ("raw", "ml", "analytics"):
         for path in _parquet_files(lake / folder):

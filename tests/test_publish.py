@@ -282,3 +282,131 @@ def test_a_retried_publish_of_the_same_run_is_applied_once(pg_url):
         other = publish(conn, SPEC, _data(2, 30), run_id="run-B", append_to="things_history")  # a new run publishes
         assert other.publish_id != first.publish_id
         assert conn.execute("SELECT count(*) FROM serving.things_history").fetchone()[0] == 70
+
+
+DELTA = TableSpec("delta_probe", (Column("id", "integer", False), Column("score", "double precision"),
+                                  Column("note", "text"), Column("publish_id", "text")), ("id",), (("score",),))
+
+
+def _delta_data(rows: dict[int, tuple]) -> pa.Table:
+    ids = sorted(rows)
+    return pa.table({"id": pa.array(ids, pa.int32()), "score": [rows[i][0] for i in ids],
+                     "note": [rows[i][1] for i in ids]})
+
+
+def _live(conn, name="delta_probe"):
+    return {r[0]: (r[1], r[2]) for r in conn.execute(f"SELECT id, score, note FROM serving.{name}")}
+
+
+def test_a_publish_with_fingerprints_writes_only_the_changed_rows_and_leaves_the_table_equal_to_the_new_version(
+        pg_url, tmp_path):
+    from devmentor.serving.delta import Fingerprints
+    from devmentor.serving.publish import publish_many
+
+    fingerprints = Fingerprints(tmp_path / "fp")
+    old = {i: (i / 10, f"n{i}") for i in range(1000)}
+    old[7] = (0.7, None)
+    new = dict(old)
+    new[1] = (99.0, "n1")  # a value changed
+    new[2] = (0.2, "changed")  # text changed
+    new[7] = (0.7, "was null")  # null -> value
+    new[8] = (0.8, None)  # value -> null
+    del new[3], new[4]  # gone
+    new.update({2000: (1.0, "added"), 2001: (None, None)})  # new keys
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        first = publish_many(conn, [(DELTA, _delta_data(old))], fingerprints=fingerprints)[0]
+        assert (first.mode, first.rows_written) == ("swap", 1000)
+        second = publish_many(conn, [(DELTA, _delta_data(new))], fingerprints=fingerprints)[0]
+        assert (second.mode, second.rows, second.rows_written, second.rows_deleted) == ("delta", 1000, 6, 6)
+        assert _live(conn) == new
+        ids = dict(conn.execute("SELECT id, publish_id FROM serving.delta_probe").fetchall())
+        assert {i for i, p in ids.items() if p == second.publish_id} == {1, 2, 7, 8, 2000, 2001}
+        assert {p for i, p in ids.items() if i not in {1, 2, 7, 8, 2000, 2001}} == {first.publish_id}
+        log = conn.execute("SELECT mode, row_count, rows_written, rows_deleted FROM serving.publish_log "
+                           "WHERE publish_id = %s", (second.publish_id,)).fetchall()
+        assert log == [("delta", 1000, 6, 6)]
+        # the primary key still holds and no build table is left
+        assert conn.execute("SELECT count(*), count(DISTINCT id) FROM serving.delta_probe").fetchone() == (1000, 1000)
+        assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'serving' "
+                            "AND tablename LIKE 'delta\\_probe\\_\\_%'").fetchone()[0] == 0
+        # the same version again changes nothing
+        third = publish_many(conn, [(DELTA, _delta_data(new))], fingerprints=fingerprints)[0]
+        assert (third.mode, third.rows_written, third.rows_deleted) == ("delta", 0, 0)
+        assert _live(conn) == new
+
+
+def test_a_fingerprint_is_not_trusted_once_the_table_changed_another_way(pg_url, tmp_path):
+    from devmentor.serving.delta import Fingerprints
+    from devmentor.serving.publish import publish_many
+
+    fingerprints = Fingerprints(tmp_path / "fp")
+    v1 = {i: (float(i), "a") for i in range(100)}
+    v2 = {**v1, 5: (-1.0, "b")}
+    v3 = {**v2, 6: (-2.0, "c")}
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        publish_many(conn, [(DELTA, _delta_data(v1))], fingerprints=fingerprints)
+        # another publisher (no fingerprints: another machine, an older version) put v2 in place
+        publish_many(conn, [(DELTA, _delta_data(v2))])
+        r = publish_many(conn, [(DELTA, _delta_data(v3))], fingerprints=fingerprints)[0]
+        assert r.mode == "swap" and _live(conn) == v3
+        # a forget deleted a learner's rows: its row in the log makes the next publish a whole one
+        conn.execute("DELETE FROM serving.delta_probe WHERE id = 9")
+        conn.execute("INSERT INTO serving.publish_log (publish_id, table_name, row_count) VALUES ('f1', 'forget', 1)")
+        r = publish_many(conn, [(DELTA, _delta_data(v3))], fingerprints=fingerprints)[0]
+        assert r.mode == "swap" and _live(conn) == v3
+        # most rows changed: a whole swap is cheaper
+        v4 = {i: (float(i), "d") for i in range(100)}
+        r = publish_many(conn, [(DELTA, _delta_data(v4))], fingerprints=fingerprints)[0]
+        assert r.mode == "swap" and _live(conn) == v4
+        # a damaged fingerprint file is ignored
+        (tmp_path / "fp" / "delta_probe.parquet").write_bytes(b"not parquet")
+        v5 = {**v4, 1: (0.5, "e")}
+        r = publish_many(conn, [(DELTA, _delta_data(v5))], fingerprints=fingerprints)[0]
+        assert r.mode == "swap" and _live(conn) == v5
+
+
+def test_a_delta_publish_is_atomic_for_readers_and_a_failure_before_it_commits_changes_nothing(pg_url, tmp_path):
+    from devmentor.serving.delta import Fingerprints
+    from devmentor.serving.publish import publish_many
+
+    fingerprints = Fingerprints(tmp_path / "fp")
+    n = 20_000
+
+    def version(v: int) -> pa.Table:  # every 4th row carries the version: a quarter of the rows change each time
+        return pa.table({"id": pa.array(range(n), pa.int32()), "score": [float(v if i % 4 == 0 else -1) for i in range(n)],
+                         "note": ["x"] * n})
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        publish_many(conn, [(DELTA, version(0))], fingerprints=fingerprints)
+
+        def boom():
+            raise RuntimeError("killed between the build and the transaction")
+
+        with pytest.raises(RuntimeError):
+            publish_many(conn, [(DELTA, version(1))], fingerprints=fingerprints, before_swap=boom)
+        assert conn.execute("SELECT count(*), max(score) FROM serving.delta_probe").fetchone() == (n, 0.0)
+    seen, errors, stop = [], [], threading.Event()
+
+    def reader():
+        with psycopg.connect(pg_url, autocommit=True) as rconn:
+            while not stop.is_set():
+                try:
+                    seen.append(rconn.execute("SELECT count(*), min(score) FILTER (WHERE score >= 0), "
+                                              "max(score) FROM serving.delta_probe").fetchone())
+                except Exception as exc:
+                    errors.append(exc)
+
+    t = threading.Thread(target=reader)
+    t.start()
+    try:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            modes = [publish_many(conn, [(DELTA, version(v))], fingerprints=fingerprints, connect=lambda: psycopg.connect(
+                pg_url, autocommit=True))[0].mode for v in range(1, 6)]
+    finally:
+        stop.set()
+        t.join()
+    assert modes == ["delta"] * 5  # the failed attempt left the fingerprint valid
+    assert not errors and len(seen) > 10
+    for count, lo, hi in seen:
+        assert count == n and lo == hi, "a reader saw a partly applied delta"
+    assert len({s[2] for s in seen}) >= 2

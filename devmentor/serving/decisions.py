@@ -122,10 +122,13 @@ def publish_decisions(lake: Lake, serving_db: ServingDatabase, mlflow: MlflowSto
 
 
 def publish_group(lake: Lake, serving_db: ServingDatabase, folder: str, specs, run_id: str | None):
-    """Publish lake/ml/<folder>/<table>.parquet for every spec, all swapped in one transaction."""
+    """Publish lake/ml/<folder>/<table>.parquet for every spec, all in one transaction: a table whose last
+    publish left its fingerprint gets only its changed rows (see publish_many)."""
+    from devmentor.serving.delta import Fingerprints
     from devmentor.serving.publish import publish_many
 
     current = (lake.lake_path / "ml" / folder).resolve()  # one set, even if a newer one lands meanwhile
     tables = [(spec, pq.read_table(current / f"{spec.name}.parquet")) for spec in specs]
     with serving_db.connect() as conn:
-        return publish_many(conn, tables, run_id=run_id, connect=serving_db.connect)
+        return publish_many(conn, tables, run_id=run_id, connect=serving_db.connect,
+                            fingerprints=Fingerprints(lake.published_fingerprints))

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import numpy as np
 import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -33,9 +34,14 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.publish_log (
     published_at timestamptz NOT NULL DEFAULT now(),
     run_id text,
     seconds double precision,
+    mode text,
+    rows_written bigint,
+    rows_deleted bigint,
     PRIMARY KEY (publish_id, table_name)
 )
 """
+# Columns added to the log since it was first created: an older database gains them on the next publish.
+PUBLISH_LOG_ADDED = ("mode text", "rows_written bigint", "rows_deleted bigint")
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,13 @@ class PublishResult:
     seconds: float
     copy_seconds: float
     publish_id: str
+    mode: str = "swap"  # "swap": the whole table rebuilt and swapped in; "delta": only changed rows written
+    rows_written: int | None = None  # rows COPYed (every row for a swap, new or changed ones for a delta)
+    rows_deleted: int = 0  # rows a delta deleted (changed or gone)
+
+    def __post_init__(self):
+        if self.rows_written is None:
+            self.rows_written = self.rows
 
     @property
     def rows_per_second(self) -> float:
@@ -78,6 +91,8 @@ def ensure_schema(conn: psycopg.Connection) -> None:
     with conn.transaction():
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
         conn.execute(PUBLISH_LOG_DDL)
+        for column in PUBLISH_LOG_ADDED:
+            conn.execute(f"ALTER TABLE {SCHEMA}.publish_log ADD COLUMN IF NOT EXISTS {column}")
     # A secret: read from the environment only, never from configuration that Dagster would display.
     ensure_reader_role(conn, password=os.environ.get("DEVMENTOR_READER_PASSWORD") or None)
 
@@ -167,7 +182,8 @@ def _copy_arrow(conn: psycopg.Connection, table_name: str, spec: TableSpec, data
 
 def _prepare(spec: TableSpec, data: pa.Table, publish_id: str) -> pa.Table:
     if "publish_id" in {c.name for c in spec.columns} and "publish_id" not in data.column_names:
-        data = data.append_column("publish_id", pa.array([publish_id] * data.num_rows, pa.string()))
+        ids = pa.array([publish_id], pa.string()).take(np.zeros(data.num_rows, dtype=np.int32))
+        data = data.append_column("publish_id", ids)
     missing = [c.name for c in spec.columns if c.name not in data.column_names]
     if missing:
         raise ValueError(f"cannot publish serving.{spec.name}: data lacks column(s) {', '.join(missing)}")
@@ -227,10 +243,12 @@ def _swap(conn: psycopg.Connection, spec: TableSpec, build: str, publish_id: str
         conn.execute(f"COMMENT ON TABLE {SCHEMA}.{spec.name} IS {_quote(spec.description)}")
 
 
-def _log(conn, publish_id: str, spec: TableSpec, rows: int, run_id: str | None, seconds: float) -> None:
+def _log(conn, publish_id: str, spec: TableSpec, rows: int, run_id: str | None, seconds: float,
+         mode: str = "swap", written: int | None = None, deleted: int = 0) -> None:
     conn.execute(
-        f"INSERT INTO {SCHEMA}.publish_log (publish_id, table_name, row_count, run_id, seconds) VALUES (%s, %s, %s, %s, %s)",
-        (publish_id, spec.name, rows, run_id, seconds),
+        f"INSERT INTO {SCHEMA}.publish_log (publish_id, table_name, row_count, run_id, seconds, mode, rows_written, "
+        "rows_deleted) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+        (publish_id, spec.name, rows, run_id, seconds, mode, rows if written is None else written, deleted),
     )
 
 
@@ -326,35 +344,140 @@ def publish_many(
     before_swap=None,
     connect=None,
     workers: int = 2,
+    fingerprints=None,
+    max_change_share: float = 0.5,
 ) -> list[PublishResult]:
     """Replace several serving tables together: all are built first, then swapped in ONE transaction.
 
     A reader sees every table's old version or every table's new version, never a mix. With ``connect``
     each large table is COPYed over ``workers`` connections at once (see _build).
+
+    With ``fingerprints`` (a ``delta.Fingerprints``) a table whose last publish left a fingerprint that
+    still describes it is not rebuilt: only its new and changed rows are COPYed, and in the same one
+    transaction the changed and vanished rows are deleted and those rows inserted (``mode`` "delta" in
+    the result and the log). Where more than ``max_change_share`` of the rows changed, a whole-table
+    swap is cheaper and is done instead. Unchanged rows keep the ``publish_id`` of the publish that
+    wrote them.
     """
     publish_id = publish_id or run_publish_id(run_id, [spec.name for spec, _ in tables])
     with publish_lock(conn, [spec.name for spec, _ in tables]):
         done = _already_published(conn, publish_id, [spec for spec, _ in tables])
         if done is not None:
             return done
-        return _publish_many(conn, tables, run_id, publish_id, before_swap, connect, workers)
+        return _publish_many(conn, tables, run_id, publish_id, before_swap, connect, workers, fingerprints,
+                             max_change_share)
 
 
-def _publish_many(conn, tables, run_id, publish_id, before_swap, connect, workers) -> list[PublishResult]:
+@dataclass
+class _Plan:
+    spec: TableSpec
+    data: pa.Table
+    change: object | None  # a delta.Change when only the changed rows are written
+    fingerprint: pa.Table | None
+    build: str = ""
+    copy_seconds: float = 0.0
+
+
+def _forget_count(conn) -> int:
+    return conn.execute(f"SELECT count(*) FROM {SCHEMA}.publish_log WHERE table_name = 'forget'").fetchone()[0]
+
+
+def _latest_publish(conn, name: str) -> str | None:
+    row = conn.execute(f"SELECT publish_id FROM {SCHEMA}.publish_log WHERE table_name = %s "
+                       "ORDER BY published_at DESC LIMIT 1", (name,)).fetchone()
+    return row[0] if row else None
+
+
+def _plan(conn, spec: TableSpec, data: pa.Table, fingerprints, forgets: int, max_change_share: float) -> _Plan:
+    """Whether ``data`` can be published as the difference from the table's live version, and that difference."""
+    from devmentor.serving import delta
+
+    if fingerprints is None or not spec.primary_key:
+        return _Plan(spec, data, None, None)
+    loaded = fingerprints.load(spec)
+    exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{SCHEMA}.{spec.name}",)).fetchone()[0]
+    if (loaded is None or not exists or loaded[0]["publish_id"] != _latest_publish(conn, spec.name)
+            or loaded[0]["forgets"] != forgets):
+        return _Plan(spec, data, None, delta.fingerprint(spec, data))
+    change = delta.difference(spec, loaded[1], data)
+    if change.share(data.num_rows) > max_change_share:
+        return _Plan(spec, data, None, change.fingerprint)
+    return _Plan(spec, data, change, change.fingerprint)
+
+
+def _build_delta(conn, plan: _Plan, publish_id: str, connect, workers: int) -> None:
+    """COPY the changed rows and the keys to delete into two build tables beside the live one."""
+    spec, change = plan.spec, plan.change
+    drop_leftovers(conn, spec)
+    plan.build = f"{spec.name}__new_{publish_id[:12]}"
+    key_columns = tuple(c for c in spec.columns if c.name in spec.primary_key)
+    with conn.transaction():
+        conn.execute(spec.ddl(plan.build))
+        conn.execute(TableSpec(spec.name, key_columns).ddl(f"{plan.build}_gone"))
+    started = time.perf_counter()
+    upserts = _prepare(spec, change.upserts, publish_id)
+    if connect is not None and workers > 1 and upserts.num_rows >= PARALLEL_COPY_MIN_ROWS:
+        step = -(-upserts.num_rows // workers)
+
+        def copy_slice(start: int) -> None:
+            with connect() as worker, worker.transaction():
+                _copy_arrow(worker, plan.build, spec, upserts.slice(start, step))
+
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="copy") as pool:
+            list(pool.map(copy_slice, range(0, upserts.num_rows, step)))
+    else:
+        with conn.transaction():
+            _copy_arrow(conn, plan.build, spec, upserts)
+    with conn.transaction():
+        copy_arrow(conn, f"{SCHEMA}.{plan.build}_gone", change.gone.select(list(spec.primary_key)))
+        conn.execute(f"ANALYZE {SCHEMA}.{plan.build}_gone")
+    plan.copy_seconds = time.perf_counter() - started
+
+
+def _apply_delta(conn, plan: _Plan) -> None:
+    """Inside the caller's transaction: delete the changed and vanished rows, insert the new and changed ones."""
+    spec, live = plan.spec, f"{SCHEMA}.{plan.spec.name}"
+    match = " AND ".join(f"t.{k} = g.{k}" for k in spec.primary_key)
+    cols = ", ".join(c.name for c in spec.columns)
+    conn.execute(f"DELETE FROM {live} t USING {SCHEMA}.{plan.build}_gone g WHERE {match}")
+    conn.execute(f"INSERT INTO {live} ({cols}) SELECT {cols} FROM {SCHEMA}.{plan.build}")
+    conn.execute(f"DROP TABLE {SCHEMA}.{plan.build}, {SCHEMA}.{plan.build}_gone")
+
+
+def _publish_many(conn, tables, run_id, publish_id, before_swap, connect, workers, fingerprints=None,
+                  max_change_share: float = 0.5) -> list[PublishResult]:
     started = time.perf_counter()
     publish_id = publish_id or uuid.uuid4().hex
     prepared = [(spec, _prepare(spec, data, publish_id)) for spec, data in tables]
     ensure_schema(conn)
-    builds = [(spec, data, *_build(conn, spec, data, publish_id, connect=connect, workers=workers))
-              for spec, data in prepared]
+    forgets = _forget_count(conn)
+    plans = [_plan(conn, spec, data, fingerprints, forgets, max_change_share) for spec, data in prepared]
+    for plan in plans:
+        if plan.change is not None:
+            _build_delta(conn, plan, publish_id, connect, workers)
+        else:
+            plan.build, plan.copy_seconds = _build(conn, plan.spec, plan.data, publish_id, connect=connect,
+                                                   workers=workers)
     if before_swap is not None:
         before_swap()
     with conn.transaction():
-        for spec, data, build, _ in builds:
-            _swap(conn, spec, build, publish_id)
-            _log(conn, publish_id, spec, data.num_rows, run_id, time.perf_counter() - started)
+        for plan in plans:
+            if plan.change is not None:
+                _apply_delta(conn, plan)
+                _log(conn, publish_id, plan.spec, plan.data.num_rows, run_id, time.perf_counter() - started,
+                     "delta", plan.change.upserts.num_rows, plan.change.gone.num_rows)
+            else:
+                _swap(conn, plan.spec, plan.build, publish_id)
+                _log(conn, publish_id, plan.spec, plan.data.num_rows, run_id, time.perf_counter() - started)
+    if fingerprints is not None:  # only now that the publish committed
+        for plan in plans:
+            if plan.fingerprint is not None:
+                fingerprints.save(plan.spec, plan.fingerprint, publish_id, forgets)
     seconds = time.perf_counter() - started
-    return [PublishResult(spec.name, data.num_rows, seconds, copy_s, publish_id) for spec, data, _, copy_s in builds]
+    return [PublishResult(p.spec.name, p.data.num_rows, seconds, p.copy_seconds, publish_id,
+                          *(("delta", p.change.upserts.num_rows, p.change.gone.num_rows) if p.change is not None
+                            else ("swap", p.data.num_rows, 0)))
+            for p in plans]
 
 
 def _quote(text: str) -> str:

@@ -8,6 +8,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+PUBLISHED_FINGERPRINTS = "_published"
+
 
 @dataclass(frozen=True)
 class Lake:
@@ -15,6 +17,12 @@ class Lake:
 
     inbox_path: Path
     lake_path: Path
+
+    @property
+    def published_fingerprints(self) -> Path:
+        """Fingerprints of what the last publish put in each serving table (devmentor.serving.delta): they let
+        the next publish write only the rows that changed. Removing the folder only makes it a full one."""
+        return self.lake_path / "ml" / PUBLISHED_FINGERPRINTS
 
     def ml_path(self, name: str) -> Path:
         path = self.lake_path / "ml" / name
