@@ -11,6 +11,9 @@ from pandas import NA as pd_NA
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "prompt_templates"
 TEMPLATE_NAME = "tutor_intervention.txt"
+# Every learner field a prompt can name (render_prompt reads no other): callers pass only these.
+LEARNER_FIELDS = ("user_id", "learner_level", "format_preference", "writing_style_category", "correct_rate",
+                  "hint_rate", "days_since_last_activity", "modules_completed", "dominant_format", "weak_topics")
 
 GUIDANCE = {
     "Escalate to Tutor": "Acknowledge the difficulty, summarise what they have tried, and offer a live session with a human tutor now.",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
+import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,7 +24,7 @@ from devmentor.training.mlflow_store import MlflowStore
 from devmentor.training.registry import load_champion
 from models.decision_trees import INTERVENTION_TREE, SEGMENT_TREE, TREE_SPECS
 from models.features import feature_matrix
-from models.prompts import render_prompt
+from models.prompts import LEARNER_FIELDS, render_prompt
 from models.thresholds import apply_overrides, load_overrides
 from models.trees import (
     decide_leaves,
@@ -119,16 +119,19 @@ def _prompts(frame: pd.DataFrame, seg: dict, itv: dict, courses: list[dict | Non
         render_prompt(learner, segment=seg["labels"][i], segment_version=seg["version"],
                       segment_reasons=seg["reasons"][i], intervention=itv["labels"][i],
                       intervention_version=itv["version"], intervention_reasons=itv["reasons"][i], course=courses[i])
-        for i, learner in enumerate(frame.to_dict("records"))
+        for i, learner in enumerate(frame[[c for c in LEARNER_FIELDS if c in frame.columns]].to_dict("records"))
     ]
 
 
 def _decision_rows(frame: pd.DataFrame, per_tree: dict[str, dict], prompts: list[str], decided_at) -> pa.Table:
     n = len(frame)
+    users = pa.array(frame["user_id"].astype(str).tolist(), pa.string())
+    as_of = pa.array(pd.to_datetime(frame["as_of_at"], utc=True)).cast(pa.timestamp("us", tz="UTC"))
     rows = []
     for tree_id, t in per_tree.items():
+        trace = os.urandom(16 * n).hex()  # as random as uuid4().hex, drawn at once
         rows.append(pa.table({
-            "user_id": frame["user_id"].astype(str).tolist(),
+            "user_id": users,
             "tree_id": [tree_id] * n,
             "decision_label": t["labels"],
             "confidence": t["confidence"],
@@ -140,8 +143,8 @@ def _decision_rows(frame: pd.DataFrame, per_tree: dict[str, dict], prompts: list
             "input_attributes": t["inputs"],
             "llm_prompt_output": prompts,
             "decided_at": pa.array([decided_at] * n, pa.timestamp("us", tz="UTC")),
-            "as_of": pa.array(pd.to_datetime(frame["as_of_at"], utc=True).tolist(), pa.timestamp("us", tz="UTC")),
-            "trace_id": [uuid.uuid4().hex for _ in range(n)],
+            "as_of": as_of,
+            "trace_id": [trace[32 * i:32 * (i + 1)] for i in range(n)],
             "event_source": ["batch_scoring"] * n,
         }))
     return pa.concat_tables(rows)
