@@ -76,7 +76,7 @@ def _checks(entity: Entity, present: set[str], check_lake_duplicates: bool, fk_s
     checks.append(
         (
             key_label,
-            "_dup_rank > 1",
+            "_dup_first IS NOT NULL AND _row > _dup_first",
             f"'duplicate {key_label} (first seen at row ' || CAST(_dup_first AS VARCHAR) || ')'",
         )
     )
@@ -129,22 +129,27 @@ def check_rows(con, entity: Entity, present: set[str], existing_keys_sql: str | 
         alias = f"fk_{fld}"
         joins.append(f"LEFT JOIN ({sql}) {alias} ON {alias}._v = CAST(s.{q(fld)} AS VARCHAR)")
         join_cols.append(f"{alias}._v AS _fk_{fld}")
-    key_partition = ", ".join(f"CAST(s.{q(k)} AS VARCHAR)" for k in entity.key)
+    key_cols = ", ".join(f"CAST({q(k)} AS VARCHAR)" for k in entity.key)
+    dup_match = " AND ".join(f"CAST(s.{q(k)} AS VARCHAR) = d._k{i}" for i, k in enumerate(entity.key))
     error_items = ", ".join(
         f"CASE WHEN {cond} THEN {{'field': {lit(fld)}, 'reason': {reason}}} END"
         for fld, cond, reason in _checks(entity, present, existing_keys_sql is not None, fk_sql)
     )
-    # Rows whose key is null are not duplicates of each other.
+    # A duplicate is a later row with the key of an earlier one. Keys seen more than once are found by a GROUP BY
+    # (a window partitioned by key sorted every row of the file, most of the check's time); a row whose key has a
+    # null part matches no group, so rows with null keys are not duplicates of each other.
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE checked AS
-        WITH base AS (
-            SELECT s.*,
-                   CASE WHEN {' AND '.join(f's.{q(k)} IS NOT NULL' for k in entity.key)}
-                        THEN row_number() OVER (PARTITION BY {key_partition} ORDER BY s._row) ELSE 1 END AS _dup_rank,
-                   min(s._row) OVER (PARTITION BY {key_partition}) AS _dup_first
+        WITH dup_keys AS (
+            SELECT {", ".join(f"CAST({q(k)} AS VARCHAR) AS _k{i}" for i, k in enumerate(entity.key))}, min(_row) AS _first
+            FROM src_full GROUP BY {key_cols} HAVING count(*) > 1
+        ),
+        base AS (
+            SELECT s.*, d._first AS _dup_first
                    {(', ' + ', '.join(join_cols)) if join_cols else ''}
             FROM src_full s
+            LEFT JOIN dup_keys d ON {dup_match}
             {' '.join(joins)}
         )
         SELECT *, list_filter([{error_items}], lambda x: x IS NOT NULL) AS _errors
