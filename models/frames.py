@@ -33,3 +33,53 @@ def sort_order(frame: pd.DataFrame, by: Sequence[str] | str, ascending: Sequence
 def sort_rows(frame: pd.DataFrame, by: Sequence[str] | str, ascending: Sequence[bool] | bool = True) -> pd.DataFrame:
     """``frame`` sorted like ``frame.sort_values(by, ascending=ascending, kind="stable")``, index kept."""
     return frame.take(sort_order(frame, by, ascending))
+
+
+class IdCodes:
+    """Integer codes for string id columns, shared by every frame of a computation.
+
+    Joining, grouping and sorting millions of rows on Arrow-backed strings re-takes and re-hashes the strings at each
+    step (in the recommender, 8 of 19 s were pyarrow ``take``). Encoded, the same steps move integers. Each kind of
+    id (``kinds`` maps a column name to its kind: module_id and from_module are both modules) gets one vocabulary,
+    sorted, so codes compare and sort exactly as the strings do, and equal strings in two frames get equal codes.
+    A missing value gets a code above every real one, so it sorts last, as ``sort_rows`` puts missing values; the
+    columns named in ``own_missing`` each get a code of their own, so that two columns' missing values never compare
+    equal, as NaN never equals NaN.
+    """
+
+    MISSING = 2**62
+
+    def __init__(self, frames: Sequence[pd.DataFrame], kinds: dict[str, str]):
+        self.kinds = kinds
+        values: dict[str, list[pd.Series]] = {}
+        self.dtypes: dict[str, object] = {}
+        for frame in frames:
+            for col in frame.columns.intersection(list(kinds)):
+                values.setdefault(kinds[col], []).append(frame[col].dropna().drop_duplicates())
+                self.dtypes.setdefault(col, frame[col].dtype)
+        self.vocab = {kind: pd.Index(pd.concat(v, ignore_index=True).unique()).sort_values()
+                      for kind, v in values.items()}
+
+    def encode(self, frame: pd.DataFrame, own_missing: Sequence[str] = ()) -> pd.DataFrame:
+        """``frame`` with each id column replaced by its codes (int64)."""
+        out = frame.copy(deep=False)
+        for col in frame.columns.intersection(list(self.kinds)):
+            codes = self.vocab[self.kinds[col]].get_indexer(frame[col]).astype(np.int64)
+            own = list(own_missing).index(col) + 1 if col in own_missing else 0
+            codes[codes == -1] = self.MISSING + own
+            out[col] = codes
+        return out
+
+    def decode(self, frame: pd.DataFrame, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """``frame`` with the id columns (or ``columns``) back as strings of their first frame's dtype."""
+        out = frame.copy(deep=False)
+        for col in columns if columns is not None else frame.columns.intersection(list(self.kinds)):
+            vocab = self.vocab.get(self.kinds[col], pd.Index([], dtype=object))
+            codes = frame[col].to_numpy()
+            if not len(vocab):  # no value of this kind anywhere: every row is missing
+                vocab = pd.Index([""])
+                codes = np.full(len(frame), len(vocab))
+            known = codes < len(vocab)
+            text = pd.Series(vocab.take(np.where(known, codes, 0)), index=frame.index)
+            out[col] = text.where(known).astype(self.dtypes.get(col, text.dtype))
+        return out

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from models.frames import sort_rows
+from models.frames import IdCodes, sort_rows
 
 ALGORITHM = "reco-3"
 TARGET_SUCCESS = 0.7
@@ -112,6 +112,27 @@ def recommend(
     - ``module_popularity``: module_id, learners (distinct learners active in it recently); its share of the
       most popular module's is the ``popular`` term
     """
+    inputs = {"paths": paths, "content": content, "mastery": mastery, "review_queue": review_queue,
+              "formats": formats, "difficulty": difficulty, "popularity": popularity,
+              "current_modules": current_modules, "history": history, "transitions": transitions,
+              "module_popularity": module_popularity}
+    codes = IdCodes([f for f in inputs.values() if f is not None], ID_KINDS)
+    coded = {name: None if f is None else codes.encode(f, OWN_MISSING) for name, f in inputs.items()}
+    out = _recommend(codes, k=k, **coded)
+    return codes.decode(out, [c for c in out.columns if c in ID_KINDS])
+
+
+# The id columns the recommender joins, groups and sorts on, by kind: it works on their integer codes
+# (models/frames.IdCodes). Format columns are compared with each other, so each has its own missing code.
+ID_KINDS = {"user_id": "user", "module_id": "module", "from_module": "module", "content_id": "content",
+            "course_id": "course", "topic_id": "topic", "skill_id": "skill", "format": "format",
+            "format_preference": "format", "best_format": "format"}
+OWN_MISSING = ("format", "format_preference", "best_format")
+
+
+def _recommend(codes: IdCodes, paths, content, mastery, review_queue, formats, difficulty, popularity,
+               current_modules, k, history, transitions, module_popularity) -> pd.DataFrame:
+    """recommend() on frames whose id columns are integer codes."""
     cand = _candidates(paths, content, review_queue, current_modules, history)
     cand = _next_step(cand, history, transitions)
     cand = cand.merge(mastery[["user_id", "skill_id", "p_known", "predicted_success"]].rename(columns={"predicted_success": "p_success"}), on=["user_id", "skill_id"], how="left")
@@ -149,7 +170,7 @@ def recommend(
     cand = cand[~cand["from_review"] | (n_review <= MAX_REVIEWS)]
     cand["rank"] = cand.groupby("user_id").cumcount() + 1
     top = cand[cand["rank"] <= k].copy()
-    top["reason_detail"] = _explain(top)
+    top["reason_detail"] = _explain(codes.decode(top, ["skill_id", "format", "format_preference"]))
     cold = _cold_start(paths, content, popularity, set(top["user_id"]), k)
     out = pd.concat([top, cold], ignore_index=True)
     cols = ["user_id", "rank", "content_id", "module_id", "course_id", "skill_id", "format", "score", "reason",
@@ -174,14 +195,16 @@ def _candidates(paths, content, review_queue, current_modules, history) -> pd.Da
     if history is not None and len(history):
         mods = mods.merge(history[["user_id", "module_id", "resume"]], on=["user_id", "module_id"], how="outer")
     mods["current"] = mods["current"].fillna(False).astype(bool)
-    cand = mods.merge(content, on="module_id").assign(from_review=False)
+    # never into a locked module (its prerequisites are not mastered), nor outside the learner's own paths; each
+    # part is restricted before they are joined (an item's module is the same in both, so dropping it first
+    # drops the same rows, and the later sort on a unique key makes the row order here irrelevant)
+    allowed = paths.loc[paths["status"] != "locked", ["user_id", "module_id", "status"]]
+    cand = mods.merge(content, on="module_id").assign(from_review=False).merge(allowed, on=["user_id", "module_id"])
     review = review_queue[["user_id", "skill_id"]].drop_duplicates().assign(review_due=True)
-    review_items = review.drop(columns="review_due").merge(content, on="skill_id").assign(from_review=True)
+    review_items = (review.drop(columns="review_due").merge(content, on="skill_id").assign(from_review=True)
+                    .merge(allowed, on=["user_id", "module_id"]))
     # an item that is both on the path and due for review stays a path item (with the review bonus)
     cand = pd.concat([cand, review_items], ignore_index=True).drop_duplicates(["user_id", "content_id"], keep="first")
-    # never into a locked module (its prerequisites are not mastered), nor outside the learner's own paths
-    allowed = paths.loc[paths["status"] != "locked", ["user_id", "module_id", "status"]]
-    cand = cand.merge(allowed, on=["user_id", "module_id"])
     cand["current"] = cand["current"].fillna(False).astype(bool)
     if "resume" not in cand:
         cand["resume"] = 0.0

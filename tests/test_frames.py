@@ -64,3 +64,27 @@ def test_query_frame_gives_what_df_gives_through_arrow():
         got = query_frame(con, sql, params)
         pd.testing.assert_frame_equal(got, expected)
         assert got["confidence"].tolist()[:1] == expected["confidence"].tolist()[:1]  # 0.45 exactly, not 0.4499...
+
+
+def test_id_codes_join_and_sort_like_the_strings_and_decode_back():
+    from models.frames import IdCodes
+
+    a = pd.DataFrame({"user_id": pd.array(["u10", "u2", None, "u2", "é"], dtype="str"), "v": [1, 2, 3, 4, 5],
+                      "format": pd.array(["video", None, "text", "text", None], dtype="str")})
+    b = pd.DataFrame({"user_id": pd.array(["u2", "u9", "u10"], dtype="str"), "w": [20, 90, 100],
+                      "best_format": pd.array([None, "text", "video"], dtype="str")})
+    codes = IdCodes([a, b], {"user_id": "user", "format": "format", "best_format": "format"})
+    ea, eb = (codes.encode(f, ("format", "best_format")) for f in (a, b))
+    # a join on codes pairs the same rows as on the strings
+    by_text = a.merge(b, on="user_id")[["v", "w"]].reset_index(drop=True)
+    by_code = ea.merge(eb, on="user_id")[["v", "w"]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(by_code, by_text)
+    # codes sort as the strings sort (byte order: 'u10' < 'u2' < 'é'), missing last as in sort_rows
+    assert sort_rows(ea, "user_id")["v"].tolist() == sort_rows(a, "user_id")["v"].tolist()
+    # two format columns' missing values never compare equal (as NaN never equals NaN)
+    joined, as_text = ea.merge(eb, on="user_id"), a.merge(b, on="user_id")
+    same_code = (joined["format"] == joined["best_format"]).tolist()
+    assert same_code == (as_text["format"] == as_text["best_format"]).tolist() == [True, False, False]
+    # decoding gives back the strings, missing values and dtype included
+    pd.testing.assert_frame_equal(codes.decode(ea), a)
+    pd.testing.assert_frame_equal(codes.decode(eb), b)
