@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from models.frames import sort_rows
+from models.frames import IdCodes, sort_rows
 
 ALGORITHM = "quiz-3"
 TARGET_SUCCESS = 0.7
@@ -55,7 +55,9 @@ def weakness_rank(user_id, skill_id, p_known, mastered) -> np.ndarray:
     mastered, then lowest P(known), then skill id. The quiz draws on each learner's weakest skills in this
     order; the calibration of a learner's weakest skills (``models/calibration.weakest``) ranks the same way."""
     users = pd.factorize(np.asarray(user_id))[0]
-    order = np.lexsort((np.asarray(skill_id, dtype=object).astype(str), np.asarray(p_known, dtype=float),
+    skills = np.asarray(skill_id)  # integer codes (IdCodes) order as their strings do; strings compare as text
+    skills = skills if np.issubdtype(skills.dtype, np.integer) else skills.astype(object).astype(str)
+    order = np.lexsort((skills, np.asarray(p_known, dtype=float),
                         np.asarray(mastered, dtype=bool), users))
     sorted_users = users[order]
     start = np.r_[True, sorted_users[1:] != sorted_users[:-1]] if len(order) else np.zeros(0, bool)
@@ -83,6 +85,18 @@ def assemble(
     """
     if n < 1:
         raise ValueError(f"quiz size must be at least 1, got {n}")
+    frames = {"questions": questions, "paths": paths, "mastery": mastery, "item_params": item_params, "recent": recent}
+    codes = IdCodes(list(frames.values()), ID_KINDS)
+    out = _assemble(n=n, **{name: codes.encode(f) for name, f in frames.items()})
+    return codes.decode(out, [c for c in out.columns if c in ID_KINDS])
+
+
+# The ids the quiz joins, groups and sorts on: it works on their integer codes (models/frames.IdCodes).
+ID_KINDS = {"user_id": "user", "question_id": "question", "module_id": "module", "skill_id": "skill"}
+
+
+def _assemble(questions, paths, mastery, item_params, recent, n: int) -> pd.DataFrame:
+    """assemble() on frames whose id columns are integer codes."""
     usable = paths.loc[paths["status"] != "locked", ["user_id", "module_id"]]
     qs = questions[["question_id", "module_id", "skill_id", "difficulty"]]
     seen = recent[["user_id", "question_id"]].drop_duplicates()

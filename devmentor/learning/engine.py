@@ -85,9 +85,13 @@ class Catalog:
                FROM marts.dim_content_items""")
         module_skills = pd.concat([primary[["module_id", "skill_id"]], content[["module_id", "skill_id"]]]).drop_duplicates()
         module_skills = module_skills.astype({"skill_id": object})
+        # in a stated order: a DISTINCT comes back in hash order, which varied between runs, and so did the rows'
+        # order and, for a skill two of a learner's courses teach, which course its mastery row named
         enrolments = query_frame(con,
-            f"SELECT DISTINCT user_id, course_id FROM marts.fct_learner_enrolments WHERE NOT is_withdrawn AND {learners}")
-        profiles = query_frame(con, f"SELECT user_id, format_preference FROM marts.dim_learner WHERE {learners}")
+            f"SELECT DISTINCT user_id, course_id FROM marts.fct_learner_enrolments WHERE NOT is_withdrawn AND {learners} "
+            "ORDER BY user_id, course_id")
+        profiles = query_frame(con, f"SELECT user_id, format_preference FROM marts.dim_learner WHERE {learners} "
+                               "ORDER BY user_id")
         return cls(modules, questions, content, module_skills, enrolments, profiles)
 
 
