@@ -32,7 +32,26 @@ def sort_order(frame: pd.DataFrame, by: Sequence[str] | str, ascending: Sequence
 
 def sort_rows(frame: pd.DataFrame, by: Sequence[str] | str, ascending: Sequence[bool] | bool = True) -> pd.DataFrame:
     """``frame`` sorted like ``frame.sort_values(by, ascending=ascending, kind="stable")``, index kept."""
-    return frame.take(sort_order(frame, by, ascending))
+    return one_chunk(frame).take(sort_order(frame, by, ascending))
+
+
+def one_chunk(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every Arrow-backed column in one buffer. A concat, or a Parquet file's row groups, leave a
+    string column in many chunks, and taking rows from one (every sort and join does) was ~4x slower than from one
+    buffer: 2.3 million reward-log strings in 18 chunks, 0.63 s against 0.14 s, where joining them costs 0.09 s."""
+    chunked = {}
+    for col in frame.columns:
+        array = frame[col].array
+        if isinstance(array, pd.arrays.ArrowStringArray):
+            arrow = pa.array(array)
+            if isinstance(arrow, pa.ChunkedArray) and arrow.num_chunks > 1:
+                chunked[col] = pd.array(arrow.combine_chunks(), dtype=frame[col].dtype)
+    if not chunked:
+        return frame
+    out = frame.copy(deep=False)
+    for col, array in chunked.items():
+        out[col] = pd.Series(array, index=frame.index)
+    return out
 
 
 class IdCodes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from models.frames import sort_rows
@@ -88,3 +89,15 @@ def test_id_codes_join_and_sort_like_the_strings_and_decode_back():
     # decoding gives back the strings, missing values and dtype included
     pd.testing.assert_frame_equal(codes.decode(ea), a)
     pd.testing.assert_frame_equal(codes.decode(eb), b)
+
+
+def test_one_chunk_joins_a_string_column_split_by_a_concat_and_changes_nothing_else():
+    from models.frames import one_chunk
+
+    parts = [pd.DataFrame({"s": pd.array([f"x{i}", None, "y"], dtype="str"), "n": [i, 2, 3]}) for i in range(4)]
+    joined = pd.concat(parts, ignore_index=True)
+    assert pa.array(joined["s"].array).num_chunks == 4  # what a concat leaves
+    out = one_chunk(joined)
+    assert getattr(pa.array(out["s"].array), "num_chunks", 1) == 1
+    pd.testing.assert_frame_equal(out, joined)
+    assert one_chunk(out) is out  # nothing to do: the same frame back
