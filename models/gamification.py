@@ -95,38 +95,54 @@ def reward_log(attempts: pd.DataFrame, completions: pd.DataFrame, activity: pd.D
     - ``completions``: event_id, user_id, event_at, course_id, module_id, local_date
     - ``activity``: user_id, local_date, first_event_id, first_event_at, course_id
     """
+    # Only the columns a grant needs are sorted and carried (the attempts have 14), and each grant carries the
+    # part of its reason that varies (``detail``): the sentences are built once, for the grants the cap keeps.
+    grant = ["event_id", "user_id", "event_at", "course_id", "local_date"]
     parts = []
-    correct = sort_rows(attempts[attempts["is_correct"]], ["event_at", "event_id"])
+    correct = sort_rows(attempts.loc[attempts["is_correct"], grant + ["question_id"]], ["event_at", "event_id"])
     nth = correct.groupby(["user_id", "question_id"]).cumcount()
     quiz = correct[nth < rules.quiz_awards_per_question]
-    parts.append(quiz.assign(rule="quiz_correct", xp=rules.quiz_correct,
-                             reason="correct answer to " + quiz["question_id"].astype(str)))
-    on_time = sort_rows(attempts[attempts["review_on_time"].fillna(False).astype(bool)], ["event_at", "event_id"])
+    parts.append(quiz.assign(rule="quiz_correct", xp=rules.quiz_correct, detail=quiz["question_id"].astype(str)))
+    on_time = sort_rows(attempts.loc[attempts["review_on_time"].fillna(False).astype(bool), grant + ["skill_id"]],
+                        ["event_at", "event_id"])
     on_time = on_time.drop_duplicates(["user_id", "skill_id", "local_date"])  # one on-time review per skill and day
-    parts.append(on_time.assign(rule="review_on_time", xp=rules.review_on_time,
-                                reason="review of " + on_time["skill_id"].astype(str) + " done on time"))
+    parts.append(on_time.assign(rule="review_on_time", xp=rules.review_on_time, detail=on_time["skill_id"].astype(str)))
     first_done = sort_rows(completions, ["event_at", "event_id"]).drop_duplicates(["user_id", "module_id"])
     parts.append(first_done.assign(rule="module_completed", xp=rules.module_completed,
-                                   reason="completed module " + first_done["module_id"].astype(str)))
+                                   detail=first_done["module_id"].astype(str)))
     streaks = streak_days(activity)
     kept = streaks[streaks["streak"] >= 2]
     parts.append(pd.DataFrame({
         "event_id": kept["first_event_id"], "user_id": kept["user_id"], "event_at": kept["first_event_at"],
         "course_id": kept["course_id"], "local_date": kept["local_date"], "rule": "streak_day", "xp": rules.streak_day,
-        "reason": "streak day " + kept["streak"].astype(str),
+        "detail": kept["streak"].astype(str),
     }))
-    log = pd.concat([p[["event_id", "user_id", "event_at", "course_id", "local_date", "rule", "xp", "reason"]] for p in parts if len(p)],
-                    ignore_index=True)
+    log = pd.concat([p[grant + ["rule", "xp", "detail"]] for p in parts if len(p)], ignore_index=True)
     if log.empty:
         return pd.DataFrame(columns=LOG_COLUMNS)
     log = sort_rows(log, ["user_id", "event_at", "rule", "event_id"]).reset_index(drop=True)
     before = log.groupby(["user_id", "local_date"])["xp"].cumsum() - log["xp"]
     log["xp"] = np.clip(rules.daily_cap - before, 0, log["xp"])
-    log = log[log["xp"] > 0]
+    log = log[log["xp"] > 0].copy()
+    log["reason"] = _reasons(log["rule"], log["detail"])
     log = log.rename(columns={"event_id": "source_event_id", "event_at": "awarded_at"})
     log["kind"] = "xp"
     log["reward_id"] = log["rule"] + ":" + log["user_id"].astype(str) + ":" + log["source_event_id"].astype(str)
     return log[LOG_COLUMNS].reset_index(drop=True)
+
+
+# A grant's reason in words: the rule's words around the grant's detail (question, skill, module, streak length).
+REASONS = {"quiz_correct": ("correct answer to ", ""), "review_on_time": ("review of ", " done on time"),
+           "module_completed": ("completed module ", ""), "streak_day": ("streak day ", "")}
+
+
+def _reasons(rules: pd.Series, details: pd.Series) -> pd.Series:
+    out = pd.Series(pd.NA, index=rules.index, dtype=details.dtype)
+    for rule, (before, after) in REASONS.items():
+        mine = (rules == rule).to_numpy()
+        if mine.any():
+            out[mine] = before + details[mine] + after
+    return out
 
 
 def earned_badges(attempts, completions, activity, mastered: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -139,7 +155,7 @@ def earned_badges(attempts, completions, activity, mastered: pd.DataFrame, as_of
     out.append(pd.DataFrame({"user_id": s7["user_id"], "badge_id": "streak_7", "earned_at": s7["first_event_at"], "source_event_id": s7["first_event_id"]}))
     back = s[s["gap_days"] >= 8].drop_duplicates("user_id")  # 7 or more whole days without activity in between
     out.append(pd.DataFrame({"user_id": back["user_id"], "badge_id": "comeback", "earned_at": back["first_event_at"], "source_event_id": back["first_event_id"]}))
-    correct = sort_rows(attempts[attempts["is_correct"]], ["event_at", "event_id"])
+    correct = sort_rows(attempts.loc[attempts["is_correct"], ["user_id", "event_at", "event_id"]], ["event_at", "event_id"])
     fifty = correct[correct.groupby("user_id").cumcount() == 49]
     out.append(pd.DataFrame({"user_id": fifty["user_id"], "badge_id": "quiz_whiz_50", "earned_at": fifty["event_at"], "source_event_id": fifty["event_id"]}))
     m = sort_rows(mastered, ["user_id", "skill_id"]).drop_duplicates("user_id")
