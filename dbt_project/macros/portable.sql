@@ -235,3 +235,14 @@
 {% macro iso_weekday(d) -%}{{ return(adapter.dispatch('iso_weekday')(d)) }}{%- endmacro %}
 {% macro default__iso_weekday(d) -%}extract(isodow from {{ d }}){%- endmacro %}
 {% macro spark__iso_weekday(d) -%}extract(dow_iso from {{ d }}){%- endmacro %}
+
+{#
+  Sums and means of doubles that do not depend on the order rows arrive in: each value is rounded to 12 decimals
+  and summed exactly as a decimal. A parallel double sum differed in its last bits between two builds of the same
+  data (OULAD's early-warning snapshots: mean and weighted scores), and the cohort ranks built on them then broke
+  ties differently, so a learner's segment could change from one build to the next.
+#}
+{% macro exact_sum(expr) -%}cast(sum(cast({{ expr }} as decimal(38, 12))) as {{ type_double() }}){%- endmacro %}
+{% macro exact_avg(expr) -%}
+cast(sum(cast({{ expr }} as decimal(38, 12))) / nullif(count({{ expr }}), 0) as {{ type_double() }})
+{%- endmacro %}

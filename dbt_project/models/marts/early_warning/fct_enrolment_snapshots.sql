@@ -76,13 +76,13 @@ submissions as (
         s.snapshot_day,
         count(distinct e.question_id) as assessments_submitted,
         count(distinct case when q.due_day <= s.snapshot_day then e.question_id end) as due_submitted,
-        avg(e.score) as mean_score,
+        {{ exact_avg('e.score') }} as mean_score,
         min(e.score) as min_score,
-        sum(e.score * q.weight) / nullif(sum(q.weight), 0) as weighted_score,
+        {{ exact_sum('e.score * q.weight') }} / nullif({{ exact_sum('q.weight') }}, 0) as weighted_score,
         sum(case when e.score < 0.4 then 1 else 0 end) as scores_below_pass,
         avg(greatest(e.course_day - q.due_day, 0)) as mean_days_late,
         {{ arg_max('e.score', 'e.course_day') }} as last_score,
-        sum(case when q.due_day <= s.snapshot_day then e.score * q.weight else 0 end) as weighted_points
+        {{ exact_sum('case when q.due_day <= s.snapshot_day then e.score * q.weight else 0 end') }} as weighted_points
     from snapshots as s
     inner join events as e
         on s.user_id = e.user_id and s.course_id = e.course_id and e.course_day <= s.snapshot_day
