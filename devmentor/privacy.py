@@ -378,14 +378,20 @@ def forget(settings: Settings, user_id: str) -> dict[str, int]:
     # The tombstone first: from now on ingest drops this learner, even if this command is interrupted
     # (running it again finishes the removal).
     _add_tombstone(settings.lake, privacy_key(settings.home), user_id)
-    con = duckdb.connect()
-    try:
-        _forget_in_lake(con, settings.lake, user_id, report)
-        _forget_in_inbox(con, settings.inbox, user_id, report)
-    finally:
-        con.close()
-    _forget_in_warehouse(settings.warehouse_path, user_id, report)
-    _forget_in_postgres(settings, user_id, report)
+    # Every serving table's publish lock for the lake and PostgreSQL parts: a publish running meanwhile either
+    # finished before (its fingerprints saved, then removed here) or reads the lake after it was rewritten.
+    from devmentor.serving.publish import publish_lock
+    from devmentor.serving.tables import SERVING_TABLE_NAMES
+
+    with settings.serving_db().connect() as lock_conn, publish_lock(lock_conn, SERVING_TABLE_NAMES):
+        con = duckdb.connect()
+        try:
+            _forget_in_lake(con, settings.lake, user_id, report)
+            _forget_in_inbox(con, settings.inbox, user_id, report)
+        finally:
+            con.close()
+        _forget_in_warehouse(settings.warehouse_path, user_id, report)
+        _forget_in_postgres(settings, user_id, report)
     _forget_in_dagster(settings, user_id, report)
     if settings.nats_url:  # the decisions already relayed to JetStream carry the id too
         from devmentor.serving.relay import forget_in_stream

@@ -410,3 +410,26 @@ def test_a_delta_publish_is_atomic_for_readers_and_a_failure_before_it_commits_c
     for count, lo, hi in seen:
         assert count == n and lo == hi, "a reader saw a partly applied delta"
     assert len({s[2] for s in seen}) >= 2
+
+
+def test_a_delta_refuses_a_duplicated_key_and_counts_a_changed_row_once(pg_url, tmp_path):
+    from devmentor.serving.delta import Fingerprints
+    from devmentor.serving.publish import publish_many, run_publish_id
+
+    fingerprints = Fingerprints(tmp_path / "fp")
+    v1 = {i: (float(i), "a") for i in range(100)}
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        publish_many(conn, [(DELTA, _delta_data(v1))], fingerprints=fingerprints)
+        # 40 of 100 rows changed: 40% of the keys (not 80%: a changed row is one key), so a delta
+        v2 = {i: (v if i >= 40 else (-v[0], "b")) for i, v in v1.items()}
+        r = publish_many(conn, [(DELTA, _delta_data(v2))], fingerprints=fingerprints, run_id="run-2")[0]
+        assert (r.mode, r.rows_written, r.rows_deleted) == ("delta", 40, 40)
+        # the retry of that run's publish is recognised, and reported as what it was
+        again = publish_many(conn, [(DELTA, _delta_data(v2))], fingerprints=fingerprints, run_id="run-2")[0]
+        assert (again.publish_id, again.mode, again.rows_written, again.rows_deleted) == (
+            run_publish_id("run-2", ["delta_probe"]), "delta", 40, 40)
+        # a key twice in the new version fails the publish, as the swap's primary key would, and changes nothing
+        doubled = pa.concat_tables([_delta_data(v2), _delta_data({7: v2[7]})])
+        with pytest.raises(ValueError, match=r"primary key \(id\) = \(7,\) occurs more than once"):
+            publish_many(conn, [(DELTA, doubled)], fingerprints=fingerprints)
+        assert _live(conn) == v2

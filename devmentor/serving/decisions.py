@@ -89,16 +89,21 @@ class DecisionsPublished:
 
 def publish_decisions(lake: Lake, serving_db: ServingDatabase, mlflow: MlflowStore, run_id: str | None) -> DecisionsPublished:
     """Publish lake/ml/learner_decisions.parquet with its histories, relay the outbox, write the metrics."""
+    from devmentor.serving.publish import publish_lock
+
     started = time.perf_counter()
-    table: pa.Table = pq.read_table(lake.ml_path("learner_decisions.parquet"))
-    snapshots = pq.read_table(lake.ml_path("threshold_snapshots.parquet")).to_pylist()
-    versions = {s["tree_id"]: s["decision_version"] for s in snapshots}
-    retraining = retraining_entries(mlflow, versions)
     # Connection failures are retried with backoff inside connect(); other errors fail the step at once.
     try:
+        # the decisions are read under the tables' publish lock, which `devmentor forget` holds while it works
         with serving_db.connect() as conn:
-            result = publish(conn, LEARNER_DECISIONS, table, run_id=run_id, append_to=DECISION_LOG,
-                             in_swap=support_statements(snapshots, retraining, started), connect=serving_db.connect)
+            with publish_lock(conn, [LEARNER_DECISIONS.name, DECISION_LOG]):
+                table: pa.Table = pq.read_table(lake.ml_path("learner_decisions.parquet"))
+                snapshots = pq.read_table(lake.ml_path("threshold_snapshots.parquet")).to_pylist()
+                versions = {s["tree_id"]: s["decision_version"] for s in snapshots}
+                retraining = retraining_entries(mlflow, versions)
+                result = publish(conn, LEARNER_DECISIONS, table, run_id=run_id, append_to=DECISION_LOG,
+                                 in_swap=support_statements(snapshots, retraining, started),
+                                 connect=serving_db.connect)
             relay = relay_outbox(conn, serving_db.nats_url) if serving_db.nats_url else None
             pending = conn.execute("SELECT count(*) FROM serving.decision_outbox WHERE relayed_at IS NULL").fetchone()[0]
     except Exception:
@@ -125,10 +130,12 @@ def publish_group(lake: Lake, serving_db: ServingDatabase, folder: str, specs, r
     """Publish lake/ml/<folder>/<table>.parquet for every spec, all in one transaction: a table whose last
     publish left its fingerprint gets only its changed rows (see publish_many)."""
     from devmentor.serving.delta import Fingerprints
-    from devmentor.serving.publish import publish_many
+    from devmentor.serving.publish import publish_lock, publish_many
 
-    current = (lake.lake_path / "ml" / folder).resolve()  # one set, even if a newer one lands meanwhile
-    tables = [(spec, pq.read_table(current / f"{spec.name}.parquet")) for spec in specs]
-    with serving_db.connect() as conn:
+    # The files are read under the tables' publish lock, which `devmentor forget` holds while it works: a publish
+    # reads the lake after a forget rewrote it, or finishes (fingerprints saved) before the forget starts.
+    with serving_db.connect() as conn, publish_lock(conn, [spec.name for spec in specs]):
+        current = (lake.lake_path / "ml" / folder).resolve()  # one set, even if a newer one lands meanwhile
+        tables = [(spec, pq.read_table(current / f"{spec.name}.parquet")) for spec in specs]
         return publish_many(conn, tables, run_id=run_id, connect=serving_db.connect,
                             fingerprints=Fingerprints(lake.published_fingerprints))

@@ -5,8 +5,9 @@ The fingerprint of a table (``<dir>/<table>.parquet``: the primary key and a 64-
 column but ``publish_id``, with ``<table>.json`` naming the publish it describes) is written after that
 publish committed. A later publish trusts it only when it still describes the live table:
 
-- the newest ``serving.publish_log`` row of the table is the fingerprint's publish (nobody published the
-  table since, from this machine or another);
+- the table's ``serving.publish_log`` rows are as many as when the fingerprint was saved, and the newest is its
+  publish (nobody published the table since, from this machine or another; the count holds if the server's clock
+  steps back);
 - ``devmentor forget`` has not run since (the log counts its ``forget`` rows; forget also deletes the
   fingerprints on this machine);
 - the table's columns, primary key and DuckDB version (which defines the hash) are the same.
@@ -17,6 +18,7 @@ Otherwise the publish is a whole-table swap, which writes a fresh fingerprint.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+log = logging.getLogger(__name__)
 
 HASH = "_row_hash"
 ROW = "_row_number"
@@ -50,9 +54,11 @@ class Change:
     upserts: pa.Table  # rows new or changed (every column of the spec but publish_id)
     gone: pa.Table  # primary keys to delete first: rows changed or no longer there
     fingerprint: pa.Table  # the new version's fingerprint, saved once it is published
+    changed: int = 0  # keys in both (a changed row: deleted, then inserted)
 
     def share(self, rows: int) -> float:
-        return (self.upserts.num_rows + self.gone.num_rows) / max(rows, 1)
+        """The share of the table's keys this change touches (a changed row counted once)."""
+        return (self.upserts.num_rows + self.gone.num_rows - self.changed) / max(rows, 1)
 
 
 def fingerprint(spec, data: pa.Table) -> pa.Table:
@@ -77,13 +83,20 @@ def difference(spec, published: pa.Table, data: pa.Table) -> Change:
         con.register("published", published)
         con.execute(f"CREATE TEMP TABLE fresh AS SELECT {keys}, hash({_quoted(_content_columns(spec))}) AS {HASH}, "
                     f"{ROW} FROM data")
-        rows = con.sql(f"SELECT {ROW} FROM fresh ANTI JOIN published USING ({keys}, {HASH}) ORDER BY {ROW}"
-                       ).to_arrow_table().column(ROW)
-        gone = con.sql(f"SELECT {keys} FROM published ANTI JOIN fresh USING ({keys}, {HASH})").to_arrow_table()
+        twice = con.execute(f"SELECT {keys} FROM fresh GROUP BY ALL HAVING count(*) > 1 LIMIT 1").fetchall()
+        if twice:  # a whole swap fails on its primary key here; so must a delta
+            raise ValueError(f"cannot publish serving.{spec.name}: primary key ({', '.join(spec.primary_key)}) "
+                             f"= {twice[0]} occurs more than once in the new version")
+        con.execute(f"CREATE TEMP TABLE upsert AS SELECT {keys}, {ROW} FROM fresh "
+                    f"ANTI JOIN published USING ({keys}, {HASH})")
+        con.execute(f"CREATE TEMP TABLE gone AS SELECT {keys} FROM published ANTI JOIN fresh USING ({keys}, {HASH})")
+        rows = con.sql(f"SELECT {ROW} FROM upsert ORDER BY {ROW}").to_arrow_table().column(ROW)
+        gone = con.sql("SELECT * FROM gone").to_arrow_table()
+        changed = con.execute(f"SELECT count(*) FROM upsert JOIN gone USING ({keys})").fetchall()[0][0]
         new_fingerprint = con.sql(f"SELECT {keys}, {HASH} FROM fresh").to_arrow_table()
     finally:
         con.close()
-    return Change(data.select(_content_columns(spec)).take(rows), gone, new_fingerprint)
+    return Change(data.select(_content_columns(spec)).take(rows), gone, new_fingerprint, changed)
 
 
 def _connect() -> duckdb.DuckDBPyConnection:
@@ -111,11 +124,25 @@ class Fingerprints:
             table = pq.read_table(data_path)
         except (OSError, ValueError, pa.ArrowException):
             return None
-        if meta.get("rows") != table.num_rows:
-            return None
+        written_for = (table.schema.metadata or {}).get(b"devmentor_publish_id", b"").decode()
+        if meta.get("rows") != table.num_rows or written_for != meta.get("publish_id"):
+            return None  # the two files are not of one save (a crash, a power loss between them)
         return meta, table
 
-    def save(self, spec, table: pa.Table, publish_id: str, forgets: int) -> None:
+    def save_or_drop(self, spec, table: pa.Table, publish_id: str, forgets: int, publishes: int) -> None:
+        """save(); if that fails (a full disk), the fingerprint is dropped: the publish has committed, and the next
+        one, finding none, swaps the table whole."""
+        try:
+            self.save(spec, table, publish_id, forgets, publishes)
+        except OSError as exc:
+            log.warning("could not save the fingerprint of serving.%s (%s); its next publish is a whole one",
+                        spec.name, exc)
+            try:
+                self.drop(spec)
+            except OSError:
+                pass
+
+    def save(self, spec, table: pa.Table, publish_id: str, forgets: int, publishes: int) -> None:
         """Record ``table`` as the fingerprint of publish ``publish_id`` (call after it committed). The JSON,
         which names the publish, is written last: a crash in between leaves it naming the older publish,
         which the log no longer shows as the newest, so the next publish swaps the whole table."""
@@ -123,9 +150,9 @@ class Fingerprints:
         data_path, meta_path = self._paths(spec.name)
         meta_path.unlink(missing_ok=True)
         tmp = data_path.with_name(data_path.name + ".tmp")
-        pq.write_table(table, tmp)
+        pq.write_table(table.replace_schema_metadata({"devmentor_publish_id": publish_id}), tmp)
         os.replace(tmp, data_path)
-        meta = {"publish_id": publish_id, "forgets": forgets, "rows": table.num_rows,
+        meta = {"publish_id": publish_id, "publishes": publishes, "forgets": forgets, "rows": table.num_rows,
                 "signature": _spec_signature(spec)}
         tmp = meta_path.with_name(meta_path.name + ".tmp")
         tmp.write_text(json.dumps(meta))

@@ -91,8 +91,11 @@ def ensure_schema(conn: psycopg.Connection) -> None:
     with conn.transaction():
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
         conn.execute(PUBLISH_LOG_DDL)
-        for column in PUBLISH_LOG_ADDED:
-            conn.execute(f"ALTER TABLE {SCHEMA}.publish_log ADD COLUMN IF NOT EXISTS {column}")
+        have = {r[0] for r in conn.execute("SELECT column_name FROM information_schema.columns "
+                                           "WHERE table_schema = %s AND table_name = 'publish_log'", (SCHEMA,))}
+        for column in PUBLISH_LOG_ADDED:  # only when missing: ALTER TABLE locks out the log's readers (the API)
+            if column.split()[0] not in have:
+                conn.execute(f"ALTER TABLE {SCHEMA}.publish_log ADD COLUMN IF NOT EXISTS {column}")
     # A secret: read from the environment only, never from configuration that Dagster would display.
     ensure_reader_role(conn, password=os.environ.get("DEVMENTOR_READER_PASSWORD") or None)
 
@@ -307,10 +310,12 @@ def run_publish_id(run_id: str | None, names) -> str:
 
 def _already_published(conn, publish_id: str, specs) -> list[PublishResult] | None:
     ensure_schema(conn)
-    rows = dict(conn.execute(f"SELECT table_name, row_count FROM {SCHEMA}.publish_log WHERE publish_id = %s",
-                             (publish_id,)).fetchall())
+    rows = {r[0]: r[1:] for r in conn.execute(
+        f"SELECT table_name, row_count, coalesce(mode, 'swap'), rows_written, coalesce(rows_deleted, 0) "
+        f"FROM {SCHEMA}.publish_log WHERE publish_id = %s", (publish_id,)).fetchall()}
     if rows and all(spec.name in rows for spec in specs):
-        return [PublishResult(spec.name, rows[spec.name], 0.0, 0.0, publish_id) for spec in specs]
+        return [PublishResult(spec.name, rows[spec.name][0], 0.0, 0.0, publish_id, *rows[spec.name][1:])
+                for spec in specs]
     return None
 
 
@@ -376,16 +381,20 @@ class _Plan:
     fingerprint: pa.Table | None
     build: str = ""
     copy_seconds: float = 0.0
+    publishes: int = 0  # the table's rows in publish_log once this publish is logged
 
 
 def _forget_count(conn) -> int:
     return conn.execute(f"SELECT count(*) FROM {SCHEMA}.publish_log WHERE table_name = 'forget'").fetchone()[0]
 
 
-def _latest_publish(conn, name: str) -> str | None:
+def _log_state(conn, name: str) -> tuple[str | None, int]:
+    """The table's newest publish and how many publishes the log holds for it (append-only, so the count tells a
+    later publish apart even if the server's clock stepped back)."""
+    count = conn.execute(f"SELECT count(*) FROM {SCHEMA}.publish_log WHERE table_name = %s", (name,)).fetchone()[0]
     row = conn.execute(f"SELECT publish_id FROM {SCHEMA}.publish_log WHERE table_name = %s "
                        "ORDER BY published_at DESC LIMIT 1", (name,)).fetchone()
-    return row[0] if row else None
+    return (row[0] if row else None), count
 
 
 def _plan(conn, spec: TableSpec, data: pa.Table, fingerprints, forgets: int, max_change_share: float) -> _Plan:
@@ -396,7 +405,7 @@ def _plan(conn, spec: TableSpec, data: pa.Table, fingerprints, forgets: int, max
         return _Plan(spec, data, None, None)
     loaded = fingerprints.load(spec)
     exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{SCHEMA}.{spec.name}",)).fetchone()[0]
-    if (loaded is None or not exists or loaded[0]["publish_id"] != _latest_publish(conn, spec.name)
+    if (loaded is None or not exists or [loaded[0]["publish_id"], loaded[0].get("publishes")] != list(_log_state(conn, spec.name))
             or loaded[0]["forgets"] != forgets):
         return _Plan(spec, data, None, delta.fingerprint(spec, data))
     change = delta.difference(spec, loaded[1], data)
@@ -469,10 +478,12 @@ def _publish_many(conn, tables, run_id, publish_id, before_swap, connect, worker
             else:
                 _swap(conn, plan.spec, plan.build, publish_id)
                 _log(conn, publish_id, plan.spec, plan.data.num_rows, run_id, time.perf_counter() - started)
+            if fingerprints is not None and plan.fingerprint is not None:
+                plan.publishes = _log_state(conn, plan.spec.name)[1]  # this publish's own row included
     if fingerprints is not None:  # only now that the publish committed
         for plan in plans:
             if plan.fingerprint is not None:
-                fingerprints.save(plan.spec, plan.fingerprint, publish_id, forgets)
+                fingerprints.save_or_drop(plan.spec, plan.fingerprint, publish_id, forgets, plan.publishes)
     seconds = time.perf_counter() - started
     return [PublishResult(p.spec.name, p.data.num_rows, seconds, p.copy_seconds, publish_id,
                           *(("delta", p.change.upserts.num_rows, p.change.gone.num_rows) if p.change is not None

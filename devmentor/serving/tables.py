@@ -183,6 +183,10 @@ EARLY_WARNING = _spec(
 )
 EARLY_WARNING_TABLES = (EARLY_WARNING,)
 
+# Every table a publish locks (publish_lock): `devmentor forget` holds them all while it removes a learner.
+SERVING_TABLE_NAMES = (LEARNER_DECISIONS.name, DECISION_LOG, "courses",
+                       *(spec.name for spec in (*LEARNING_TABLES, *GAMIFICATION_TABLES, *EARLY_WARNING_TABLES)))
+
 
 def render_markdown(specs=None) -> str:
     """The learning-engine, gamification, early-warning and catalog tables as Markdown (docs/serving_contract.md
