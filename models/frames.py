@@ -89,6 +89,15 @@ class IdCodes:
             out[col] = codes
         return out
 
+    @classmethod
+    def run(cls, compute, frames: dict[str, pd.DataFrame | None], kinds: dict[str, str], own_missing=(), **kwargs):
+        """``compute(codes, **coded frames, **kwargs)`` on ``frames`` encoded (None stays None), its result's id
+        columns decoded back to strings."""
+        codes = cls([f for f in frames.values() if f is not None], kinds)
+        out = compute(codes, **{name: None if f is None else codes.encode(f, own_missing) for name, f in frames.items()},
+                      **kwargs)
+        return codes.decode(out, [c for c in out.columns if c in kinds])
+
     def decode(self, frame: pd.DataFrame, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """``frame`` with the id columns (or ``columns``) back as strings of their first frame's dtype."""
         out = frame.copy(deep=False)

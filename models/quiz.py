@@ -86,16 +86,14 @@ def assemble(
     if n < 1:
         raise ValueError(f"quiz size must be at least 1, got {n}")
     frames = {"questions": questions, "paths": paths, "mastery": mastery, "item_params": item_params, "recent": recent}
-    codes = IdCodes(list(frames.values()), ID_KINDS)
-    out = _assemble(n=n, **{name: codes.encode(f) for name, f in frames.items()})
-    return codes.decode(out, [c for c in out.columns if c in ID_KINDS])
+    return IdCodes.run(_assemble, frames, ID_KINDS, n=n)
 
 
 # The ids the quiz joins, groups and sorts on: it works on their integer codes (models/frames.IdCodes).
 ID_KINDS = {"user_id": "user", "question_id": "question", "module_id": "module", "skill_id": "skill"}
 
 
-def _assemble(questions, paths, mastery, item_params, recent, n: int) -> pd.DataFrame:
+def _assemble(codes: IdCodes, questions, paths, mastery, item_params, recent, n: int) -> pd.DataFrame:
     """assemble() on frames whose id columns are integer codes."""
     usable = paths.loc[paths["status"] != "locked", ["user_id", "module_id"]]
     qs = questions[["question_id", "module_id", "skill_id", "difficulty"]]

@@ -116,10 +116,7 @@ def recommend(
               "formats": formats, "difficulty": difficulty, "popularity": popularity,
               "current_modules": current_modules, "history": history, "transitions": transitions,
               "module_popularity": module_popularity}
-    codes = IdCodes([f for f in inputs.values() if f is not None], ID_KINDS)
-    coded = {name: None if f is None else codes.encode(f, OWN_MISSING) for name, f in inputs.items()}
-    out = _recommend(codes, k=k, **coded)
-    return codes.decode(out, [c for c in out.columns if c in ID_KINDS])
+    return IdCodes.run(_recommend, inputs, ID_KINDS, OWN_MISSING, k=k)
 
 
 # The id columns the recommender joins, groups and sorts on, by kind: it works on their integer codes

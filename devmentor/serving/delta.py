@@ -43,6 +43,11 @@ def _content_columns(spec) -> list[str]:
     return [c.name for c in spec.columns if c.name != "publish_id"]
 
 
+def _row_hash(spec) -> str:
+    """The SQL of a row's fingerprint hash: every column of the spec but publish_id."""
+    return f"hash({_quoted(_content_columns(spec))}) AS {HASH}"
+
+
 def _quoted(names) -> str:
     return ", ".join(f'"{n}"' for n in names)
 
@@ -66,7 +71,7 @@ def fingerprint(spec, data: pa.Table) -> pa.Table:
     con = _connect()
     try:
         con.register("data", data)
-        return con.sql(f"SELECT {_quoted(spec.primary_key)}, hash({_quoted(_content_columns(spec))}) AS {HASH} "
+        return con.sql(f"SELECT {_quoted(spec.primary_key)}, {_row_hash(spec)} "
                        "FROM data").to_arrow_table()
     finally:
         con.close()
@@ -81,7 +86,7 @@ def difference(spec, published: pa.Table, data: pa.Table) -> Change:
     try:
         con.register("data", data.append_column(ROW, pa.array(np.arange(data.num_rows, dtype=np.int64))))
         con.register("published", published)
-        con.execute(f"CREATE TEMP TABLE fresh AS SELECT {keys}, hash({_quoted(_content_columns(spec))}) AS {HASH}, "
+        con.execute(f"CREATE TEMP TABLE fresh AS SELECT {keys}, {_row_hash(spec)}, "
                     f"{ROW} FROM data")
         twice = con.execute(f"SELECT {keys} FROM fresh GROUP BY ALL HAVING count(*) > 1 LIMIT 1").fetchall()
         if twice:  # a whole swap fails on its primary key here; so must a delta

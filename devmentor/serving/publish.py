@@ -193,6 +193,23 @@ def _prepare(spec: TableSpec, data: pa.Table, publish_id: str) -> pa.Table:
     return data
 
 
+def _copy_rows(conn, table_name: str, spec: TableSpec, data: pa.Table, connect, workers: int) -> None:
+    """COPY ``data`` into ``serving.<table_name>``: a large table as ``workers`` slices over that many new
+    connections from ``connect`` at once (the server parses each COPY in its own process), else on ``conn``."""
+    if connect is not None and workers > 1 and data.num_rows >= PARALLEL_COPY_MIN_ROWS:
+        step = -(-data.num_rows // workers)
+
+        def copy_slice(start: int) -> None:
+            with connect() as worker, worker.transaction():
+                _copy_arrow(worker, table_name, spec, data.slice(start, step))
+
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="copy") as pool:
+            list(pool.map(copy_slice, range(0, data.num_rows, step)))
+    else:
+        with conn.transaction():
+            _copy_arrow(conn, table_name, spec, data)
+
+
 def _build(conn: psycopg.Connection, spec: TableSpec, data: pa.Table, publish_id: str,
            connect=None, workers: int = 2) -> tuple[str, float]:
     """COPY ``data`` into a new build table beside the live one, index and analyse it; returns (name, copy seconds).
@@ -206,18 +223,7 @@ def _build(conn: psycopg.Connection, spec: TableSpec, data: pa.Table, publish_id
     with conn.transaction():
         conn.execute(spec.ddl(build))
     t_copy = time.perf_counter()
-    if connect is not None and workers > 1 and data.num_rows >= PARALLEL_COPY_MIN_ROWS:
-        step = -(-data.num_rows // workers)
-
-        def copy_slice(start: int) -> None:
-            with connect() as worker, worker.transaction():
-                _copy_arrow(worker, build, spec, data.slice(start, step))
-
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="copy") as pool:
-            list(pool.map(copy_slice, range(0, data.num_rows, step)))
-    else:
-        with conn.transaction():
-            _copy_arrow(conn, build, spec, data)
+    _copy_rows(conn, build, spec, data, connect, workers)
     copy_seconds = time.perf_counter() - t_copy
     with conn.transaction():
         if spec.primary_key:
@@ -424,19 +430,7 @@ def _build_delta(conn, plan: _Plan, publish_id: str, connect, workers: int) -> N
         conn.execute(spec.ddl(plan.build))
         conn.execute(TableSpec(spec.name, key_columns).ddl(f"{plan.build}_gone"))
     started = time.perf_counter()
-    upserts = _prepare(spec, change.upserts, publish_id)
-    if connect is not None and workers > 1 and upserts.num_rows >= PARALLEL_COPY_MIN_ROWS:
-        step = -(-upserts.num_rows // workers)
-
-        def copy_slice(start: int) -> None:
-            with connect() as worker, worker.transaction():
-                _copy_arrow(worker, plan.build, spec, upserts.slice(start, step))
-
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="copy") as pool:
-            list(pool.map(copy_slice, range(0, upserts.num_rows, step)))
-    else:
-        with conn.transaction():
-            _copy_arrow(conn, plan.build, spec, upserts)
+    _copy_rows(conn, plan.build, spec, _prepare(spec, change.upserts, publish_id), connect, workers)
     with conn.transaction():
         copy_arrow(conn, f"{SCHEMA}.{plan.build}_gone", change.gone.select(list(spec.primary_key)))
         conn.execute(f"ANALYZE {SCHEMA}.{plan.build}_gone")
