@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from devmentor.ingest.contract import BY_NAME, ENTITIES
-from devmentor.ingest.validate import ingest_entity
+from devmentor.ingest.validate import PER_DAY_COPIES, ingest_entity
 
 PROFILES_CSV = """user_id,age,learner_level,format_preference,format_comfort_rating_text,gpa,timezone
 u1,20,basic,text,3,3.1,UTC
@@ -106,6 +106,37 @@ def test_rerun_is_idempotent_and_changed_file_replaces_its_rows(inbox_lake):
     path.write_text(f"{header}\nx1,u1,session_start,2026-10-02T08:00:00Z,s1,C1\n")
     ingest_entity(BY_NAME["events"], inbox, lake)
     assert _raw(lake, "events", "event_id") == ["x1"]
+
+
+@pytest.mark.parametrize("days", [2, 7])  # a daily file (a COPY per day), an import's history (one partitioned COPY)
+def test_events_land_in_their_utc_day_folders_in_file_order(inbox_lake, days):
+    inbox, lake = inbox_lake
+    header = "event_id,user_id,event_type,timestamp,session_id,course_id"
+    # a late event of the day before, then two per day, the second of each late in the UTC day (23:30 in Berlin is
+    # still the UTC day before: the folder is the UTC day)
+    lines = ["p0,u1,session_start,2026-09-30T23:59:00Z,s1,C1"]
+    for d in range(days):
+        day = f"2026-10-{d + 1:02d}"
+        lines += [f"a{d},u1,session_start,{day}T08:00:00Z,s1,C1", f"b{d},u2,session_end,{day}T23:30:00+01:00,s2,C1"]
+    _write(inbox / "events" / "2026-10-01.csv", header + "\n" + "\n".join(lines) + "\n")
+    result = ingest_entity(BY_NAME["events"], inbox, lake)
+    assert result.rows_good == len(lines) and result.rows_quarantined == 0
+    con = duckdb.connect()
+    landed = con.execute(
+        f"SELECT split_part(split_part(filename, 'event_date=', 2), '/', 1) AS folder, event_date, event_id, _source_row "
+        f"FROM read_parquet('{lake}/raw/events/event_date=*/*.parquet', filename=true, hive_partitioning=false)"
+    ).fetchall()
+    by_folder: dict = {}
+    for folder, event_date, event_id, row in landed:
+        assert folder == event_date.isoformat(), f"{event_id} of {event_date} landed in {folder}"
+        by_folder.setdefault(folder, []).append(row)
+    assert sorted(r for rows in by_folder.values() for r in rows) == list(range(1, len(lines) + 1))
+    if days + 1 <= PER_DAY_COPIES:  # a COPY per day keeps the file's order (the partitioned COPY does not)
+        assert all(rows == sorted(rows) for rows in by_folder.values())
+    utc_days = ["2026-09-30"] + [f"2026-10-{d + 1:02d}" for d in range(days)]
+    assert sorted(by_folder) == utc_days
+    # the "+01:00" event of each day is at 22:30 UTC: same UTC day as its morning event
+    assert [len(by_folder[d]) for d in utc_days] == [1] + [2] * days
 
 
 def test_duplicate_of_an_event_from_another_file_is_quarantined(inbox_lake):

@@ -208,12 +208,22 @@ def _write_good(con, entity: Entity, path: Path, skey: str, lake: Path, tmp_tag:
         f"{masked(f'TRY_CAST({q(f.name)} AS {f.type})') if f.free_text else f'TRY_CAST({q(f.name)} AS {f.type})'} AS {q(f.name)}"
         for f in entity.fields)
     meta = f"{lit(str(path))} AS _source_file, {lit(skey)} AS _source_key, _row AS _source_row, now() AS _ingested_at"
-    date_col = ""
+    date_col = day = ""
     if entity.partition_by_date_of:
-        date_col = f", CAST(timezone('UTC', TRY_CAST({q(entity.partition_by_date_of)} AS TIMESTAMPTZ)) AS DATE) AS event_date"
+        day = f"CAST(timezone('UTC', TRY_CAST({q(entity.partition_by_date_of)} AS TIMESTAMPTZ)) AS DATE)"
+        date_col = f", {day} AS event_date"
     good_sql = f"SELECT {typed}, {meta}{date_col} FROM checked WHERE len(_errors) = 0"
     stage = lake / "_staging" / f"{entity.name}-{skey}-{tmp_tag}"
-    if rows_good and entity.partition_by_date_of:
+    days = _few_days(con, day) if rows_good and entity.partition_by_date_of else None
+    if days:
+        # A daily file holds a day or two: a plain COPY per day writes the same files, rows in the same order, as
+        # the PARTITION_BY below, in 0.6 s instead of 1.0 s per 700k events.
+        for value in days:
+            folder = stage / f"event_date={value.isoformat()}"
+            folder.mkdir(parents=True)
+            con.execute(f"COPY ({good_sql} AND {day} = DATE {lit(value.isoformat())}) "
+                        f"TO {lit(str(folder / f'part__{skey}__{tmp_tag}_0.parquet'))} (FORMAT parquet)")
+    elif rows_good and entity.partition_by_date_of:
         con.execute(
             f"COPY ({good_sql}) TO {lit(str(stage))} (FORMAT parquet, PARTITION_BY (event_date), "
             f"FILENAME_PATTERN {lit('part__' + skey + '__' + tmp_tag + '_{i}')}, WRITE_PARTITION_COLUMNS true)"
@@ -227,6 +237,17 @@ def _write_good(con, entity: Entity, path: Path, skey: str, lake: Path, tmp_tag:
     journal = write_journal(lake, {"raw_out": str(raw_out), "skey": skey, "tag": tmp_tag, "moves": moves,
                                    "stage": str(stage)})
     apply_journal(journal)
+
+
+PER_DAY_COPIES = 4
+
+
+def _few_days(con, day: str) -> list | None:
+    """The good rows' days when there are at most PER_DAY_COPIES of them and none is missing, else None (an
+    importer's whole-history file spans hundreds of days: one partitioned COPY then)."""
+    found = [r[0] for r in con.execute(
+        f"SELECT DISTINCT {day} FROM checked WHERE len(_errors) = 0 LIMIT {PER_DAY_COPIES + 1}").fetchall()]
+    return sorted(found) if len(found) <= PER_DAY_COPIES and None not in found else None
 
 
 def _write_quarantine(con, entity: Entity, path: Path, skey: str, lake: Path, columns: list[str],
