@@ -294,3 +294,35 @@ def test_a_crash_mid_ingest_is_rolled_forward_never_half_old_half_new(tmp_path, 
     con = duckdb.connect()
     got = con.execute(f"SELECT event_date, count(*) FROM read_parquet('{lake}/raw/events/**/*.parquet') GROUP BY 1 ORDER BY 1").fetchall()
     assert [n for _, n in got] == [2, 2, 2]
+
+
+def _ensure_schema_files_at_once(lake: str, barrier, results) -> None:
+    from devmentor.ingest.validate import ensure_schema_files
+
+    barrier.wait()
+    try:
+        ensure_schema_files(Path(lake))
+        results.put(None)
+    except Exception as exc:  # noqa: BLE001 - reported to the test
+        results.put(repr(exc)[:300])
+
+
+def test_ingest_steps_starting_at_once_on_a_fresh_lake_do_not_collide(tmp_path):
+    """The multiprocess executor starts independent ingest steps together; each writes the schema files of a fresh
+    lake (two COPYs to one file collided on DuckDB's file lock: 18 failures in 10 rounds of 4 before the fix)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    failures = []
+    for round_no in range(5):
+        lake = tmp_path / f"lake{round_no}"
+        barrier, results = ctx.Barrier(4), ctx.Queue()
+        procs = [ctx.Process(target=_ensure_schema_files_at_once, args=(str(lake), barrier, results)) for _ in range(4)]
+        for p in procs:
+            p.start()
+        failures += [r for r in (results.get(timeout=60) for _ in procs) if r is not None]
+        for p in procs:
+            p.join()
+        assert len(list(lake.rglob("_schema.parquet"))) == 2 * len(ENTITIES)
+        assert not list(lake.rglob("*.tmp"))
+    assert failures == []

@@ -116,22 +116,24 @@ def typed_columns_sql(entity: Entity) -> str:
 
 
 def ensure_schema_files(lake: Path) -> None:
-    """Write a zero-row file per entity so downstream readers always find a typed schema."""
+    """Write a zero-row file per entity so downstream readers always find a typed schema.
+
+    Each is written under a name of this process, then renamed into place: ingest steps that run at once (the
+    multiprocess executor, on a fresh lake) each write them, and two COPYs to one file collide on its lock."""
     con = connect()
     for entity in ENTITIES:
         cols = [(f.name, f.type) for f in entity.fields] + list(META_COLUMNS)
         if entity.partition_by_date_of:
             cols.append(("event_date", "DATE"))
-        target = raw_dir(lake, entity) / "_schema.parquet"
-        if not target.exists():
+        for target, columns in ((raw_dir(lake, entity) / "_schema.parquet", cols),
+                                (quarantine_dir(lake, entity) / "_schema.parquet", QUARANTINE_COLUMNS)):
+            if target.exists():
+                continue
             target.parent.mkdir(parents=True, exist_ok=True)
-            select = ", ".join(f"CAST(NULL AS {t}) AS {q(n)}" for n, t in cols)
-            con.execute(f"COPY (SELECT {select} LIMIT 0) TO {lit(str(target))} (FORMAT parquet)")
-        qtarget = quarantine_dir(lake, entity) / "_schema.parquet"
-        if not qtarget.exists():
-            qtarget.parent.mkdir(parents=True, exist_ok=True)
-            select = ", ".join(f"CAST(NULL AS {t}) AS {q(n)}" for n, t in QUARANTINE_COLUMNS)
-            con.execute(f"COPY (SELECT {select} LIMIT 0) TO {lit(str(qtarget))} (FORMAT parquet)")
+            select = ", ".join(f"CAST(NULL AS {t}) AS {q(n)}" for n, t in columns)
+            tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+            con.execute(f"COPY (SELECT {select} LIMIT 0) TO {lit(str(tmp))} (FORMAT parquet)")
+            os.replace(tmp, target)
     con.close()
 
 
