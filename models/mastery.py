@@ -188,10 +188,11 @@ def individual_prior(params: BKTParams, skill_idx: np.ndarray, resid_sum: np.nda
     return 1 / (1 + np.exp(-(_logit(params.prior[skill_idx]) + params.ability_weight * ability)))
 
 
-def _last_of_response(pk, response: np.ndarray) -> np.ndarray:
+def _last_of_response(pk, response: np.ndarray, n_responses: int) -> np.ndarray:
     """Per packed row: True where the next row of the same learner belongs to another answer (or there is none).
 
-    Raises when an answer's rows are not consecutive in its learner's order, or span learners.
+    Raises when an answer's rows are not consecutive in its learner's order, or span learners (``n_responses``:
+    how many distinct answers there are).
     """
     resp = pk.to_packed(response)
     last = np.ones(len(resp), dtype=bool)
@@ -199,20 +200,22 @@ def _last_of_response(pk, response: np.ndarray) -> np.ndarray:
         sl, _ = pk.step(k)
         sl1, a1 = pk.step(k + 1)
         last[sl.start:sl.start + a1] = resp[sl.start:sl.start + a1] != resp[sl1]
-    if int(last.sum()) != len(np.unique(response)):
+    if int(last.sum()) != n_responses:
         raise ValueError("trace: the rows of one response must be consecutive in one learner's order "
                          "(a response id repeats across learners or is interleaved with other answers)")
     return last
 
 
-def _check_responses(response: np.ndarray, skill_idx: np.ndarray, correct: np.ndarray) -> None:
-    """Every answer has one row per skill and one outcome."""
+def _check_responses(response: np.ndarray, skill_idx: np.ndarray, correct: np.ndarray) -> int:
+    """Every answer has one row per skill and one outcome; returns how many answers there are (counted on the
+    sort the check needs anyway: a hash ``np.unique`` of the ids cost 0.1 s a trace at 3.8 M rows)."""
     by = np.lexsort((skill_idx, response))
     same = np.diff(response[by]) == 0
     if np.any(same & (np.diff(skill_idx[by]) == 0)):
         raise ValueError("trace: a response lists the same skill twice; pass one row per response × skill")
     if np.any(same & (np.diff(correct[by].astype(np.int8)) != 0)):
         raise ValueError("trace: the rows of one response disagree on its outcome")
+    return int(len(response) - np.count_nonzero(same))
 
 
 def trace(
@@ -251,8 +254,8 @@ def trace(
     pk = pack(learner, order)
     if response is not None:
         response = np.asarray(response, dtype=np.int64)
-        _check_responses(response, skill_idx, np.asarray(correct, dtype=bool))
-        last = _last_of_response(pk, response)
+        n_responses = _check_responses(response, skill_idx, np.asarray(correct, dtype=bool))
+        last = _last_of_response(pk, response, n_responses)
     else:
         last = None
     ranks = pk.group_of_rank

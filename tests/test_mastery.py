@@ -278,3 +278,20 @@ def test_fit_sample_caps_learners_and_keeps_every_question_and_skill():
     assert 50 <= sample["user_id"].nunique() <= 52
     assert set(sample["problem_id"]) == set(frame["problem_id"]) and set(sample["skill_id"]) == set(frame["skill_id"])
     assert fit_sample(frame, max_learners=1_000) is frame  # everyone when under the cap
+
+
+def test_answer_numbers_within_each_learner_match_a_per_learner_factorize():
+    """calibration._codes_within replaced a groupby(...).transform(pd.factorize) (a Python call per learner);
+    it must number each learner's answers exactly as that did: by first appearance, -1 for a missing id."""
+    import pandas as pd
+
+    from models.calibration import _codes_within
+
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        n = int(rng.integers(1, 80))
+        users = np.sort(rng.integers(0, 7, n))
+        values = pd.Series(rng.choice(np.array(["r1", "r2", "r3", None, "r4"], dtype=object), n))
+        expected = values.groupby(users, sort=False).transform(lambda r: pd.factorize(r)[0]).to_numpy()
+        learner = np.unique(users, return_inverse=True)[1]
+        np.testing.assert_array_equal(_codes_within(learner, values), expected)
