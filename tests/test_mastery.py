@@ -281,11 +281,11 @@ def test_fit_sample_caps_learners_and_keeps_every_question_and_skill():
 
 
 def test_answer_numbers_within_each_learner_match_a_per_learner_factorize():
-    """calibration._codes_within replaced a groupby(...).transform(pd.factorize) (a Python call per learner);
+    """frames.codes_within_groups (the calibration's answer numbers) replaced a groupby(...).transform(pd.factorize) (a Python call per learner);
     it must number each learner's answers exactly as that did: by first appearance, -1 for a missing id."""
     import pandas as pd
 
-    from models.calibration import _codes_within
+    from models.frames import codes_within_groups
 
     rng = np.random.default_rng(3)
     for _ in range(300):
@@ -294,4 +294,4 @@ def test_answer_numbers_within_each_learner_match_a_per_learner_factorize():
         values = pd.Series(rng.choice(np.array(["r1", "r2", "r3", None, "r4"], dtype=object), n))
         expected = values.groupby(users, sort=False).transform(lambda r: pd.factorize(r)[0]).to_numpy()
         learner = np.unique(users, return_inverse=True)[1]
-        np.testing.assert_array_equal(_codes_within(learner, values), expected)
+        np.testing.assert_array_equal(codes_within_groups(learner, values), expected)

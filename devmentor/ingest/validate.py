@@ -218,8 +218,9 @@ def _write_good(con, entity: Entity, path: Path, skey: str, lake: Path, tmp_tag:
     stage = lake / "_staging" / f"{entity.name}-{skey}-{tmp_tag}"
     days = _few_days(con, day) if rows_good and entity.partition_by_date_of else None
     if days:
-        # A daily file holds a day or two: a plain COPY per day writes the same files, rows in the same order, as
-        # the PARTITION_BY below, in 0.6 s instead of 1.0 s per 700k events.
+        # A daily file holds a day or two: a plain COPY per day writes the files the PARTITION_BY below writes
+        # (same folders, names and rows; the rows in the file's order, which the partitioned writer does not
+        # keep), in 0.6 s instead of 1.0 s per 700k events.
         for value in days:
             folder = stage / f"event_date={value.isoformat()}"
             folder.mkdir(parents=True)
