@@ -281,8 +281,9 @@ def test_fit_sample_caps_learners_and_keeps_every_question_and_skill():
 
 
 def test_answer_numbers_within_each_learner_match_a_per_learner_factorize():
-    """frames.codes_within_groups (the calibration's answer numbers) replaced a groupby(...).transform(pd.factorize) (a Python call per learner);
-    it must number each learner's answers exactly as that did: by first appearance, -1 for a missing id."""
+    """frames.codes_within_groups (the calibration's answer numbers) replaced a groupby(...).transform(pd.factorize),
+    a Python call per learner; it must number each learner's answers exactly as that did: by first appearance, -1
+    for a missing id."""
     import pandas as pd
 
     from models.frames import codes_within_groups
